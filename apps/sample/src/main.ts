@@ -1,0 +1,3 @@
+import 'reflect-metadata';
+import { X } from '@app/job-queue';
+console.log('hello', X);
