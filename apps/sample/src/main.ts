@@ -1,3 +1,1 @@
-import 'reflect-metadata';
-import { X } from '@app/job-queue';
-console.log('hello', X);
+

@@ -1,0 +1,79 @@
+'use strict';
+// What to run: the cases (a scenario with its parameters), the metrics the table shows, and the env filters.
+//   BENCH_RUNS=1                    runs per (system, case), default 3
+//   BENCH_ONLY=graphile,pgboss      systems or variants (graphile matches graphile-fast and graphile-default)
+//   BENCH_SCENARIOS=drain,latency   scenarios (drain matches drain-c10 and drain-c32) or case ids
+//   BENCH_DATABASE_URL=postgres://… server to create the run databases on (default 127.0.0.1:5432, user postgres)
+
+const CASES = [
+  { id: 'drain-c10', scenario: 'drain', timeoutMs: 180_000, params: { jobs: 20_000, concurrency: 10 } },
+  { id: 'drain-c32', scenario: 'drain', timeoutMs: 180_000, params: { jobs: 20_000, concurrency: 32 } },
+  { id: 'steady', scenario: 'steady', timeoutMs: 90_000, params: { producers: 4, durationMs: 5_000, concurrency: 10 } },
+  {
+    id: 'latency',
+    scenario: 'latency',
+    timeoutMs: 300_000,
+    params: { samples: 200, warmup: 10, concurrency: 10, gapMs: [10, 30], sampleTimeoutMs: 5_000 },
+  },
+  {
+    id: 'backlog',
+    scenario: 'backlog',
+    timeoutMs: 900_000,
+    params: { sizes: [1_000, 1_000_000], claims: 30, claimLimit: 10, concurrency: 10 },
+  },
+];
+
+// Rows of the table. `better` tells how to read the ratio ours/peer.
+const METRICS = [
+  { caseId: 'drain-c10', key: 'jobsPerSec', label: 'drain 20k, c=10 (jobs/s)', unit: 'int', better: 'higher' },
+  { caseId: 'drain-c32', key: 'jobsPerSec', label: 'drain 20k, c=32 (jobs/s)', unit: 'int', better: 'higher' },
+  { caseId: 'steady', key: 'jobsPerSec', label: 'steady 4 producers, c=10 (jobs/s)', unit: 'int', better: 'higher' },
+  { caseId: 'latency', key: 'p50', label: 'latency p50 (ms)', unit: 'ms', better: 'lower' },
+  { caseId: 'latency', key: 'p95', label: 'latency p95 (ms)', unit: 'ms', better: 'lower' },
+  { caseId: 'latency', key: 'p99', label: 'latency p99 (ms)', unit: 'ms', better: 'lower' },
+  { caseId: 'backlog', key: 'claimMs_1000', label: 'claim 10 of 1k pending (ms, p50)', unit: 'ms', better: 'lower' },
+  { caseId: 'backlog', key: 'claimMs_1000000', label: 'claim 10 of 1M pending (ms, p50)', unit: 'ms', better: 'lower' },
+];
+
+function list(name) {
+  const raw = process.env[name];
+  if (!raw || !raw.trim()) return null;
+  return raw
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function runs() {
+  const raw = process.env.BENCH_RUNS;
+  if (raw === undefined || raw === '') return 3;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error(`BENCH_RUNS must be an integer 1..20, got ${raw}`);
+  return n;
+}
+
+function selectVariants(all) {
+  const only = list('BENCH_ONLY');
+  if (!only) return all;
+  const known = new Set(all.flatMap((v) => [v.name, v.system]));
+  const unknown = only.filter((o) => !known.has(o));
+  if (unknown.length) throw new Error(`BENCH_ONLY: unknown ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  return all.filter((v) => only.includes(v.name) || only.includes(v.system));
+}
+
+function selectCases() {
+  const only = list('BENCH_SCENARIOS');
+  if (!only) return CASES;
+  const known = new Set(CASES.flatMap((c) => [c.id, c.scenario]));
+  const unknown = only.filter((o) => !known.has(o));
+  if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  return CASES.filter((c) => only.includes(c.id) || only.includes(c.scenario));
+}
+
+function caseById(id) {
+  const found = CASES.find((c) => c.id === id);
+  if (!found) throw new Error(`unknown case ${id}`);
+  return found;
+}
+
+module.exports = { CASES, METRICS, runs, selectVariants, selectCases, caseById };

@@ -1,0 +1,106 @@
+'use strict';
+// The one table: per metric (row) the median over runs for each variant (column), then ours/peer for each peer.
+// Printed as aligned text, written as markdown to results/latest.md and with every raw run to results/latest.json.
+const fs = require('node:fs');
+const path = require('node:path');
+const { median } = require('./stats');
+
+const OURS = 'ours';
+
+function fmt(value, unit) {
+  if (value === null || value === undefined) return '—';
+  if (typeof value === 'string') return value;
+  if (unit === 'int') return Math.round(value).toLocaleString('en-US');
+  if (unit === 'ms') return value < 10 ? value.toFixed(2) : value.toFixed(1);
+  return String(value);
+}
+
+/** medians[variant][caseId][key] over the runs that produced the metric. */
+function computeMedians(runs) {
+  const out = {};
+  for (const r of runs) {
+    if (r.status !== 'ok') continue;
+    for (const [key, value] of Object.entries(r.metrics)) {
+      const slot = (((out[r.variant] ||= {})[r.caseId] ||= {})[key] ||= []);
+      slot.push(value);
+    }
+  }
+  for (const byCase of Object.values(out)) {
+    for (const byKey of Object.values(byCase)) {
+      for (const key of Object.keys(byKey)) byKey[key] = { median: median(byKey[key]), n: byKey[key].length };
+    }
+  }
+  return out;
+}
+
+/** Builds header + rows of strings; `status[variant]` marks skipped or not-ready variants. */
+function buildTable({ variants, metrics, medians, cellNote }) {
+  const names = variants.map((v) => v.name);
+  const peers = names.filter((n) => n !== OURS);
+  const showRatios = names.includes(OURS);
+  const header = ['metric', ...names, ...(showRatios ? peers.map((p) => `ours/${p}`) : [])];
+  const rows = metrics.map((m) => {
+    const value = (name) => medians[name]?.[m.caseId]?.[m.key]?.median ?? null;
+    const cells = names.map((name) => {
+      const v = value(name);
+      return v === null ? cellNote(name, m.caseId) : fmt(v, m.unit);
+    });
+    const ratios = showRatios
+      ? peers.map((p) => {
+          const o = value(OURS);
+          const q = value(p);
+          return o === null || q === null || q === 0 ? '—' : `${(o / q).toFixed(2)}×`;
+        })
+      : [];
+    return [`${m.label}${m.better === 'lower' ? ' ↓' : ' ↑'}`, ...cells, ...ratios];
+  });
+  return { header, rows };
+}
+
+function toText({ header, rows }) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function toMarkdown({ header, rows }) {
+  const esc = (c) => c.replace(/\|/g, '\\|');
+  return [
+    `| ${header.map(esc).join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+function writeResults(dir, { table, meta, runs, medians, variants }) {
+  fs.mkdirSync(dir, { recursive: true });
+  const md = [
+    '# Benchmark results',
+    '',
+    `${meta.finishedAt} · ${meta.machine} · Node ${meta.node} · PostgreSQL ${meta.postgres} · ` +
+      `median of ${meta.runs} run(s) per cell · ↑ higher is better, ↓ lower is better`,
+    meta.filters ? `Filters: ${meta.filters}` : '',
+    '',
+    toMarkdown(table),
+    '',
+    '## Settings',
+    ...variants.map((v) => `- **${v.name}**: ${v.settings}`),
+    '',
+    '## Scenarios',
+    ...meta.cases.map((c) => `- **${c.id}**: ${JSON.stringify(c.params)}`),
+    '',
+    'Each run uses a fresh database, created for it and dropped after it, and a fresh Node process.',
+    'Raw numbers of every run: `latest.json`.',
+    '',
+  ]
+    .filter((l, i, a) => !(l === '' && a[i - 1] === ''))
+    .join('\n');
+  const tmpMd = path.join(dir, 'latest.md.tmp');
+  const tmpJson = path.join(dir, 'latest.json.tmp');
+  fs.writeFileSync(tmpMd, md);
+  fs.writeFileSync(tmpJson, `${JSON.stringify({ meta, medians, runs }, null, 2)}\n`);
+  fs.renameSync(tmpMd, path.join(dir, 'latest.md'));
+  fs.renameSync(tmpJson, path.join(dir, 'latest.json'));
+}
+
+module.exports = { computeMedians, buildTable, toText, toMarkdown, writeResults, fmt };

@@ -1,0 +1,159 @@
+'use strict';
+// Orchestrator of `npm run bench`: for each run, case and variant (runs outermost, so that the systems alternate
+// and a drift of the machine spreads over all of them), create a fresh database, run the case in a child process
+// (run-one.js) under a hard timeout, drop the database; then print the table and write results/.
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const config = require('./config');
+const allVariants = require('./systems');
+const db = require('./db');
+const report = require('./report');
+
+const RESULTS_DIR = path.join(__dirname, 'results');
+let current = null; // { child, dbName } of the run in progress, for Ctrl-C
+
+function runChild(variant, spec, dbUrl) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'run-one.js'), JSON.stringify({ variant: variant.name, caseId: spec.id, dbUrl })], {
+      cwd: __dirname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    current.child = child;
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').reverse().find((l) => l.startsWith('BENCH_'));
+      if (!line) {
+        const why = signal ? `killed by ${signal} (timeout ${spec.timeoutMs} ms?)` : `exit ${code}`;
+        return resolve({ status: 'error', error: `${why}; stderr: ${err.trim().split('\n').slice(-3).join(' | ')}` });
+      }
+      const [kind, ...rest] = line.split(' ');
+      const payload = rest.join(' ');
+      if (kind === 'BENCH_RESULT') return resolve({ status: 'ok', metrics: JSON.parse(payload) });
+      if (kind === 'BENCH_SKIP') return resolve({ status: 'skipped', error: payload });
+      if (kind === 'BENCH_NOTREADY') {
+        const { scope, message } = JSON.parse(payload);
+        return resolve({ status: 'not-ready', scope, error: message });
+      }
+      return resolve({ status: 'error', error: payload });
+    });
+  });
+}
+
+function summary(caseId, m) {
+  const f = report.fmt;
+  if (caseId.startsWith('drain')) return `${f(m.jobsPerSec, 'int')} jobs/s (${f(m.elapsedMs, 'int')} ms)`;
+  if (caseId === 'steady') return `${f(m.jobsPerSec, 'int')} jobs/s handled, ${f(m.enqueuedPerSec, 'int')} jobs/s enqueued`;
+  if (caseId === 'latency') return `p50 ${f(m.p50, 'ms')} / p95 ${f(m.p95, 'ms')} / p99 ${f(m.p99, 'ms')} ms`;
+  if (caseId === 'backlog') return `claim p50 ${f(m.claimMs_1000, 'ms')} ms at 1k, ${f(m.claimMs_1000000, 'ms')} ms at 1M`;
+  return JSON.stringify(m);
+}
+
+async function main() {
+  const variants = config.selectVariants(allVariants);
+  const cases = config.selectCases();
+  const runs = config.runs();
+  const started = Date.now();
+  const postgres = await db.serverVersion();
+  const host = new URL(db.serverUrl());
+  console.log(`bench: ${variants.map((v) => v.name).join(', ')} × ${cases.map((c) => c.id).join(', ')} × ${runs} run(s) on ${host.host}`);
+
+  const results = [];
+  const notReady = new Map(); // variant -> reason; skipped for the rest of the bench
+  const notReadyCase = new Set(); // `${variant}:${case}` skipped for the rest of the bench
+  for (let run = 1; run <= runs; run += 1) {
+    for (const spec of cases) {
+      for (const variant of variants) {
+        if (notReady.has(variant.name) || notReadyCase.has(`${variant.name}:${spec.id}`)) continue;
+        const tag = `[${run}/${runs}] ${spec.id.padEnd(9)} ${variant.name.padEnd(16)}`;
+        if (spec.scenario === 'backlog' && !variant.create().backlog) {
+          results.push({ variant: variant.name, system: variant.system, caseId: spec.id, run, status: 'skipped' });
+          if (run === 1) console.log(`${tag} n/a (the adapter has no backlog probe)`);
+          continue;
+        }
+        const { name: dbName, url } = await db.createDatabase(variant.system);
+        current = { dbName, child: null };
+        const t0 = Date.now();
+        let outcome;
+        try {
+          outcome = await runChild(variant, spec, url);
+        } finally {
+          await db.dropDatabase(dbName).catch((e) => console.error(`  could not drop ${dbName}: ${e.message}`));
+          current = null;
+        }
+        const wallMs = Date.now() - t0;
+        results.push({ variant: variant.name, system: variant.system, caseId: spec.id, run, wallMs, ...outcome });
+        if (outcome.status === 'ok') console.log(`${tag} ${summary(spec.id, outcome.metrics)}`);
+        else if (outcome.status === 'not-ready') {
+          if (outcome.scope === 'system') notReady.set(variant.name, outcome.error);
+          else notReadyCase.add(`${variant.name}:${spec.id}`);
+          console.log(`${tag} skip ${variant.name}${outcome.scope === 'system' ? '' : ` ${spec.id}`}: not ready (${outcome.error})`);
+        } else console.log(`${tag} ${outcome.status}: ${outcome.error}`);
+      }
+    }
+  }
+
+  const medians = report.computeMedians(results);
+  const cellNote = (name, caseId) => {
+    if (notReady.has(name)) return 'not ready';
+    const rs = results.filter((r) => r.variant === name && r.caseId === caseId);
+    if (rs.length === 0) return '—';
+    if (rs.every((r) => r.status === 'skipped')) return 'n/a';
+    if (rs.every((r) => r.status === 'not-ready')) return 'not ready';
+    return 'failed';
+  };
+  const shownMetrics = config.METRICS.filter((m) => cases.some((c) => c.id === m.caseId));
+  const table = report.buildTable({ variants, metrics: shownMetrics, medians, cellNote });
+  console.log(`\n${report.toText(table)}\n`);
+  for (const v of variants) console.log(`  ${v.name}: ${v.settings}`);
+
+  const filters = ['BENCH_ONLY', 'BENCH_SCENARIOS', 'BENCH_RUNS']
+    .filter((k) => process.env[k])
+    .map((k) => `${k}=${process.env[k]}`)
+    .join(' ');
+  const meta = {
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationS: Math.round((Date.now() - started) / 1000),
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    node: process.versions.node,
+    postgres,
+    server: host.host,
+    runs,
+    filters,
+    versions: {
+      'graphile-worker': require('graphile-worker/package.json').version,
+      'pg-boss': require('pg-boss/package.json').version,
+      pg: require('pg/package.json').version,
+    },
+    variants: variants.map((v) => ({ name: v.name, settings: v.settings, notReady: notReady.get(v.name) || null })),
+    cases: cases.map((c) => ({ id: c.id, params: c.params })),
+  };
+  report.writeResults(RESULTS_DIR, { table, meta, runs: results, medians, variants });
+  console.log(`\nwrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.md'))} and latest.json (${meta.durationS} s)`);
+  return results.some((r) => r.status === 'error') ? 1 : 0;
+}
+
+function interrupt(signal) {
+  const c = current;
+  if (c && c.child) c.child.kill('SIGKILL');
+  const done = () => process.exit(130);
+  if (c) db.dropDatabase(c.dbName).then(done, done);
+  else done();
+  console.error(`\nbench: ${signal}, stopping`);
+}
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`bench: ${err.stack || err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,7 @@
+'use strict';
+module.exports = {
+  drain: require('./drain'),
+  steady: require('./steady'),
+  latency: require('./latency'),
+  backlog: require('./backlog'),
+};

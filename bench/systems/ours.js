@@ -1,0 +1,166 @@
+'use strict';
+// ============================================================================================================
+// STUB — to be finished by the lead once libs/job-queue/src exports JobQueueModule, JobHandler and JobProducer.
+// Until then `setup()` throws NotReady and the harness prints "skip ours: not ready (…)".
+// The places to finish are marked TODO(lead).
+// ============================================================================================================
+// Our library, loaded from its TypeScript source with ts-node (transpile only; decorator metadata is emitted), or
+// from BENCH_OURS_ENTRY (e.g. a compiled dist/…/index.js). Two Nest application contexts per run:
+// - a producer context with no @JobHandler provider: it runs the migrations and enqueues; since an instance claims
+//   only the types it has handlers for, it never consumes;
+// - a worker context, created by startWorker(), whose only provider is the no-op handler.
+const path = require('node:path');
+const { Pool } = require('pg');
+const { NotReady, JOB_TYPE } = require('./adapter');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const SCHEMA = 'job_queue';
+const POLL_INTERVAL_MS = 1000; // only the fallback: workers are woken by NOTIFY
+const ENQUEUE_MANY_CHUNK = 1000;
+
+let lib = null;
+function loadLibrary() {
+  if (lib) return lib;
+  const entry = process.env.BENCH_OURS_ENTRY
+    ? path.resolve(process.env.BENCH_OURS_ENTRY)
+    : path.join(REPO, 'libs', 'job-queue', 'src');
+  if (!process.env.BENCH_OURS_ENTRY) {
+    require('ts-node').register({ transpileOnly: true, project: path.join(REPO, 'tsconfig.json') });
+  }
+  require('reflect-metadata');
+  const loaded = require(entry);
+  const missing = ['JobQueueModule', 'JobHandler', 'JobProducer'].filter((k) => !loaded[k]);
+  if (missing.length) throw new NotReady(`${path.relative(REPO, entry)} does not export ${missing.join(', ')} yet`);
+  lib = loaded;
+  return lib;
+}
+
+/** The module options; `overrides` differ between the producer and the worker context. */
+function moduleOptions(dbUrl, overrides) {
+  // TODO(lead): add whatever the fastest settings of our library are (claim batch, NOTIFY debounce, …).
+  return { connectionUrl: dbUrl, schema: SCHEMA, pollIntervalMs: POLL_INTERVAL_MS, runMigrations: true, ...overrides };
+}
+
+/** A Nest module class built in plain JS: decorators applied as functions. */
+function makeModule(name, metadata) {
+  const { Module } = require('@nestjs/common');
+  const cls = { [name]: class {} }[name];
+  Module(metadata)(cls);
+  return cls;
+}
+
+function makeHandlerProvider(onJobRef) {
+  const { Injectable } = require('@nestjs/common');
+  class BenchNoopHandlers {
+    async handle(payload) {
+      onJobRef.current(payload);
+    }
+  }
+  Injectable()(BenchNoopHandlers);
+  const proto = BenchNoopHandlers.prototype;
+  const descriptor = Reflect.decorate(
+    [lib.JobHandler(JOB_TYPE)],
+    proto,
+    'handle',
+    Object.getOwnPropertyDescriptor(proto, 'handle'),
+  );
+  if (descriptor) Object.defineProperty(proto, 'handle', descriptor);
+  return BenchNoopHandlers;
+}
+
+class OursAdapter {
+  constructor() {
+    this.name = 'ours';
+    this.system = 'ours';
+    this.producerApp = null;
+    this.workerApp = null;
+    this.producer = null;
+    this.pool = null;
+    this.onJobRef = { current: () => undefined };
+    this.backlog = {
+      // TODO(lead): replace with the library's own helper (the one the brief promised for a million-row fill),
+      // so that the columns and defaults stay those of the migration.
+      fill: async (n) => {
+        await this.pool.query(
+          `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts)
+           SELECT $1, '{}'::jsonb, 'pending', 5 FROM generate_series(1, $2::int)`,
+          [JOB_TYPE, n],
+        );
+      },
+      // TODO(lead): call the library's repository `claimAvailable` (the real claim statement) with `limit` free
+      // slots and return the number of rows it claimed. Until then the backlog scenario reports not ready.
+      claimOnce: async () => {
+        throw new NotReady('backlog.claimOnce is not wired to the library claim yet (bench/systems/ours.js)', {
+          scope: 'scenario',
+        });
+      },
+    };
+  }
+
+  async setup(dbUrl, { concurrency }) {
+    const { JobQueueModule, JobProducer } = loadLibrary();
+    const { NestFactory } = require('@nestjs/core');
+    this.dbUrl = dbUrl;
+    this.concurrency = concurrency;
+    this.handlerClass = makeHandlerProvider(this.onJobRef); // built now: not timed in the drain
+    const ProducerModule = makeModule('BenchProducerModule', {
+      imports: [JobQueueModule.forRoot(moduleOptions(dbUrl, { concurrency }))],
+    });
+    this.producerApp = await NestFactory.createApplicationContext(ProducerModule, { logger: false });
+    this.producer = this.producerApp.get(JobProducer);
+    this.pool = new Pool({ connectionString: dbUrl, max: 1 });
+  }
+
+  async insertMany(n) {
+    for (let done = 0; done < n; done += ENQUEUE_MANY_CHUNK) {
+      const size = Math.min(ENQUEUE_MANY_CHUNK, n - done);
+      await this.producer.enqueueMany(Array.from({ length: size }, () => ({ type: JOB_TYPE, payload: {} })));
+    }
+  }
+
+  async enqueue() {
+    await this.producer.enqueue(JOB_TYPE, {});
+  }
+
+  async startWorker({ concurrency, onJob }) {
+    const { JobQueueModule } = lib;
+    const { NestFactory } = require('@nestjs/core');
+    this.onJobRef.current = onJob;
+    const WorkerModule = makeModule('BenchWorkerModule', {
+      imports: [JobQueueModule.forRoot(moduleOptions(this.dbUrl, { concurrency }))],
+      providers: [this.handlerClass],
+    });
+    // createApplicationContext runs init(): onModuleInit discovers the handler, onApplicationBootstrap starts it.
+    this.workerApp = await NestFactory.createApplicationContext(WorkerModule, { logger: false });
+  }
+
+  async countUnfinished() {
+    // Completed jobs are deleted, dead ones move to dead_jobs: every row left in `jobs` is unfinished.
+    const { rows } = await this.pool.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".jobs`);
+    return rows[0].n;
+  }
+
+  async stop() {
+    const app = this.workerApp;
+    this.workerApp = null;
+    if (app) await app.close();
+  }
+
+  async teardown() {
+    await this.stop().catch(() => undefined);
+    const app = this.producerApp;
+    this.producerApp = null;
+    if (app) await app.close().catch(() => undefined);
+    if (this.pool) await this.pool.end().catch(() => undefined);
+    this.pool = null;
+  }
+}
+
+module.exports = [
+  {
+    name: 'ours',
+    system: 'ours',
+    settings: `ours: schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers), enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}`,
+    create: () => new OursAdapter(),
+  },
+];

@@ -1,0 +1,69 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { JOB_TYPE_PATTERN } from '../job-queue.constants';
+import { messages } from '../job-queue.messages';
+import { validateBackoff } from '../job-queue-options.resolver';
+import { JobHandlerMetadataAccessor } from './job-handler.accessor';
+import { JobHandlerRegistry } from './job-handler.registry';
+
+/** Walks the app's providers at module init and registers every `@JobHandler` method. */
+@Injectable()
+export class JobHandlerExplorer implements OnModuleInit {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly accessor: JobHandlerMetadataAccessor,
+    private readonly registry: JobHandlerRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    const providers = this.discovery.getProviders();
+    // Each forRoot() is a module instance of its own, with its own poller: two would compete, so refuse.
+    if (providers.filter((w) => w.metatype === JobHandlerExplorer).length > 1) {
+      throw new JobQueueConfigError('forRoot', messages.secondForRoot());
+    }
+    for (const wrapper of providers) this.explore(wrapper);
+  }
+
+  private explore(wrapper: InstanceWrapper): void {
+    const { instance } = wrapper;
+    // Request-scoped and not-yet-resolved providers have no singleton to call.
+    if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) return;
+    const prototype = Object.getPrototypeOf(instance);
+    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+      const method = prototype[methodName];
+      const metadata = this.accessor.getMetadata(method);
+      if (!metadata) continue;
+      const name = `${instance.constructor.name}.${methodName}`;
+      if (typeof metadata.type !== 'string' || !JOB_TYPE_PATTERN.test(metadata.type)) {
+        throw new JobQueueConfigError('JobHandler', messages.invalidHandlerType(metadata.type, name));
+      }
+      validateHandlerOptions(metadata.options as Record<string, unknown>, name);
+      this.registry.add({
+        type: metadata.type,
+        options: metadata.options,
+        name,
+        run: (payload, ctx) => method.call(instance, payload, ctx),
+      });
+    }
+  }
+}
+
+function validateHandlerOptions(options: Record<string, unknown>, where: string): void {
+  const positive = (key: string, max: number) => {
+    const value = options[key];
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new JobQueueConfigError(`${where} ${key}`, `@JobHandler on ${where}: ${key} must be an integer from 1 to ${max}`);
+    }
+  };
+  positive('concurrency', 10_000);
+  positive('maxAttempts', 1_000_000);
+  positive('timeoutMs', 2_147_483_647);
+  if (options.transactional !== undefined && typeof options.transactional !== 'boolean') {
+    throw new JobQueueConfigError(`${where} transactional`, `@JobHandler on ${where}: transactional must be a boolean`);
+  }
+  if (options.backoff !== undefined) validateBackoff(options.backoff, `${where} backoff`);
+}

@@ -1,0 +1,17 @@
+import type { BackoffOption } from './backoff.interface';
+
+export interface JobHandlerOptions {
+  /** Most jobs of this type run at once on one instance (within the module's `concurrency`). */
+  concurrency?: number;
+  /** Attempts for jobs of this type, unless the job itself says otherwise. */
+  maxAttempts?: number;
+  /** Backoff for this type, overriding the module's. */
+  backoff?: BackoffOption;
+  /** Abort the attempt (`ctx.signal`) and count it as failed after this long. */
+  timeoutMs?: number;
+  /**
+   * Run the handler in a transaction that first re-checks the job's lock and ends by deleting the job, so its
+   * database effects through `ctx.manager` happen exactly once. Holds a pooled connection while it runs.
+   */
+  transactional?: boolean;
+}

@@ -1,0 +1,53 @@
+import type { DataSource } from 'typeorm';
+import type { BackoffOption } from './backoff.interface';
+
+/** Options of `JobQueueModule.forRoot()`; every one has a default in `JOB_QUEUE_DEFAULTS`. */
+export interface JobQueueModuleOptions {
+  /**
+   * The app's TypeORM DataSource (PostgreSQL). Given one, the queue shares its pool, so `enqueue(…, { manager })`
+   * joins the app's transactions. Without one, the queue opens its own from `connectionUrl`.
+   */
+  dataSource?: DataSource;
+  /** A PostgreSQL URL, used when no `dataSource` is given. */
+  connectionUrl?: string;
+  /** Pool size of the DataSource the queue opens itself (ignored with `dataSource`). */
+  poolSize?: number;
+  /** Schema holding `jobs` and `dead_jobs`. Must be a plain identifier. */
+  schema?: string;
+  /** Run the library's migrations at start (serialised across instances by an advisory lock). */
+  runMigrations?: boolean;
+  /** Queues this instance works on. */
+  queues?: string[];
+  /** Jobs this instance runs at once, over all handlers. 0 makes a producer-only instance. */
+  concurrency?: number;
+  /** Fallback poll interval; NOTIFY wakes workers sooner. */
+  pollIntervalMs?: number;
+  /** Do not LISTEN (for PgBouncer in transaction mode); poll only. */
+  pollOnly?: boolean;
+  /** How long a claimed job stays locked without a heartbeat before another instance may recover it. */
+  leaseMs?: number;
+  /** How often the recovery cron looks for expired leases. */
+  recoveryIntervalMs?: number;
+  /** Attempts a job gets when neither the job nor its handler says otherwise. */
+  maxAttempts?: number;
+  /** Base delay of the retry backoff. */
+  retryDelayMs?: number;
+  /** Backoff between attempts: linear (attempt × retryDelayMs), exponential with full jitter, or a function. */
+  backoff?: BackoffOption;
+  /** How long shutdown waits for in-flight jobs before it aborts them and releases their leases. */
+  shutdownTimeoutMs?: number;
+  /** Largest payload accepted by the producer, in bytes of its JSON text. */
+  maxPayloadBytes?: number;
+  /** Identifies this instance in `locked_by`. */
+  instanceId?: string;
+  /** How long successful completions are collected into one DELETE (0: flush on the next tick). */
+  completionBatchDelayMs?: number;
+  /** How many jobs the recovery cron handles per statement. */
+  recoveryBatchSize?: number;
+  /** Interval of the queue-depth sampler that feeds the `queue_depth` gauge (0 turns it off). */
+  depthSampleIntervalMs?: number;
+}
+
+/** Every option after defaults are merged; `dataSource` is resolved by the module. */
+export type ResolvedJobQueueOptions = Required<Omit<JobQueueModuleOptions, 'dataSource' | 'connectionUrl'>> &
+  Pick<JobQueueModuleOptions, 'dataSource' | 'connectionUrl'>;

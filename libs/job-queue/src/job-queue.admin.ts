@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { JobRepository } from './job.repository';
+import type { DeadJobRow } from './interfaces/job-row.interface';
+import { JobExecutor } from './worker/job.executor';
+
+export interface QueueStats {
+  pending: number;
+  processing: number;
+  dead: number;
+  /** Jobs running on this instance now. */
+  inFlight: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Operator reads and actions: look up a job, list and requeue dead jobs, count the queue. */
+@Injectable()
+export class JobQueueAdmin {
+  constructor(
+    private readonly repository: JobRepository,
+    private readonly executor: JobExecutor,
+  ) {}
+
+  /** The live or dead job with its status (`pending`, `processing` or `dead`); null when neither exists. */
+  async getJob(id: string): Promise<Record<string, unknown> | null> {
+    if (!UUID.test(id)) return null;
+    return this.repository.findJob(id);
+  }
+
+  async listDeadJobs(limit = 100): Promise<DeadJobRow[]> {
+    return this.repository.listDead(Math.max(1, Math.min(1_000, Math.floor(limit))));
+  }
+
+  /** Moves a dead job back to `jobs` under its id with fresh attempts; null when no dead job has that id. */
+  async requeueDeadJob(id: string): Promise<string | null> {
+    if (!UUID.test(id)) return null;
+    return this.repository.requeueDead(id);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const stats: QueueStats = { pending: 0, processing: 0, dead: 0, inFlight: this.executor.size };
+    for (const row of await this.repository.countByStatus()) stats[row.status] += row.count;
+    return stats;
+  }
+}

@@ -1,0 +1,54 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { JobQueueError } from './errors/job-queue.errors';
+import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
+import { messages } from './job-queue.messages';
+import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
+
+/**
+ * The DataSource the queue runs on: the app's own when given (never closed here: the app owns it), or one opened
+ * from `connectionUrl` and closed at the very end of shutdown, after every in-flight job was drained or released.
+ */
+@Injectable()
+export class JobQueueDatabase implements OnApplicationShutdown {
+  private readonly logger = new Logger('JobQueue');
+  private owned: DataSource | undefined;
+  dataSource: DataSource;
+
+  constructor(@Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions) {}
+
+  async open(): Promise<DataSource> {
+    if (this.options.dataSource) {
+      this.dataSource = this.options.dataSource;
+      if (!this.dataSource.isInitialized) await this.initialise(this.dataSource);
+      return this.dataSource;
+    }
+    this.owned = new DataSource({
+      type: 'postgres',
+      url: this.options.connectionUrl,
+      extra: { max: this.options.poolSize, application_name: `job-queue:${this.options.instanceId}` },
+    });
+    this.dataSource = this.owned;
+    await this.initialise(this.owned);
+    return this.owned;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.owned?.isInitialized) await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${e.message}`));
+  }
+
+  private async initialise(dataSource: DataSource): Promise<void> {
+    try {
+      await dataSource.initialize();
+    } catch (error) {
+      throw new JobQueueError(messages.databaseUnreachable(describe(error)));
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { message?: string; code?: string; errors?: Array<{ message: string }> };
+  // pg reports a refused connection as an AggregateError with an empty message (one error per address tried).
+  const message = e.message || e.errors?.map((x) => x.message).join('; ') || String(error);
+  return e.code ? `${message} (${e.code})` : message;
+}

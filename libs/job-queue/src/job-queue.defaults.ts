@@ -1,0 +1,24 @@
+import { hostname } from 'node:os';
+import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
+
+/** The defaults of every option, merged in one place (`resolveJobQueueOptions`). */
+export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSource' | 'connectionUrl'>> = {
+  poolSize: 20,
+  schema: 'job_queue',
+  runMigrations: false,
+  queues: ['default'],
+  concurrency: 10,
+  pollIntervalMs: 1_000,
+  pollOnly: false,
+  leaseMs: 30_000,
+  recoveryIntervalMs: 10_000,
+  maxAttempts: 5,
+  retryDelayMs: 1_000,
+  backoff: { type: 'linear' },
+  shutdownTimeoutMs: 10_000,
+  maxPayloadBytes: 1_048_576,
+  instanceId: `${hostname()}-${process.pid}`,
+  completionBatchDelayMs: 0,
+  recoveryBatchSize: 500,
+  depthSampleIntervalMs: 5_000,
+};

@@ -1,0 +1,25 @@
+/** Every user-facing message of the library, so that wording stays consistent and greppable. */
+export const messages = {
+  invalidOption: (name: string, reason: string) => `JobQueueModule option "${name}" ${reason}`,
+  invalidField: (field: string, reason: string) => `Invalid job ${field}: ${reason}`,
+  duplicateHandler: (type: string, first: string, second: string) =>
+    `Two handlers for job type "${type}": ${first} and ${second}. A type must have exactly one handler.`,
+  invalidHandlerType: (type: unknown, where: string) =>
+    `@JobHandler(${JSON.stringify(type)}) on ${where}: the type must match ^[A-Za-z0-9_.:-]{1,255}$`,
+  noHandler: (type: string) => `No handler for job type "${type}" on this instance`,
+  leaseLost: (id: string, type: string, attempt: number, step: string) =>
+    `Lease lost for job ${id} (${type}, attempt ${attempt}) at ${step}: another instance recovered it; result discarded`,
+  timedOut: (ms: number) => `Job timed out after ${ms} ms`,
+  leaseExpired: () => 'lease expired',
+  shutdownAborted: () => 'Aborted: the instance is shutting down',
+  poolTooSmall: (size: number, needed: number) =>
+    `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
+    `(concurrency of transactional handlers + claim, completion, heartbeat and recovery); raise the pool size`,
+  migrationsMissing: (schema: string) =>
+    `The job queue tables are missing in schema "${schema}". Run the migrations (npm run migration:run, or add ` +
+    `JobQueueMigrations to your DataSource), or set runMigrations: true.`,
+  databaseUnreachable: (reason: string) => `The job queue cannot reach PostgreSQL: ${reason}`,
+  secondForRoot: () =>
+    'JobQueueModule.forRoot() was imported twice in one application: import it once (at the root) and use ' +
+    'JobQueueModule elsewhere; a second poller would compete with the first.',
+} as const;

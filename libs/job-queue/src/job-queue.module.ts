@@ -1,0 +1,59 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
+import { JobHandlerExplorer } from './discovery/job-handler.explorer';
+import { JobHandlerRegistry } from './discovery/job-handler.registry';
+import { JobQueueAdmin } from './job-queue.admin';
+import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
+import { JobQueueDatabase } from './job-queue.database';
+import { ConfigurableJobQueueModule, JOB_QUEUE_MODULE_OPTIONS } from './job-queue.module-definition';
+import { jobRepositoryProvider } from './job-queue.repository.provider';
+import { resolveJobQueueOptions } from './job-queue-options.resolver';
+import { JobQueueWorker } from './job-queue.worker';
+import type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
+import { JobHeartbeat } from './maintenance/job.heartbeat';
+import { JobRescuer } from './maintenance/job.rescuer';
+import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
+import { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
+import { JobQueueHealthIndicator } from './observability/job-queue.health';
+import { JobQueueMetrics } from './observability/job-queue.metrics';
+import { JobProducer } from './producer/job.producer';
+import { JobExecutor } from './worker/job.executor';
+import { JobNotifyListener } from './worker/job-notify.listener';
+import { JobPoller } from './worker/job.poller';
+
+/**
+ * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
+ * at the app's root. Exports `JobProducer`, `JobQueueAdmin` and `JobQueueHealthIndicator`.
+ */
+@Module({
+  imports: [DiscoveryModule, ScheduleModule.forRoot(), TerminusModule],
+  providers: [
+    {
+      provide: JOB_QUEUE_OPTIONS,
+      inject: [JOB_QUEUE_MODULE_OPTIONS],
+      useFactory: (options: JobQueueModuleOptions) => resolveJobQueueOptions(options),
+    },
+    JobQueueDatabase,
+    jobRepositoryProvider,
+    ...jobQueueMetricProviders,
+    JobQueueMetrics,
+    JobHandlerMetadataAccessor,
+    JobHandlerRegistry,
+    JobHandlerExplorer,
+    JobExecutor,
+    JobPoller,
+    JobNotifyListener,
+    JobHeartbeat,
+    JobRescuer,
+    QueueDepthSampler,
+    JobQueueWorker,
+    JobProducer,
+    JobQueueAdmin,
+    JobQueueHealthIndicator,
+  ],
+  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS],
+})
+export class JobQueueModule extends ConfigurableJobQueueModule {}

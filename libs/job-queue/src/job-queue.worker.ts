@@ -1,0 +1,104 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { JobHandlerRegistry } from './discovery/job-handler.registry';
+import { JobRepository } from './job.repository';
+import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
+import { messages } from './job-queue.messages';
+import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
+import { JobHeartbeat } from './maintenance/job.heartbeat';
+import { JobRescuer } from './maintenance/job.rescuer';
+import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
+import { JobExecutor } from './worker/job.executor';
+import { JobNotifyListener } from './worker/job-notify.listener';
+import { JobPoller } from './worker/job.poller';
+import { RecurringTask } from './maintenance/recurring-task';
+import { SchedulerRegistry } from '@nestjs/schedule';
+
+/** How long aborted handlers get to settle (and release their own jobs) before shutdown releases them itself. */
+const ABORT_GRACE_MS = 1_000;
+
+/**
+ * Starts and stops the queue's parts in order. Start (after every module is ready): check or migrate the schema,
+ * then the rescuer, heartbeat, listener, poller. Stop (before connections close): stop claiming and listening →
+ * drain up to `shutdownTimeoutMs` → abort and release the rest → stop heartbeat and writers. The DataSource is
+ * closed after this, in `onApplicationShutdown`.
+ */
+@Injectable()
+export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('JobQueue');
+  private readonly pollTask: RecurringTask;
+  private started = false;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    scheduler: SchedulerRegistry,
+    private readonly repository: JobRepository,
+    private readonly registry: JobHandlerRegistry,
+    private readonly executor: JobExecutor,
+    private readonly poller: JobPoller,
+    private readonly listener: JobNotifyListener,
+    private readonly heartbeat: JobHeartbeat,
+    private readonly rescuer: JobRescuer,
+    private readonly sampler: QueueDepthSampler,
+  ) {
+    this.pollTask = new RecurringTask(scheduler, `job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
+      this.poller.tick(),
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.checkPoolSize();
+    this.rescuer.start();
+    this.sampler.start();
+    const types = this.registry.types();
+    if (this.options.concurrency > 0 && types.length > 0) {
+      this.heartbeat.start();
+      if (!this.options.pollOnly) this.listener.start();
+      this.poller.start();
+      this.pollTask.start();
+      this.logger.log(
+        `Worker ${this.options.instanceId} started: concurrency ${this.options.concurrency}, queues ` +
+          `[${this.options.queues.join(', ')}], types [${types.join(', ')}]${this.options.pollOnly ? ', poll only' : ''}`,
+      );
+    }
+    this.started = true;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.poller.stop();
+    this.pollTask.stop();
+    this.rescuer.stop();
+    this.sampler.stop();
+    await this.listener.stop();
+    const inFlight = this.executor.size;
+    if (!(await this.executor.drain(this.options.shutdownTimeoutMs))) {
+      const released = await this.executor.abortAndRelease(ABORT_GRACE_MS).catch((error) => {
+        this.logger.error(`Releasing jobs at shutdown failed; their leases will expire: ${error.message}`);
+        return 0;
+      });
+      this.logger.warn(`Shutdown: ${this.executor.size} jobs still running after ${this.options.shutdownTimeoutMs} ms; released ${released}`);
+    } else if (inFlight > 0) {
+      this.logger.log(`Shutdown: ${inFlight} in-flight jobs finished`);
+    }
+    this.heartbeat.stop();
+    this.executor.stop();
+  }
+
+  private checkPoolSize(): void {
+    const poolMax = (this.repository.pool as unknown as { options: { max?: number } }).options.max ?? 10;
+    const transactional = this.registry
+      .all()
+      .filter((h) => h.options.transactional)
+      .reduce((sum, h) => sum + (h.options.concurrency ?? this.options.concurrency), 0);
+    // claim + completion writers + heartbeat + rescuer, plus one per transactional job that may run at once.
+    const needed = Math.min(transactional, this.options.concurrency) + 4;
+    if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed));
+  }
+}

@@ -1,0 +1,286 @@
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { DeadJobRow } from './interfaces/job-row.interface';
+import type { ValidatedJob } from './producer/job-input.validator';
+import { claimAvailable } from './sql/claim-available.sql';
+import { completeMany } from './sql/complete-many.sql';
+import { countByStatus } from './sql/count-by-status.sql';
+import { findExpired } from './sql/find-expired.sql';
+import { findHeldLeases } from './sql/find-held-leases.sql';
+import { findJob } from './sql/find-job.sql';
+import { findTables } from './sql/find-tables.sql';
+import { queueTables, type QueueTables } from './sql/identifier';
+import { insertJobs } from './sql/insert-jobs.sql';
+import { killMany } from './sql/kill-many.sql';
+import { listDead } from './sql/list-dead.sql';
+import { lockForTransaction } from './sql/lock-for-transaction.sql';
+import { oldestPending } from './sql/oldest-pending.sql';
+import { releaseMany } from './sql/release-many.sql';
+import { renewLeases } from './sql/renew-leases.sql';
+import { requeueDead } from './sql/requeue-dead.sql';
+import { retryMany } from './sql/retry-many.sql';
+import type { Statement, StatementFactory } from './sql/statement';
+
+/** What a claim returns per job: enough to run it and to fence every later statement. */
+export interface ClaimedJob {
+  id: string;
+  queue: string;
+  type: string;
+  payload: unknown;
+  priority: number;
+  attempt_count: number;
+  max_attempts: number;
+  lock_token: string;
+  created_at: Date;
+  claimed_at: Date;
+}
+
+/** An attempt's identity: a statement about it counts only while the row still carries this token. */
+export interface Lease {
+  id: string;
+  token: string;
+}
+
+export interface Retry extends Lease {
+  delayMs: number;
+  error: string;
+}
+
+export interface Kill extends Lease {
+  reason: string;
+  stack: string | null;
+}
+
+export interface ExpiredJob {
+  id: string;
+  queue: string;
+  type: string;
+  attempt_count: number;
+  max_attempts: number;
+  lock_token: string;
+}
+
+export type RescueDecision = { retryInMs: number } | 'kill';
+
+export interface RescueResult {
+  retried: ExpiredJob[];
+  killed: ExpiredJob[];
+}
+
+export interface StatusCount {
+  queue: string;
+  status: 'pending' | 'processing' | 'dead';
+  count: number;
+}
+
+/** Anything that runs a pg query: the pool, or the client of a caller's transaction. */
+type Queryable = Pick<Pool, 'query'> | PoolClient;
+
+/**
+ * Every SQL statement of the queue, as Entity+Verb methods. Statements run on the pg pool under the app's
+ * DataSource with stable names (prepared once per connection); nothing outside this class writes SQL.
+ */
+export class JobRepository {
+  readonly tables: QueueTables;
+  private readonly statements = new Map<StatementFactory, Statement>();
+
+  constructor(
+    readonly dataSource: DataSource,
+    schema: string,
+  ) {
+    this.tables = queueTables(schema);
+  }
+
+  /** The pg pool behind the DataSource (its primary, when it has replicas). */
+  get pool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  async claimAvailable(queues: string[], types: string[], limit: number, instanceId: string): Promise<ClaimedJob[]> {
+    return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId]);
+  }
+
+  /** Inserts jobs in one statement; returns one id per job, in order, and whether that call created it. */
+  async insertMany(
+    jobs: Array<ValidatedJob & { maxAttempts: number }>,
+    manager?: EntityManager,
+  ): Promise<Array<{ id: string; created: boolean }>> {
+    const params = [
+      jobs.map((j) => j.type),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => j.payloadJson),
+      jobs.map((j) => j.priority),
+      jobs.map((j) => j.maxAttempts),
+      jobs.map((j) => j.runAt),
+      jobs.map((j) => j.delayMs),
+      jobs.map((j) => j.idempotencyKey),
+      this.tables.channel,
+    ];
+    const target = await this.target(manager);
+    // A key whose job committed after this statement's snapshot yields a null id; its next run sees that job.
+    for (let round = 0; ; round++) {
+      const rows = await this.rows<{ id: string | null; created: boolean }>(insertJobs, params, target);
+      if (rows.every((r) => r.id !== null) || round === 4) {
+        return rows.map((r) => ({ id: r.id as string, created: r.created }));
+      }
+    }
+  }
+
+  /** Deletes finished jobs; returns the ids whose lease held. */
+  async completeMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    return this.ids(completeMany, [leases.map((l) => l.id), leases.map((l) => l.token)], client);
+  }
+
+  async retryMany(retries: Retry[], client?: Queryable): Promise<Set<string>> {
+    if (retries.length === 0) return new Set();
+    const values = [retries.map((r) => r.id), retries.map((r) => r.token), retries.map((r) => r.delayMs)];
+    return this.ids(retryMany, [...values, retries.map((r) => r.error)], client);
+  }
+
+  async killMany(kills: Kill[], client?: Queryable): Promise<Set<string>> {
+    if (kills.length === 0) return new Set();
+    const values = [kills.map((k) => k.id), kills.map((k) => k.token), kills.map((k) => k.reason)];
+    return this.ids(killMany, [...values, kills.map((k) => k.stack)], client);
+  }
+
+  /** Renews leases; returns those renewed. A lease missing here was skipped (row busy) or lost: ask `findHeld`. */
+  async renewLeases(leases: Lease[]): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    return this.ids(renewLeases, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  }
+
+  async findHeldLeases(leases: Lease[]): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    return this.ids(findHeldLeases, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  }
+
+  async releaseMany(leases: Lease[]): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    return this.ids(releaseMany, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  }
+
+  /**
+   * One batch of recovery, in one transaction: lock expired leases (SKIP LOCKED), then retry or dead-letter each
+   * as `decide` says, through the same fenced statements a worker uses.
+   */
+  async rescueExpired(
+    leaseMs: number,
+    limit: number,
+    decide: (job: ExpiredJob) => RescueDecision,
+    reason: string,
+  ): Promise<RescueResult> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const expired = await this.rows<ExpiredJob>(findExpired, [leaseMs, limit], client);
+      const retried: ExpiredJob[] = [];
+      const killed: ExpiredJob[] = [];
+      const retries: Retry[] = [];
+      const kills: Kill[] = [];
+      for (const job of expired) {
+        const decision = decide(job);
+        if (decision === 'kill') {
+          killed.push(job);
+          kills.push({ id: job.id, token: job.lock_token, reason, stack: null });
+        } else {
+          retried.push(job);
+          retries.push({ id: job.id, token: job.lock_token, delayMs: decision.retryInMs, error: reason });
+        }
+      }
+      await this.retryMany(retries, client);
+      await this.killMany(kills, client);
+      await client.query('COMMIT');
+      return { retried, killed };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Runs `work` inside a transaction that holds the job's row (fenced by its token) and deletes the job before it
+   * commits: the work's database effects and the job's completion commit together or not at all.
+   * Returns false, having run nothing, when the lease was already lost.
+   */
+  async inJobTransaction(lease: Lease, work: (manager: EntityManager) => Promise<unknown>): Promise<boolean> {
+    const runner: QueryRunner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+      const client = (await runner.connect()) as PoolClient;
+      const held = await this.rows(lockForTransaction, [lease.id, lease.token], client);
+      if (held.length === 0) {
+        await runner.rollbackTransaction();
+        return false;
+      }
+      await work(runner.manager);
+      await this.completeMany([lease], client);
+      await runner.commitTransaction();
+      return true;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  async findJob(id: string): Promise<Record<string, unknown> | null> {
+    const [row] = await this.rows(findJob, [id]);
+    return row ?? null;
+  }
+
+  async listDead(limit: number): Promise<DeadJobRow[]> {
+    return this.rows<DeadJobRow>(listDead, [limit]);
+  }
+
+  /** Moves a dead job back to `jobs`; null when there is no dead job with that id. */
+  async requeueDead(id: string): Promise<string | null> {
+    const [row] = await this.rows<{ id: string }>(requeueDead, [id, this.tables.channel]);
+    return row?.id ?? null;
+  }
+
+  async countByStatus(): Promise<StatusCount[]> {
+    return this.rows<StatusCount>(countByStatus, []);
+  }
+
+  async oldestPendingAgeMs(): Promise<number | null> {
+    const [row] = await this.rows<{ age_ms: string | null }>(oldestPending, []);
+    return row?.age_ms == null ? null : Number(row.age_ms);
+  }
+
+  async tablesPresent(): Promise<boolean> {
+    const [row] = await this.rows<{ present: boolean }>(findTables, []);
+    return row.present;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  /** The client of the caller's transaction when `manager` has one, else the pool. */
+  private async target(manager?: EntityManager): Promise<Queryable> {
+    const runner = manager?.queryRunner;
+    if (!runner || runner.isReleased) return this.pool;
+    return (await runner.connect()) as PoolClient;
+  }
+
+  private async rows<T extends QueryResultRow>(
+    factory: StatementFactory,
+    values: unknown[],
+    client: Queryable = this.pool,
+  ): Promise<T[]> {
+    let prepared = this.statements.get(factory);
+    if (!prepared) this.statements.set(factory, (prepared = factory(this.tables)));
+    const result = await client.query<T>({ name: prepared.name, text: prepared.text, values });
+    return result.rows;
+  }
+
+  private async ids(factory: StatementFactory, values: unknown[], client?: Queryable): Promise<Set<string>> {
+    const rows = await this.rows<{ id: string }>(factory, values, client);
+    return new Set(rows.map((r) => r.id));
+  }
+}

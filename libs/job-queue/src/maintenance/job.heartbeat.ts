@@ -1,0 +1,50 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { JobRepository } from '../job.repository';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobExecutor } from '../worker/job.executor';
+import { RecurringTask } from './recurring-task';
+
+/**
+ * Renews the leases of every in-flight job of this instance in one statement, every `leaseMs / 3`: a job may run
+ * far longer than its lease while its instance lives. A lease found taken over aborts its handler's signal.
+ */
+@Injectable()
+export class JobHeartbeat {
+  private readonly task: RecurringTask;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
+    scheduler: SchedulerRegistry,
+    private readonly repository: JobRepository,
+    private readonly executor: JobExecutor,
+  ) {
+    this.task = new RecurringTask(scheduler, `job-queue:${options.schema}:heartbeat`, Math.floor(options.leaseMs / 3), () =>
+      this.renew(),
+    );
+  }
+
+  start(): void {
+    this.task.start();
+  }
+
+  stop(): void {
+    this.task.stop();
+  }
+
+  runOnce(): Promise<void> {
+    return this.task.runOnce();
+  }
+
+  private async renew(): Promise<void> {
+    const leases = this.executor.renewableLeases();
+    if (leases.length === 0) return;
+    const renewed = await this.repository.renewLeases(leases);
+    const skipped = leases.filter((l) => !renewed.has(l.id));
+    if (skipped.length === 0) return;
+    // Skipped rows were busy (being completed, or locked by the rescuer) or are no longer ours: read which.
+    const held = await this.repository.findHeldLeases(skipped);
+    this.executor.leasesLost(skipped.filter((l) => !held.has(l.id)).map((l) => l.id));
+  }
+}

@@ -1,0 +1,72 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { JobRepository, type ExpiredJob, type RescueDecision } from '../job.repository';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import { messages } from '../job-queue.messages';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { backoffDelayMs } from '../worker/backoff';
+import { RecurringTask } from './recurring-task';
+
+/**
+ * The recovery cron, on every instance: jobs whose lease expired (their instance died or stalled) go back to
+ * pending with backoff, or to the dead-letter table as `lease expired` once their attempts are spent, so a job that
+ * kills its process on every try stops after `max_attempts`. Safe on every instance at once (SKIP LOCKED).
+ */
+@Injectable()
+export class JobRescuer {
+  private readonly logger = new Logger('JobQueue');
+  private readonly task: RecurringTask;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    scheduler: SchedulerRegistry,
+    private readonly repository: JobRepository,
+    private readonly registry: JobHandlerRegistry,
+    private readonly metrics: JobQueueMetrics,
+  ) {
+    this.task = new RecurringTask(scheduler, `job-queue:${options.schema}:rescuer`, options.recoveryIntervalMs, () =>
+      this.rescueAll(),
+    );
+  }
+
+  start(): void {
+    this.task.start();
+  }
+
+  stop(): void {
+    this.task.stop();
+  }
+
+  runOnce(): Promise<void> {
+    return this.task.runOnce();
+  }
+
+  private async rescueAll(): Promise<void> {
+    const limit = this.options.recoveryBatchSize;
+    for (;;) {
+      const { retried, killed } = await this.repository.rescueExpired(
+        this.options.leaseMs,
+        limit,
+        (job) => this.decide(job),
+        messages.leaseExpired(),
+      );
+      for (const job of retried) {
+        this.metrics.jobRecovered(job, false);
+        this.logger.warn(`Job ${job.id} (${job.type}) lease expired on attempt ${job.attempt_count}/${job.max_attempts}; back to pending`);
+      }
+      for (const job of killed) {
+        this.metrics.jobRecovered(job, true);
+        this.logger.warn(`Job ${job.id} (${job.type}) lease expired on its last attempt (${job.attempt_count}/${job.max_attempts}); dead-lettered`);
+      }
+      if (retried.length + killed.length < limit) return;
+    }
+  }
+
+  private decide(job: ExpiredJob): RescueDecision {
+    if (job.attempt_count >= job.max_attempts) return 'kill';
+    const backoff = this.registry.get(job.type)?.options.backoff ?? this.options.backoff;
+    return { retryInMs: backoffDelayMs(backoff, job.attempt_count, this.options.retryDelayMs) };
+  }
+}

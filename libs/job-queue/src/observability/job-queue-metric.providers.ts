@@ -1,0 +1,55 @@
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+} from '@willsoto/nestjs-prometheus';
+import { METRIC } from './metric-names';
+
+const byJob = ['queue', 'type'];
+
+/**
+ * The library declares its metrics as providers; they land in prom-client's default registry, which the app
+ * exposes with its own `PrometheusModule.register()`. A second app in one process reuses the same metrics.
+ */
+export const jobQueueMetricProviders = [
+  makeCounterProvider({ name: METRIC.enqueued, help: 'Jobs inserted by the producer', labelNames: byJob }),
+  makeCounterProvider({ name: METRIC.completed, help: 'Jobs whose handler succeeded', labelNames: byJob }),
+  makeCounterProvider({ name: METRIC.retried, help: 'Failed attempts scheduled to run again', labelNames: byJob }),
+  makeCounterProvider({ name: METRIC.dead, help: 'Jobs moved to the dead-letter table', labelNames: byJob }),
+  makeCounterProvider({
+    name: METRIC.recovered,
+    help: 'Jobs whose lease expired and that the rescuer returned to pending or dead-lettered',
+    labelNames: byJob,
+  }),
+  makeCounterProvider({
+    name: METRIC.leaseLost,
+    help: 'Attempts whose lease was taken over by another instance; their result was discarded',
+    labelNames: byJob,
+  }),
+  makeHistogramProvider({
+    name: METRIC.duration,
+    help: 'Handler run time per attempt, by outcome (completed, retried, dead, lease_lost, released)',
+    labelNames: ['queue', 'type', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  }),
+  makeHistogramProvider({
+    name: METRIC.wait,
+    help: 'Time from a job being created to its attempt starting (database clock)',
+    labelNames: byJob,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+  }),
+  makeGaugeProvider({ name: METRIC.inFlight, help: 'Jobs running on this instance now' }),
+  makeGaugeProvider({ name: METRIC.concurrency, help: 'Configured job concurrency of this instance' }),
+  makeGaugeProvider({
+    name: METRIC.depth,
+    help: 'Jobs per queue and status (pending, processing, dead), sampled on an interval',
+    labelNames: ['queue', 'status'],
+  }),
+  makeCounterProvider({ name: METRIC.claimErrors, help: 'Claim queries that failed (database errors)' }),
+  makeGaugeProvider({
+    name: METRIC.listenerConnected,
+    help: '1 while the LISTEN connection is up, 0 while the worker relies on polling alone',
+  }),
+  makeGaugeProvider({ name: METRIC.poolWaiting, help: 'Clients waiting for a connection of the queue pool' }),
+  makeGaugeProvider({ name: METRIC.lastPollAge, help: 'Seconds since the claim loop last ran' }),
+];

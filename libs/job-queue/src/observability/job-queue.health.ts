@@ -1,0 +1,79 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { JobRepository } from '../job.repository';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobPoller } from '../worker/job.poller';
+import { JobNotifyListener } from '../worker/job-notify.listener';
+
+export interface JobQueueHealthOptions {
+  /** Down when the database does not answer within this long. Default 1000 ms. */
+  timeoutMs?: number;
+  /** Down when the oldest runnable pending job has waited longer than this. */
+  maxBacklogAgeMs?: number;
+  /** Down when the dead-letter table holds more jobs than this. */
+  maxDeadJobs?: number;
+}
+
+/**
+ * The `job_queue` Terminus indicator: down when the database does not answer within a second, when the claim loop
+ * has not ticked for three poll intervals, or past the optional backlog and dead-letter thresholds.
+ */
+@Injectable()
+export class JobQueueHealthIndicator {
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly health: HealthIndicatorService,
+    private readonly repository: JobRepository,
+    private readonly poller: JobPoller,
+    private readonly listener: JobNotifyListener,
+  ) {}
+
+  async isHealthy<const Key extends string = 'job_queue'>(
+    key: Key = 'job_queue' as Key,
+    thresholds: JobQueueHealthOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
+    const indicator = this.health.check(key);
+    const timeoutMs = thresholds.timeoutMs ?? 1_000;
+    const info: Record<string, unknown> = {
+      listener: this.options.pollOnly ? 'poll-only' : this.listener.connected ? 'listening' : 'polling',
+    };
+    if (this.poller.active) {
+      const sinceTick = Date.now() - this.poller.lastTickAt;
+      info.lastPollMsAgo = sinceTick;
+      if (sinceTick > 3 * this.options.pollIntervalMs) {
+        return indicator.down({ ...info, message: `the claim loop has not run for ${sinceTick} ms` });
+      }
+    }
+    try {
+      await withTimeout(this.repository.ping(), timeoutMs);
+      if (thresholds.maxBacklogAgeMs !== undefined) {
+        const age = await withTimeout(this.repository.oldestPendingAgeMs(), timeoutMs);
+        info.oldestPendingMs = age;
+        if (age !== null && age > thresholds.maxBacklogAgeMs) {
+          return indicator.down({ ...info, message: `the oldest pending job has waited ${age} ms` });
+        }
+      }
+      if (thresholds.maxDeadJobs !== undefined) {
+        const counts = await withTimeout(this.repository.countByStatus(), timeoutMs);
+        const dead = counts.filter((c) => c.status === 'dead').reduce((sum, c) => sum + c.count, 0);
+        info.dead = dead;
+        if (dead > thresholds.maxDeadJobs) {
+          return indicator.down({ ...info, message: `${dead} dead jobs (threshold ${thresholds.maxDeadJobs})` });
+        }
+      }
+    } catch (error) {
+      return indicator.down({ ...info, message: `database: ${(error as Error).message}` });
+    }
+    return indicator.up(info);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

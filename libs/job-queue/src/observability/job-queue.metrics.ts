@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { METRIC } from './metric-names';
+
+export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released';
+
+interface JobLabels {
+  queue: string;
+  type: string;
+}
+
+/** The one place that turns queue events into metric updates. */
+@Injectable()
+export class JobQueueMetrics {
+  constructor(
+    @InjectMetric(METRIC.enqueued) private readonly enqueued: Counter<string>,
+    @InjectMetric(METRIC.completed) private readonly completed: Counter<string>,
+    @InjectMetric(METRIC.retried) private readonly retried: Counter<string>,
+    @InjectMetric(METRIC.dead) private readonly dead: Counter<string>,
+    @InjectMetric(METRIC.recovered) private readonly recovered: Counter<string>,
+    @InjectMetric(METRIC.leaseLost) private readonly leaseLostTotal: Counter<string>,
+    @InjectMetric(METRIC.duration) private readonly duration: Histogram<string>,
+    @InjectMetric(METRIC.wait) private readonly wait: Histogram<string>,
+    @InjectMetric(METRIC.inFlight) readonly inFlight: Gauge<string>,
+    @InjectMetric(METRIC.concurrency) readonly concurrency: Gauge<string>,
+    @InjectMetric(METRIC.depth) private readonly depth: Gauge<string>,
+    @InjectMetric(METRIC.claimErrors) private readonly claimErrors: Counter<string>,
+    @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
+    @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
+    @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: Gauge<string>,
+  ) {}
+
+  jobsEnqueued(jobs: JobLabels[]): void {
+    for (const job of jobs) this.enqueued.inc({ queue: job.queue, type: job.type });
+  }
+
+  attemptStarted(job: JobLabels, waitSeconds: number): void {
+    this.wait.observe({ queue: job.queue, type: job.type }, Math.max(0, waitSeconds));
+  }
+
+  attemptFinished(job: JobLabels, outcome: AttemptOutcome, seconds: number): void {
+    const labels = { queue: job.queue, type: job.type };
+    this.duration.observe({ ...labels, outcome }, seconds);
+    if (outcome === 'completed') this.completed.inc(labels);
+    else if (outcome === 'retried') this.retried.inc(labels);
+    else if (outcome === 'dead') this.dead.inc(labels);
+  }
+
+  /** An attempt lost its lease; the executor calls this once per attempt, whoever found the loss first. */
+  leaseLost(job: JobLabels): void {
+    this.leaseLostTotal.inc({ queue: job.queue, type: job.type });
+  }
+
+  jobRecovered(job: JobLabels, killed: boolean): void {
+    const labels = { queue: job.queue, type: job.type };
+    this.recovered.inc(labels);
+    if (killed) this.dead.inc(labels);
+  }
+
+  claimFailed(): void {
+    this.claimErrors.inc();
+  }
+
+  listenerState(connected: boolean): void {
+    this.listenerConnected.set(connected ? 1 : 0);
+  }
+
+  queueDepth(rows: Array<{ queue: string; status: string; count: number }>): void {
+    this.depth.reset();
+    for (const row of rows) this.depth.set({ queue: row.queue, status: row.status }, row.count);
+  }
+}

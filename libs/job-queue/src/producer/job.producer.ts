@@ -1,0 +1,68 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { JobRepository } from '../job.repository';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JobValidationError } from '../errors/job-queue.errors';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import { messages } from '../job-queue.messages';
+import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/enqueue-options.interface';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { GroupInserter } from './group-inserter';
+import { validateJob, type ValidatedJob } from './job-input.validator';
+
+type InsertableJob = ValidatedJob & { maxAttempts: number };
+
+/**
+ * Enqueues jobs. Input is validated before anything is written; a `JobValidationError` names the field.
+ * With `manager` the insert joins the caller's transaction (the job exists, and workers wake, only on commit);
+ * without it, concurrent calls share one insert (group commit). Workers are woken by NOTIFY on commit.
+ */
+@Injectable()
+export class JobProducer {
+  private readonly grouped: GroupInserter<InsertableJob, { id: string; created: boolean }>;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly repository: JobRepository,
+    private readonly registry: JobHandlerRegistry,
+    private readonly metrics: JobQueueMetrics,
+  ) {
+    this.grouped = new GroupInserter((jobs) => this.repository.insertMany(jobs));
+  }
+
+  async enqueue<P = unknown>(type: string, payload: P, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    if (typeof options !== 'object' || options === null) {
+      throw new JobValidationError('options', messages.invalidField('options', 'must be an object'));
+    }
+    const { manager, ...jobOptions } = options;
+    const [result] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
+    return { id: result.id };
+  }
+
+  /** Inserts every job in one statement, or none: one invalid job refuses the whole batch. */
+  async enqueueMany(jobs: JobToEnqueue[], options: { manager?: EntityManager } = {}): Promise<{ ids: string[] }> {
+    if (!Array.isArray(jobs)) throw new JobValidationError('jobs', messages.invalidField('jobs', 'must be an array'));
+    if (jobs.length === 0) return { ids: [] };
+    if (jobs.length > 10_000) {
+      throw new JobValidationError('jobs', messages.invalidField('jobs', `holds ${jobs.length} jobs; at most 10000 per call`));
+    }
+    const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
+    const results = await this.insert(prepared, options.manager);
+    return { ids: results.map((r) => r.id) };
+  }
+
+  private prepare(job: JobToEnqueue, prefix: string): InsertableJob {
+    const validated = validateJob(job, this.options.maxPayloadBytes, prefix);
+    // Attempts: the job's own, else its handler's (when this app has it), else the module's.
+    const maxAttempts =
+      validated.maxAttempts ?? this.registry.get(validated.type)?.options.maxAttempts ?? this.options.maxAttempts;
+    return { ...validated, maxAttempts };
+  }
+
+  private async insert(jobs: InsertableJob[], manager?: EntityManager) {
+    const results = manager ? await this.repository.insertMany(jobs, manager) : await this.grouped.add(jobs);
+    this.metrics.jobsEnqueued(jobs.filter((_, i) => results[i].created));
+    return results;
+  }
+}

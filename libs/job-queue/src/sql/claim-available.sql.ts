@@ -1,0 +1,30 @@
+import { statement } from './statement';
+
+/**
+ * Claims up to $3 runnable jobs of the given queues ($1) and types ($2) for instance $4, in one round trip.
+ *
+ * The locking SELECT stands in a MATERIALIZED CTE, never in `WHERE id IN (subquery)`: the planner may run such a
+ * subquery more than once and then lock (and update) more rows than the LIMIT. SKIP LOCKED lets concurrent claimers
+ * pass over each other's rows instead of queueing behind them. The ORDER BY matches `jobs_claim_idx` column for
+ * column, so the scan reads the index in order and stops after LIMIT rows, whatever the backlog.
+ * `attempt_count` counts the attempt here, at the claim: an attempt that crashes its process still counts, which is
+ * what lets a poison job reach the dead-letter table.
+ */
+export const claimAvailable = statement(
+  'claim-available',
+  (t) => `
+WITH c AS MATERIALIZED (
+  SELECT id FROM ${t.jobs}
+  WHERE status = 'pending' AND next_retry_at <= now() AND queue = ANY($1::text[]) AND type = ANY($2::text[])
+  ORDER BY priority DESC, next_retry_at, created_at
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE ${t.jobs} j
+SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_random_uuid(),
+    attempt_count = j.attempt_count + 1, updated_at = now()
+FROM c
+WHERE j.id = c.id
+RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token, j.created_at,
+          now() AS claimed_at`,
+);

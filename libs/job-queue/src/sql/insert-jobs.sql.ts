@@ -1,0 +1,41 @@
+import { statement } from './statement';
+
+/**
+ * Inserts many jobs in one statement and returns one id per input row, in input order.
+ *
+ * Ids are drawn in a MATERIALIZED CTE so that each input row keeps one id however often the CTE is read.
+ * An idempotency key held by a live job (or by an earlier row of the same batch) inserts nothing and returns that
+ * job's id. `pg_notify` wakes listening workers when the surrounding transaction commits, and only for jobs that
+ * are runnable now; PostgreSQL folds identical notifications of one transaction into one.
+ * A row whose key belongs to a job committed after this statement's snapshot comes back with a null id; the caller
+ * runs the statement again (it is idempotent for such rows).
+ */
+export const insertJobs = statement(
+  'insert-jobs',
+  (t) => `
+WITH input AS MATERIALIZED (
+  SELECT gen_random_uuid() AS id, i.*
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[], $8::text[])
+       WITH ORDINALITY AS i(type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key, ord)
+),
+inserted AS (
+  INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key)
+  SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
+         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key
+  FROM input
+  ORDER BY ord
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING id, queue, idempotency_key, next_retry_at
+),
+notified AS (
+  SELECT count(pg_notify($9, q.queue)) AS n
+  FROM (SELECT DISTINCT queue FROM inserted WHERE next_retry_at <= now()) q
+)
+SELECT coalesce(ins.id, twin.id, live.id) AS id, ins.id IS NOT NULL AS created, n.n
+FROM input
+CROSS JOIN notified n
+LEFT JOIN inserted ins ON ins.id = input.id
+LEFT JOIN inserted twin ON ins.id IS NULL AND twin.idempotency_key = input.idempotency_key
+LEFT JOIN ${t.jobs} live ON ins.id IS NULL AND twin.id IS NULL AND live.idempotency_key = input.idempotency_key
+ORDER BY input.ord`,
+);

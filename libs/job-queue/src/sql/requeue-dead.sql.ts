@@ -1,0 +1,17 @@
+import { statement } from './statement';
+
+/**
+ * Brings a dead job back under its own id with fresh attempts, in one statement (the move is atomic), runnable
+ * now, and wakes the workers on commit. The idempotency key is not restored: a new live job may hold it by now.
+ */
+export const requeueDead = statement(
+  'requeue-dead',
+  (t) => `
+WITH d AS (DELETE FROM ${t.deadJobs} WHERE id = $1 RETURNING *),
+r AS (
+  INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, attempt_count, max_attempts, next_retry_at, created_at)
+  SELECT id, queue, type, payload, 'pending', priority, 0, max_attempts, now(), created_at FROM d
+  RETURNING id, queue
+)
+SELECT r.id, pg_notify($2, r.queue) FROM r`,
+);

@@ -1,0 +1,29 @@
+import type { BackoffOption } from '../interfaces/backoff.interface';
+
+/** Default cap of exponential backoff: one hour. */
+export const DEFAULT_MAX_BACKOFF_MS = 3_600_000;
+
+/**
+ * Delay before the next attempt after attempt number `attempt` (1-based) failed.
+ * Linear is the seed's `attempt × delay`; exponential doubles from `delay` up to a cap, with full jitter by default.
+ */
+export function backoffDelayMs(
+  backoff: BackoffOption,
+  attempt: number,
+  baseDelayMs: number,
+  error?: unknown,
+  random: () => number = Math.random,
+): number {
+  let delay: number;
+  if (typeof backoff === 'function') {
+    delay = backoff(attempt, error);
+  } else if (backoff.type === 'linear') {
+    delay = attempt * (backoff.delayMs ?? baseDelayMs);
+  } else {
+    const cap = backoff.maxDelayMs ?? DEFAULT_MAX_BACKOFF_MS;
+    const ceiling = Math.min(cap, (backoff.delayMs ?? baseDelayMs) * 2 ** Math.min(attempt - 1, 52));
+    delay = backoff.jitter === false ? ceiling : random() * ceiling;
+  }
+  // A custom function may return anything; the database gets a finite, non-negative whole number of ms.
+  return Number.isFinite(delay) && delay > 0 ? Math.round(delay) : 0;
+}

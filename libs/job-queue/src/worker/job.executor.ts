@@ -1,0 +1,264 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JobRepository, type ClaimedJob, type Kill, type Lease, type Retry } from '../job.repository';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import { messages } from '../job-queue.messages';
+import type { JobContext } from '../interfaces/job-context.interface';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
+import { backoffDelayMs } from './backoff';
+import { BatchedWriter } from './batched-writer';
+import { JobExecution } from './job-execution';
+
+type SlotListener = () => void;
+
+/**
+ * The bounded executor: runs claimed jobs, at most `concurrency` at once (and at most a handler's own concurrency
+ * per type), and writes each attempt's end, fenced by its lock token. It never claims; the poller asks it how many
+ * slots are free and hands it exactly that many jobs.
+ */
+@Injectable()
+export class JobExecutor {
+  private readonly logger = new Logger('JobQueue');
+  private readonly inFlight = new Map<string, JobExecution>();
+  private readonly runningByType = new Map<string, number>();
+  private readonly handlerLoggers = new Map<string, Logger>();
+  private readonly completions: BatchedWriter<Lease>;
+  private readonly retries: BatchedWriter<Retry>;
+  private readonly kills: BatchedWriter<Kill>;
+  private readonly idle = new Set<() => void>();
+  private slotListener: SlotListener = () => undefined;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly repository: JobRepository,
+    private readonly registry: JobHandlerRegistry,
+    private readonly metrics: JobQueueMetrics,
+  ) {
+    const onError = (what: string) => (error: unknown, attempt: number) =>
+      this.logger.warn(`Writing ${what} failed (try ${attempt}), will retry: ${(error as Error).message}`);
+    this.completions = new BatchedWriter((l) => repository.completeMany(l), options.completionBatchDelayMs, onError('completions'));
+    this.retries = new BatchedWriter((r) => repository.retryMany(r), options.completionBatchDelayMs, onError('retries'));
+    this.kills = new BatchedWriter((k) => repository.killMany(k), options.completionBatchDelayMs, onError('dead letters'));
+    metrics.concurrency.set(options.concurrency);
+  }
+
+  /** Called whenever a slot frees, so the poller can claim again. */
+  onSlotFreed(listener: SlotListener): void {
+    this.slotListener = listener;
+  }
+
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  freeSlots(): number {
+    return Math.max(0, this.options.concurrency - this.inFlight.size);
+  }
+
+  /** Free slots of a handler with its own concurrency, within the free slots of the instance. */
+  freeSlotsFor(type: string, handlerConcurrency: number): number {
+    return Math.min(this.freeSlots(), Math.max(0, handlerConcurrency - (this.runningByType.get(type) ?? 0)));
+  }
+
+  /** Leases the heartbeat renews: every running attempt but transactional ones, whose open transaction is the lease. */
+  renewableLeases(): Lease[] {
+    const leases: Lease[] = [];
+    for (const execution of this.inFlight.values()) {
+      if (!execution.transactional && !execution.released) leases.push(execution.lease);
+    }
+    return leases;
+  }
+
+  /** The heartbeat found these leases taken over: abort their handlers; their results will be discarded. */
+  leasesLost(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const execution = this.inFlight.get(id);
+      if (!execution || execution.finishing) continue;
+      this.countLeaseLoss(execution, 'heartbeat');
+      execution.abort('lease_lost', new Error('lease lost'));
+    }
+  }
+
+  start(job: ClaimedJob): void {
+    const handler = this.registry.get(job.type);
+    if (!handler) throw new Error(messages.noHandler(job.type));
+    const execution = new JobExecution(job, handler);
+    this.inFlight.set(job.id, execution);
+    this.runningByType.set(job.type, (this.runningByType.get(job.type) ?? 0) + 1);
+    this.metrics.inFlight.set(this.inFlight.size);
+    this.metrics.attemptStarted(job, (job.claimed_at.getTime() - job.created_at.getTime()) / 1000);
+    void this.run(execution);
+  }
+
+  /** Resolves when nothing is in flight, or after `timeoutMs`; true when drained. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight.size === 0) return true;
+    return new Promise((resolve) => {
+      const done = (drained: boolean) => {
+        clearTimeout(timer);
+        this.idle.delete(onIdle);
+        resolve(drained);
+      };
+      const onIdle = () => done(true);
+      const timer = setTimeout(() => done(this.inFlight.size === 0), timeoutMs);
+      this.idle.add(onIdle);
+    });
+  }
+
+  /**
+   * Shutdown's last step for jobs that outlived the drain: abort their handlers, give them `graceMs` to settle
+   * (a settled, aborted attempt releases its own job), then release the rest at once so another instance takes
+   * them now instead of after their lease.
+   */
+  async abortAndRelease(graceMs: number): Promise<number> {
+    for (const execution of this.inFlight.values()) {
+      execution.abort('shutdown', new Error(messages.shutdownAborted()));
+    }
+    await this.drain(graceMs);
+    const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
+    for (const execution of stuck) execution.released = true;
+    const released = await this.repository.releaseMany(stuck.map((e) => e.lease));
+    for (const execution of stuck) this.finish(execution, 'released');
+    return released.size;
+  }
+
+  /** Fails writes that can no longer happen; the last step of shutdown. */
+  stop(): void {
+    const reason = new Error('job queue stopped');
+    this.completions.stop(reason);
+    this.retries.stop(reason);
+    this.kills.stop(reason);
+  }
+
+  private async run(execution: JobExecution): Promise<void> {
+    const { job, handler } = execution;
+    const ctx = this.context(execution);
+    const timeoutMs = handler.options.timeoutMs;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
+    // The attempt ends when the handler settles or its signal is aborted, whichever comes first: a handler that
+    // ignores its signal cannot hold a slot past its timeout or a lease loss.
+    const aborted = new Promise<never>((_, reject) =>
+      execution.controller.signal.addEventListener('abort', () => reject(execution.controller.signal.reason), { once: true }),
+    );
+    aborted.catch(() => undefined);
+    const runHandler = (context: JobContext) => Promise.race([Promise.resolve().then(() => handler.run(job.payload, context)), aborted]);
+    try {
+      if (execution.transactional) {
+        const held = await this.repository.inJobTransaction(execution.lease, (manager) => runHandler({ ...ctx, manager }));
+        execution.finishing = true;
+        this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
+      } else {
+        await runHandler(ctx);
+        execution.finishing = true;
+        await this.succeed(execution);
+      }
+    } catch (error) {
+      execution.finishing = true;
+      await this.fail(execution, error).catch((writeError) => {
+        this.logger.error(`Could not record the end of job ${job.id}: ${(writeError as Error).message}`);
+        this.finish(execution, 'released');
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async succeed(execution: JobExecution): Promise<void> {
+    if (execution.released) return;
+    if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
+    try {
+      const held = await this.completions.submit(execution.lease);
+      this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'completion'));
+    } catch {
+      // Only a stopped writer rejects: shutdown gave up on the database; the lease expires and the rescuer retries.
+      this.finish(execution, 'released');
+    }
+  }
+
+  private async fail(execution: JobExecution, error: unknown): Promise<void> {
+    const { job, handler } = execution;
+    if (execution.released) return;
+    if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
+    if (execution.abortCause === 'shutdown') {
+      execution.released = true;
+      await this.repository.releaseMany([execution.lease]);
+      return this.finish(execution, 'released');
+    }
+    const message = errorMessage(error);
+    const last = error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts;
+    if (last) {
+      const stack = error instanceof Error ? (error.stack ?? null) : null;
+      const held = await this.kills.submit({ ...execution.lease, reason: message, stack });
+      if (held) {
+        this.logger.warn(`Job ${job.id} (${job.type}) dead-lettered after attempt ${job.attempt_count}/${job.max_attempts}: ${message}`);
+      }
+      return this.finish(execution, held ? 'dead' : this.leaseLost(execution, 'dead letter'));
+    }
+    const delayMs = backoffDelayMs(
+      handler.options.backoff ?? this.options.backoff,
+      job.attempt_count,
+      this.options.retryDelayMs,
+      error,
+    );
+    const held = await this.retries.submit({ ...execution.lease, delayMs, error: message });
+    if (held) {
+      this.logger.warn(`Job ${job.id} (${job.type}) attempt ${job.attempt_count}/${job.max_attempts} failed, retry in ${delayMs} ms: ${message}`);
+    }
+    this.finish(execution, held ? 'retried' : this.leaseLost(execution, 'retry'));
+  }
+
+  private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
+    this.countLeaseLoss(execution, step);
+    return 'lease_lost';
+  }
+
+  private countLeaseLoss(execution: JobExecution, step: string): void {
+    if (execution.leaseLossCounted) return;
+    execution.leaseLossCounted = true;
+    const { job } = execution;
+    this.metrics.leaseLost(job);
+    this.logger.warn(messages.leaseLost(job.id, job.type, job.attempt_count, step));
+  }
+
+  /** Frees the slot (once) and records the attempt's outcome. */
+  private finish(execution: JobExecution, outcome: AttemptOutcome): void {
+    const { job } = execution;
+    if (this.inFlight.get(job.id) !== execution) return;
+    this.inFlight.delete(job.id);
+    this.runningByType.set(job.type, (this.runningByType.get(job.type) ?? 1) - 1);
+    this.metrics.inFlight.set(this.inFlight.size);
+    this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
+    if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();
+    this.slotListener();
+  }
+
+  private context(execution: JobExecution): JobContext {
+    const { job } = execution;
+    let logger = this.handlerLoggers.get(job.type);
+    if (!logger) this.handlerLoggers.set(job.type, (logger = new Logger(`Job:${job.type}`)));
+    return {
+      id: job.id,
+      type: job.type,
+      queue: job.queue,
+      attempt: job.attempt_count,
+      maxAttempts: job.max_attempts,
+      createdAt: job.created_at,
+      signal: execution.controller.signal,
+      logger,
+    };
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  try {
+    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

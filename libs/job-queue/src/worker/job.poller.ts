@@ -1,0 +1,138 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JobRepository } from '../job.repository';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { JobExecutor } from './job.executor';
+
+/** The most the loop waits after consecutive database errors before it tries again. */
+const MAX_ERROR_BACKOFF_MS = 30_000;
+
+interface ClaimGroup {
+  types: string[];
+  /** A handler's own concurrency, when the group is that one type. */
+  concurrency?: number;
+}
+
+/**
+ * The claim loop. Woken by NOTIFY, by the poll interval and by freed slots, it claims exactly as many jobs as the
+ * executor has free slots, and claims again at once while claims come back full. While every slot is busy it does
+ * not query at all (backpressure). Database errors back it off exponentially; it never throws and never spins.
+ */
+@Injectable()
+export class JobPoller {
+  private readonly logger = new Logger('JobQueue');
+  private running = false;
+  private again = false;
+  private stopped = true;
+  /** The last claim returned a full batch: there is probably more, so a freed slot should claim at once. */
+  private saturated = false;
+  private consecutiveErrors = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private wakeScheduled = false;
+  private groups: ClaimGroup[] = [];
+  /** `Date.now()` of the last loop run, for the health indicator: a stuck event loop stops it. */
+  lastTickAt = 0;
+
+  constructor(
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly repository: JobRepository,
+    private readonly registry: JobHandlerRegistry,
+    private readonly executor: JobExecutor,
+    private readonly metrics: JobQueueMetrics,
+  ) {}
+
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  start(): void {
+    const limited = this.registry.all().filter((h) => h.options.concurrency !== undefined);
+    const open = this.registry.all().filter((h) => h.options.concurrency === undefined).map((h) => h.type);
+    this.groups = [
+      ...(open.length > 0 ? [{ types: open }] : []),
+      ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency })),
+    ];
+    this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
+    this.lastTickAt = Date.now();
+    this.executor.onSlotFreed(() => {
+      if (this.saturated) this.wakeSoon();
+    });
+    this.wake();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.backoffTimer);
+  }
+
+  /** The interval's tick: proves the loop is alive, and claims if there is room. */
+  tick(): void {
+    this.lastTickAt = Date.now();
+    this.wake();
+  }
+
+  /** Asks for a claim; folds into the running loop when there is one. */
+  wake(): void {
+    if (this.stopped || this.backoffTimer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    void this.loop();
+  }
+
+  /** Folds the slots freed in one tick (a batch of completions) into one claim. */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wake();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && (await this.claimOnce())) {
+          // a full batch came back: claim again while slots are free
+        }
+      } while (this.again && !this.stopped);
+      this.consecutiveErrors = 0;
+    } catch (error) {
+      this.consecutiveErrors += 1;
+      this.metrics.claimFailed();
+      const delay = Math.min(MAX_ERROR_BACKOFF_MS, 100 * 2 ** Math.min(this.consecutiveErrors, 16));
+      // One line per error streak step keeps the log readable during an outage.
+      this.logger.warn(`Claiming jobs failed (${this.consecutiveErrors} in a row), next try in ${delay} ms: ${(error as Error).message}`);
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = undefined;
+        this.wake();
+      }, delay);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One claim per group with room; true when any group came back full (more is likely waiting). */
+  private async claimOnce(): Promise<boolean> {
+    this.lastTickAt = Date.now();
+    let full = false;
+    for (const group of this.groups) {
+      const free =
+        group.concurrency === undefined
+          ? this.executor.freeSlots()
+          : this.executor.freeSlotsFor(group.types[0], group.concurrency);
+      if (free === 0) continue;
+      const jobs = await this.repository.claimAvailable(this.options.queues, group.types, free, this.options.instanceId);
+      for (const job of jobs) this.executor.start(job);
+      if (jobs.length === free) full = true;
+    }
+    this.saturated = full;
+    return full && this.executor.freeSlots() > 0;
+  }
+}

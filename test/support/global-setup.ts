@@ -1,0 +1,8 @@
+import { defaultResolverSteps, resolveTestServer } from './test-database-resolver';
+
+/** One PostgreSQL server for the whole run; each test file creates (and drops) a database of its own on it. */
+export default async function globalSetup(): Promise<void> {
+  const server = await resolveTestServer(defaultResolverSteps);
+  process.env.JOB_QUEUE_TEST_SERVER_URL = server.url;
+  (globalThis as { __jobQueueTestServer?: typeof server }).__jobQueueTestServer = server;
+}

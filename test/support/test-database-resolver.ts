@@ -1,0 +1,69 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from '../../apps/sample/src/database/embedded-postgres';
+
+export type DatabaseSource = 'DATABASE_URL' | 'docker' | 'embedded';
+
+export interface ResolvedTestServer {
+  source: DatabaseSource;
+  /** A URL to a database on the server from which test databases are created. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ResolverSteps {
+  env: NodeJS.ProcessEnv;
+  startDocker(): Promise<{ url: string; stop(): Promise<void> }>;
+  startEmbedded(): Promise<{ url: string; stop(): Promise<void> }>;
+  log(line: string): void;
+}
+
+/** Picks the test server: DATABASE_URL, else a testcontainers PostgreSQL where Docker answers, else embedded. */
+export async function resolveTestServer(steps: ResolverSteps): Promise<ResolvedTestServer> {
+  if (steps.env.DATABASE_URL) {
+    steps.log('test database: DATABASE_URL');
+    return { source: 'DATABASE_URL', url: steps.env.DATABASE_URL, stop: async () => undefined };
+  }
+  try {
+    const docker = await steps.startDocker();
+    steps.log('test database: PostgreSQL in Docker (testcontainers)');
+    return { source: 'docker', ...docker };
+  } catch (error) {
+    steps.log(`test database: no Docker (${firstLine(error)}); starting the embedded PostgreSQL`);
+  }
+  const embedded = await steps.startEmbedded();
+  return { source: 'embedded', ...embedded };
+}
+
+export const defaultResolverSteps: ResolverSteps = {
+  env: process.env,
+  async startDocker() {
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:16-alpine').start();
+    return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+  },
+  async startEmbedded() {
+    const dataDir = mkdtempSync(join(tmpdir(), 'job-queue-test-pg-'));
+    const server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    return { url: server.url, stop: server.stop };
+  },
+  log: (line) => process.stdout.write(`${line}\n`),
+};
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0];
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
