@@ -57,7 +57,7 @@ describe('job lifecycle: enqueue → run → complete, retry, dead letter', () =
 
   it('dead-letters a job after its attempts, with reason, count and snapshot', async () => {
     const { id } = await app.get(JobProducer).enqueue('t.flaky', { failTimes: 99 }, { maxAttempts: 2 });
-    const [dead] = await waitFor('dead job', () => query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [id]).then((r) => r.length && r));
+    const [dead] = await waitFor('dead job', () => query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [id]).then((r) => (r.length ? r : null)));
     expect(dead).toMatchObject({ type: 't.flaky', failure_reason: 'fail 2', attempt_count: 2, max_attempts: 2 });
     expect(dead.snapshot).toMatchObject({ id, attempt_count: 2, last_error: 'fail 2' });
     expect(dead.snapshot.stack).toContain('fail 2');
@@ -66,7 +66,7 @@ describe('job lifecycle: enqueue → run → complete, retry, dead letter', () =
 
   it('dead-letters an UnrecoverableJobError at once', async () => {
     const { id } = await app.get(JobProducer).enqueue('t.unrecoverable', {});
-    const [dead] = await waitFor('dead job', () => query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [id]).then((r) => r.length && r));
+    const [dead] = await waitFor('dead job', () => query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [id]).then((r) => (r.length ? r : null)));
     expect(dead).toMatchObject({ failure_reason: 'bad input, never retry', attempt_count: 1, max_attempts: 3 });
   });
 });

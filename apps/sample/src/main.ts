@@ -1,1 +1,69 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { join } from 'node:path';
+import { readSampleConfig } from './config/sample.config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
+import { JobValidationFilter } from './http/job-validation.filter';
+import { SampleAppModule } from './sample-app.module';
 
+const logger = new Logger('Sample');
+
+/** With no DATABASE_URL, a PostgreSQL of the app's own under .data/ (for trying the app; production sets the URL). */
+async function resolveDatabase(): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL };
+  const port = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
+  const embedded = await startEmbeddedPostgres({
+    dataDir: join(process.cwd(), '.data'),
+    port,
+    log: (line) => logger.warn(line),
+  });
+  logger.log(`DATABASE_URL is not set: started an embedded PostgreSQL with its data in ${embedded.dataDir}`);
+  logger.log(`Connect with: psql ${embedded.url}   (production: set DATABASE_URL to a real server)`);
+  return { url: embedded.url, embedded };
+}
+
+async function bootstrap(): Promise<void> {
+  const { url, embedded } = await resolveDatabase();
+  const stopEmbedded = async () => {
+    if (embedded) await embedded.stop().catch((e) => logger.warn(`Stopping the embedded PostgreSQL: ${String(e)}`));
+  };
+  let app: NestExpressApplication;
+  try {
+    const config = readSampleConfig(process.env, url);
+    app = await NestFactory.create<NestExpressApplication>(SampleAppModule.forRoot(config), {
+      bodyParser: false,
+      abortOnError: false,
+    });
+    // Larger than the queue's payload limit, so that an oversized payload gets the library's clear answer.
+    app.useBodyParser('json', { limit: '16mb' });
+    app.useGlobalFilters(new JobValidationFilter());
+    await app.listen(config.port);
+    logger.log(`Listening on http://localhost:${config.port} as instance ${config.instanceId}`);
+  } catch (error) {
+    logger.error(`Could not start: ${(error as Error).message ?? String(error)}`);
+    await stopEmbedded();
+    process.exit(1);
+  }
+
+  // Our own signal handling (not enableShutdownHooks, which re-raises the signal): drain the queue, close, exit 0.
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: shutting down`);
+    try {
+      await app.close();
+      await stopEmbedded();
+      process.exit(0);
+    } catch (error) {
+      logger.error(`Shutdown failed: ${(error as Error).message}`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void bootstrap();

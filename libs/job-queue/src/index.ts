@@ -8,7 +8,7 @@ export { JobQueueAdmin, type QueueStats } from './job-queue.admin';
 export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './observability/job-queue.health';
 export { METRIC as JOB_QUEUE_METRICS } from './observability/metric-names';
 export { JobQueueMigrations, createJobQueueMigrations } from './migrations';
-export { runJobQueueMigrations } from './migrations/job-queue.migrator';
+export { runJobQueueMigrations, runMigrationsExclusively } from './migrations/job-queue.migrator';
 export {
   JobQueueError,
   JobValidationError,

@@ -1,0 +1,51 @@
+import { hostname } from 'node:os';
+
+/** The sample app's settings, read once from the environment; a bad value stops the app naming the variable. */
+export interface SampleConfig {
+  databaseUrl: string;
+  port: number;
+  instanceId: string;
+  queue: {
+    concurrency?: number;
+    leaseMs?: number;
+    pollIntervalMs?: number;
+    recoveryIntervalMs?: number;
+    maxAttempts?: number;
+    retryDelayMs?: number;
+    shutdownTimeoutMs?: number;
+  };
+}
+
+export const SAMPLE_CONFIG = Symbol('sample:config');
+
+/** The JOB_QUEUE_* variables and the module option each one sets. */
+const QUEUE_VARIABLES = {
+  JOB_QUEUE_CONCURRENCY: 'concurrency',
+  JOB_QUEUE_LEASE_MS: 'leaseMs',
+  JOB_QUEUE_POLL_INTERVAL_MS: 'pollIntervalMs',
+  JOB_QUEUE_RECOVERY_INTERVAL_MS: 'recoveryIntervalMs',
+  JOB_QUEUE_MAX_ATTEMPTS: 'maxAttempts',
+  JOB_QUEUE_RETRY_DELAY_MS: 'retryDelayMs',
+  JOB_QUEUE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+} as const;
+
+function integerVariable(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+export function readSampleConfig(env: NodeJS.ProcessEnv, databaseUrl: string): SampleConfig {
+  const queue: SampleConfig['queue'] = {};
+  for (const [variable, option] of Object.entries(QUEUE_VARIABLES)) {
+    const value = integerVariable(env, variable);
+    if (value !== undefined) queue[option] = value;
+  }
+  return {
+    databaseUrl,
+    port: integerVariable(env, 'PORT') ?? 8080,
+    instanceId: env.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    queue,
+  };
+}

@@ -1,0 +1,15 @@
+import type { DataSourceOptions } from 'typeorm';
+import { JobQueueMigrations } from '@app/job-queue';
+import { CreateSampleEffects1764288000001 } from './sample-effects.migration';
+
+/** The sample's TypeORM DataSource: the queue's migrations next to the app's own, as a user would list them. */
+export function sampleDataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    migrations: [...JobQueueMigrations, CreateSampleEffects1764288000001],
+    // One transaction for all pending migrations; each takes an advisory lock, so instances starting together wait.
+    migrationsTransactionMode: 'all',
+    extra: { max: 30 },
+  };
+}

@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JobHandler, type JobContext } from '@app/job-queue';
+import { SAMPLE_CONFIG, type SampleConfig } from '../config/sample.config';
+
+/** The demo handlers the end-to-end tests drive: one per behaviour the queue must get right. */
+@Injectable()
+export class DemoHandlers {
+  constructor(@Inject(SAMPLE_CONFIG) private readonly config: SampleConfig) {}
+
+  @JobHandler('demo.noop')
+  async noop(): Promise<void> {}
+
+  /** Sleeps `ms`, and stops early when the attempt is aborted (timeout, lease loss, shutdown). */
+  @JobHandler('demo.sleep')
+  async sleep(payload: { ms?: number }, ctx: JobContext): Promise<void> {
+    const ms = Number(payload?.ms ?? 1000);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, ms);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(ctx.signal.reason);
+      }, { once: true });
+    });
+  }
+
+  @JobHandler('demo.fail')
+  async fail(payload: { message?: string }): Promise<void> {
+    throw new Error(payload?.message ?? 'demo.fail always fails');
+  }
+
+  /** Fails while `attempt <= failTimes`, then succeeds. */
+  @JobHandler('demo.flaky')
+  async flaky(payload: { failTimes?: number }, ctx: JobContext): Promise<void> {
+    if (ctx.attempt <= Number(payload?.failTimes ?? 1)) {
+      throw new Error(`demo.flaky failing attempt ${ctx.attempt} of ${payload?.failTimes ?? 1}`);
+    }
+  }
+
+  /** Writes one effect row in the job's own transaction: exactly once, even across crashes. */
+  @JobHandler('demo.record', { transactional: true })
+  async record(payload: { delayMs?: number }, ctx: JobContext): Promise<void> {
+    await ctx.manager!.query('INSERT INTO sample.effects (job_id, instance_id, attempt) VALUES ($1, $2, $3)', [
+      ctx.id,
+      this.config.instanceId,
+      ctx.attempt,
+    ]);
+    const delayMs = Number(payload?.delayMs ?? 0);
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+
+  /** Kills its own process abruptly, like an out-of-memory kill, to show crash recovery. */
+  @JobHandler('demo.crash')
+  async crash(): Promise<void> {
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
