@@ -13,7 +13,9 @@ const CASES = [
     id: 'latency',
     scenario: 'latency',
     timeoutMs: 300_000,
-    params: { samples: 200, warmup: 10, concurrency: 10, gapMs: [10, 30], sampleTimeoutMs: 5_000 },
+    // The gap between samples is uniform over more than one poll period of the slowest poller (pg-boss, 500 ms), so
+    // that a job arrives at any phase of a polling loop, as it would in real life.
+    params: { samples: 200, warmup: 10, concurrency: 10, gapMs: [5, 505], sampleTimeoutMs: 5_000 },
   },
   {
     id: 'backlog',

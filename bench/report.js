@@ -49,7 +49,9 @@ function buildTable({ variants, metrics, medians, cellNote }) {
       ? peers.map((p) => {
           const o = value(OURS);
           const q = value(p);
-          return o === null || q === null || q === 0 ? '—' : `${(o / q).toFixed(2)}×`;
+          if (o === null || q === null || q === 0) return '—';
+          const r = o / q;
+          return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}×`;
         })
       : [];
     return [`${m.label}${m.better === 'lower' ? ' ↓' : ' ↑'}`, ...cells, ...ratios];

@@ -1,7 +1,8 @@
 'use strict';
 // latency: an idle worker, one job at a time; each sample is the time from the enqueue promise resolving (the
 // insert committed) to the handler's first statement. A random gap between samples lets polling workers be
-// caught at any phase. A handler that starts before the enqueue promise resolves counts as 0 ms.
+// caught at any phase (otherwise a polling worker, whose timer restarts at each fetch, is always met at the same
+// phase). A handler that starts before the enqueue promise resolves counts as 0 ms.
 const { sleep, performance } = require('./util');
 const { percentile, mean, max } = require('../stats');
 

@@ -99,14 +99,14 @@ module.exports = [
     name: 'graphile-fast',
     system: 'graphile',
     settings:
-      `graphile-worker fast: localQueue.size ${FAST.localQueueSize}, completeJobBatchDelay ${FAST.completeJobBatchDelay}, ` +
+      `localQueue.size ${FAST.localQueueSize}, completeJobBatchDelay ${FAST.completeJobBatchDelay}, ` +
       `failJobBatchDelay ${FAST.failJobBatchDelay}, maxPoolSize concurrency+1 (its performance page's preset)`,
     create: () => new GraphileAdapter('graphile-fast', true),
   },
   {
     name: 'graphile-default',
     system: 'graphile',
-    settings: 'graphile-worker defaults: only concurrency set (maxPoolSize 10, no local queue, per-job completion)',
+    settings: 'defaults: only concurrency set (maxPoolSize 10, no local queue, per-job completion)',
     create: () => new GraphileAdapter('graphile-default', false),
   },
 ];

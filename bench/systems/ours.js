@@ -1,13 +1,12 @@
 'use strict';
 // ============================================================================================================
-// STUB — to be finished by the lead once libs/job-queue/src exports JobQueueModule, JobHandler and JobProducer.
-// Until then `setup()` throws NotReady and the harness prints "skip ours: not ready (…)".
-// The places to finish are marked TODO(lead).
+// Our library, from libs/job-queue/src. Written before the library was finished: the lead checks the places
+// marked TODO(lead). If the library does not export JobQueueModule, JobHandler and JobProducer, `setup()` throws
+// NotReady and the harness prints "skip ours: not ready (…)".
 // ============================================================================================================
-// Our library, loaded from its TypeScript source with ts-node (transpile only; decorator metadata is emitted), or
-// from BENCH_OURS_ENTRY (e.g. a compiled dist/…/index.js). Two Nest application contexts per run:
-// - a producer context with no @JobHandler provider: it runs the migrations and enqueues; since an instance claims
-//   only the types it has handlers for, it never consumes;
+// Loaded from its TypeScript source with ts-node (transpile only; decorator metadata is emitted), or from
+// BENCH_OURS_ENTRY (e.g. a compiled dist/…/index.js). Two Nest application contexts per run:
+// - a producer context (`concurrency: 0`, no @JobHandler provider): it runs the migrations and enqueues;
 // - a worker context, created by startWorker(), whose only provider is the no-op handler.
 const path = require('node:path');
 const { Pool } = require('pg');
@@ -31,7 +30,9 @@ function loadLibrary() {
   const loaded = require(entry);
   const missing = ['JobQueueModule', 'JobHandler', 'JobProducer'].filter((k) => !loaded[k]);
   if (missing.length) throw new NotReady(`${path.relative(REPO, entry)} does not export ${missing.join(', ')} yet`);
-  lib = loaded;
+  // The repository is internal (not in index.ts): the backlog probe times its real claim statement.
+  const { JobRepository } = require(path.join(path.dirname(require.resolve(entry)), 'job.repository'));
+  lib = { ...loaded, JobRepository };
   return lib;
 }
 
@@ -78,8 +79,8 @@ class OursAdapter {
     this.pool = null;
     this.onJobRef = { current: () => undefined };
     this.backlog = {
-      // TODO(lead): replace with the library's own helper (the one the brief promised for a million-row fill),
-      // so that the columns and defaults stay those of the migration.
+      // TODO(lead): replace with a library helper if one is added, so that columns and defaults stay those of the
+      // migration. Until then: the columns of create-job-queue-tables.migration.ts, one statement.
       fill: async (n) => {
         await this.pool.query(
           `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts)
@@ -87,27 +88,25 @@ class OursAdapter {
           [JOB_TYPE, n],
         );
       },
-      // TODO(lead): call the library's repository `claimAvailable` (the real claim statement) with `limit` free
-      // slots and return the number of rows it claimed. Until then the backlog scenario reports not ready.
-      claimOnce: async () => {
-        throw new NotReady('backlog.claimOnce is not wired to the library claim yet (bench/systems/ours.js)', {
-          scope: 'scenario',
-        });
+      // The library's own claim statement (JobRepository.claimAvailable), as the poller calls it.
+      claimOnce: async (limit) => {
+        const jobs = await this.repository.claimAvailable(['default'], [JOB_TYPE], limit, 'bench-backlog');
+        return jobs.length;
       },
     };
   }
 
-  async setup(dbUrl, { concurrency }) {
+  async setup(dbUrl) {
     const { JobQueueModule, JobProducer } = loadLibrary();
     const { NestFactory } = require('@nestjs/core');
     this.dbUrl = dbUrl;
-    this.concurrency = concurrency;
     this.handlerClass = makeHandlerProvider(this.onJobRef); // built now: not timed in the drain
     const ProducerModule = makeModule('BenchProducerModule', {
-      imports: [JobQueueModule.forRoot(moduleOptions(dbUrl, { concurrency }))],
+      imports: [JobQueueModule.forRoot(moduleOptions(dbUrl, { concurrency: 0 }))],
     });
     this.producerApp = await NestFactory.createApplicationContext(ProducerModule, { logger: false });
     this.producer = this.producerApp.get(JobProducer);
+    this.repository = this.producerApp.get(lib.JobRepository);
     this.pool = new Pool({ connectionString: dbUrl, max: 1 });
   }
 
@@ -160,7 +159,7 @@ module.exports = [
   {
     name: 'ours',
     system: 'ours',
-    settings: `ours: schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers), enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}`,
+    settings: `schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers), library defaults otherwise; enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}; producer in its own context (concurrency 0)`,
     create: () => new OursAdapter(),
   },
 ];

@@ -82,7 +82,7 @@ module.exports = [
     name: 'pgboss',
     system: 'pgboss',
     settings:
-      `pg-boss 10: concurrency C = C work() calls, batchSize ${SETTINGS.batchSize}, ` +
+      `concurrency C = C work() calls, batchSize ${SETTINGS.batchSize}, ` +
       `pollingIntervalSeconds ${SETTINGS.pollingIntervalSeconds} (its minimum), pool max C+2, supervise/schedule off`,
     create: () => new PgBossAdapter(),
   },

@@ -7,8 +7,18 @@ export const messages = {
   invalidHandlerType: (type: unknown, where: string) =>
     `@JobHandler(${JSON.stringify(type)}) on ${where}: the type must match ^[A-Za-z0-9_.:-]{1,255}$`,
   noHandler: (type: string) => `No handler for job type "${type}" on this instance`,
+  // One line per notable attempt event, all shaped `Job <id> (<type>) attempt <n>[/<max>] <event>` so that one
+  // pattern finds every line of a job. Successful attempts log nothing: the metrics count them.
+  jobRetrying: (id: string, type: string, attempt: number, max: number, delayMs: number, reason: string) =>
+    `Job ${id} (${type}) attempt ${attempt}/${max} failed, retry in ${delayMs} ms: ${reason}`,
+  jobDeadLettered: (id: string, type: string, attempt: number, max: number, reason: string) =>
+    `Job ${id} (${type}) attempt ${attempt}/${max} failed, dead-lettered: ${reason}`,
+  jobRescued: (id: string, type: string, attempt: number, max: number) =>
+    `Job ${id} (${type}) attempt ${attempt}/${max} lease expired (its instance stopped or stalled); back to pending`,
+  jobRescuedToDeadLetter: (id: string, type: string, attempt: number, max: number) =>
+    `Job ${id} (${type}) attempt ${attempt}/${max} lease expired on its last attempt; dead-lettered`,
   leaseLost: (id: string, type: string, attempt: number, step: string) =>
-    `Lease lost for job ${id} (${type}, attempt ${attempt}) at ${step}: another instance recovered it; result discarded`,
+    `Job ${id} (${type}) attempt ${attempt} lost its lease at ${step}: another instance recovered it; result discarded`,
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',

@@ -54,11 +54,11 @@ export class JobRescuer {
       );
       for (const job of retried) {
         this.metrics.jobRecovered(job, false);
-        this.logger.warn(`Job ${job.id} (${job.type}) lease expired on attempt ${job.attempt_count}/${job.max_attempts}; back to pending`);
+        this.logger.warn(messages.jobRescued(job.id, job.type, job.attempt_count, job.max_attempts));
       }
       for (const job of killed) {
         this.metrics.jobRecovered(job, true);
-        this.logger.warn(`Job ${job.id} (${job.type}) lease expired on its last attempt (${job.attempt_count}/${job.max_attempts}); dead-lettered`);
+        this.logger.warn(messages.jobRescuedToDeadLetter(job.id, job.type, job.attempt_count, job.max_attempts));
       }
       if (retried.length + killed.length < limit) return;
     }

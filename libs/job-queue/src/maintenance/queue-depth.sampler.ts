@@ -8,8 +8,9 @@ import { JobPoller } from '../worker/job.poller';
 import { RecurringTask } from './recurring-task';
 
 /**
- * Feeds the gauges that need a query or a look at the pool: queue depth by status (one statement per interval,
- * never per scrape or per job), waiting pool clients, and the age of the claim loop's last tick.
+ * Feeds the gauges that need a query or a look at the pool: queue depth by status and the age of the oldest
+ * runnable pending job (two statements per interval, never per scrape or per job), waiting pool clients, and the
+ * age of the claim loop's last tick.
  */
 @Injectable()
 export class QueueDepthSampler {
@@ -42,5 +43,6 @@ export class QueueDepthSampler {
     this.metrics.poolWaiting.set(this.repository.pool.waitingCount);
     if (this.poller.active) this.metrics.lastPollAge.set((Date.now() - this.poller.lastTickAt) / 1000);
     this.metrics.queueDepth(await this.repository.countByStatus());
+    this.metrics.oldestPending(await this.repository.oldestPendingAgeMs());
   }
 }

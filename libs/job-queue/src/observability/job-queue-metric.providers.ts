@@ -45,6 +45,10 @@ export const jobQueueMetricProviders = [
     help: 'Jobs per queue and status (pending, processing, dead), sampled on an interval',
     labelNames: ['queue', 'status'],
   }),
+  makeGaugeProvider({
+    name: METRIC.oldestPendingAge,
+    help: 'Seconds the oldest runnable pending job has waited to be claimed (0 when none), sampled on an interval',
+  }),
   makeCounterProvider({ name: METRIC.claimErrors, help: 'Claim queries that failed (database errors)' }),
   makeGaugeProvider({
     name: METRIC.listenerConnected,

@@ -25,6 +25,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.inFlight) readonly inFlight: Gauge<string>,
     @InjectMetric(METRIC.concurrency) readonly concurrency: Gauge<string>,
     @InjectMetric(METRIC.depth) private readonly depth: Gauge<string>,
+    @InjectMetric(METRIC.oldestPendingAge) private readonly oldestPendingAge: Gauge<string>,
     @InjectMetric(METRIC.claimErrors) private readonly claimErrors: Counter<string>,
     @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
     @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
@@ -69,5 +70,10 @@ export class JobQueueMetrics {
   queueDepth(rows: Array<{ queue: string; status: string; count: number }>): void {
     this.depth.reset();
     for (const row of rows) this.depth.set({ queue: row.queue, status: row.status }, row.count);
+  }
+
+  /** Age of the oldest runnable pending job, by the database's clock; `null` (none waiting) reads as 0. */
+  oldestPending(ageMs: number | null): void {
+    this.oldestPendingAge.set(ageMs === null ? 0 : Math.max(0, ageMs) / 1000);
   }
 }

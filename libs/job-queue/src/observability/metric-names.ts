@@ -11,6 +11,7 @@ export const METRIC = {
   inFlight: 'job_queue_jobs_in_flight',
   concurrency: 'job_queue_concurrency',
   depth: 'job_queue_queue_depth',
+  oldestPendingAge: 'job_queue_oldest_pending_age_seconds',
   claimErrors: 'job_queue_claim_errors_total',
   listenerConnected: 'job_queue_listener_connected',
   poolWaiting: 'job_queue_pool_waiting_clients',

@@ -195,7 +195,7 @@ export class JobExecutor {
       const stack = error instanceof Error ? (error.stack ?? null) : null;
       const held = await this.kills.submit({ ...execution.lease, reason: message, stack });
       if (held) {
-        this.logger.warn(`Job ${job.id} (${job.type}) dead-lettered after attempt ${job.attempt_count}/${job.max_attempts}: ${message}`);
+        this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, message));
       }
       return this.finish(execution, held ? 'dead' : this.leaseLost(execution, 'dead letter'));
     }
@@ -207,7 +207,7 @@ export class JobExecutor {
     );
     const held = await this.retries.submit({ ...execution.lease, delayMs, error: message });
     if (held) {
-      this.logger.warn(`Job ${job.id} (${job.type}) attempt ${job.attempt_count}/${job.max_attempts} failed, retry in ${delayMs} ms: ${message}`);
+      this.logger.warn(messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, delayMs, message));
     }
     this.finish(execution, held ? 'retried' : this.leaseLost(execution, 'retry'));
   }
