@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,13 @@ export const defaultResolverSteps: ResolverSteps = {
   async startEmbedded() {
     const dataDir = mkdtempSync(join(tmpdir(), 'job-queue-test-pg-'));
     const server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-    return { url: server.url, stop: server.stop };
+    return {
+      url: server.url,
+      async stop() {
+        await server.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   },
   log: (line) => process.stdout.write(`${line}\n`),
 };

@@ -1,0 +1,32 @@
+import { BatchedWriter } from './batched-writer';
+
+describe('BatchedWriter', () => {
+  it('writes items submitted in one tick as one batch and tells each whether its row held', async () => {
+    const batches: string[][] = [];
+    const writer = new BatchedWriter<{ id: string }>(async (items) => {
+      batches.push(items.map((i) => i.id));
+      return new Set(['a', 'c']);
+    }, 0, () => undefined);
+    const results = await Promise.all(['a', 'b', 'c'].map((id) => writer.submit({ id })));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    expect(results).toEqual([true, false, true]);
+  });
+
+  it('retries a failed write until it succeeds, reporting each failure', async () => {
+    let calls = 0;
+    const errors: number[] = [];
+    const writer = new BatchedWriter<{ id: string }>(async (items) => {
+      if (++calls < 3) throw new Error('connection lost');
+      return new Set(items.map((i) => i.id));
+    }, 0, (_e, attempt) => errors.push(attempt));
+    await expect(writer.submit({ id: 'x' })).resolves.toBe(true);
+    expect(errors).toEqual([1, 2]);
+  });
+
+  it('rejects what is still waiting when stopped', async () => {
+    const writer = new BatchedWriter<{ id: string }>(() => new Promise(() => undefined), 50, () => undefined);
+    const pending = writer.submit({ id: 'x' });
+    writer.stop(new Error('stopped'));
+    await expect(pending).rejects.toThrow('stopped');
+  });
+});
