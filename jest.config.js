@@ -14,6 +14,9 @@ const swc = [
 const moduleNameMapper = { '^@app/job-queue(|/.*)$': '<rootDir>/libs/job-queue/src$1' };
 
 module.exports = {
+  // A global option: jest ignores it inside a project. Tests wait for conditions with their own deadlines; this is
+  // only the outer bound of a whole test (the end-to-end ones start and kill processes).
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
@@ -32,7 +35,6 @@ module.exports = {
       moduleNameMapper,
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

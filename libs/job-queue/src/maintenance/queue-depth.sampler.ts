@@ -17,7 +17,7 @@ export class QueueDepthSampler {
   private readonly task: RecurringTask | undefined;
 
   constructor(
-    @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     scheduler: SchedulerRegistry,
     private readonly repository: JobRepository,
     private readonly metrics: JobQueueMetrics,
@@ -42,7 +42,7 @@ export class QueueDepthSampler {
   private async sample(): Promise<void> {
     this.metrics.poolWaiting.set(this.repository.pool.waitingCount);
     if (this.poller.active) this.metrics.lastPollAge.set((Date.now() - this.poller.lastTickAt) / 1000);
-    this.metrics.queueDepth(await this.repository.countByStatus());
+    this.metrics.queueDepth(await this.repository.countByStatus(), this.options.queues);
     this.metrics.oldestPending(await this.repository.oldestPendingAgeMs());
   }
 }

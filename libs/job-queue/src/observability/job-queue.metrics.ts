@@ -3,6 +3,8 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { METRIC } from './metric-names';
 
+const DEPTH_STATUSES = ['pending', 'processing', 'dead'] as const;
+
 export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released';
 
 interface JobLabels {
@@ -67,8 +69,15 @@ export class JobQueueMetrics {
     this.listenerConnected.set(connected ? 1 : 0);
   }
 
-  queueDepth(rows: Array<{ queue: string; status: string; count: number }>): void {
+  /**
+   * Replaces the depth series with `rows`. The queues this instance serves read 0 for every status with no rows,
+   * so an empty queue shows as 0 rather than as no data.
+   */
+  queueDepth(rows: Array<{ queue: string; status: string; count: number }>, servedQueues: readonly string[] = []): void {
     this.depth.reset();
+    for (const queue of servedQueues) {
+      for (const status of DEPTH_STATUSES) this.depth.set({ queue, status }, 0);
+    }
     for (const row of rows) this.depth.set({ queue: row.queue, status: row.status }, row.count);
   }
 
