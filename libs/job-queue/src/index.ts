@@ -23,4 +23,4 @@ export type { JobHandlerOptions } from './interfaces/job-handler-options.interfa
 export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
-export type { DeadJobRow } from './interfaces/job-row.interface';
+export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';

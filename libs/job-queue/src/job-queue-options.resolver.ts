@@ -10,10 +10,13 @@ const fail = (option: string, reason: string): never => {
   throw new JobQueueConfigError(option, messages.invalidOption(option, reason));
 };
 
-function integer(options: Record<string, unknown>, name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+/** Node's timers treat any delay over 2^31 - 1 ms (about 24.8 days) as 1 ms: no interval or timeout may exceed it. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+function integer(options: Record<string, unknown>, name: string, min: number, max: number, label = name) {
   const value = options[name];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(name, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    fail(label, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
 }
 
@@ -23,7 +26,7 @@ export function validateBackoff(backoff: unknown, option: string): asserts backo
   const b = backoff as Record<string, unknown>;
   if (b.type !== 'linear' && b.type !== 'exponential') fail(option, `type must be "linear" or "exponential"`);
   for (const key of ['delayMs', 'maxDelayMs'] as const) {
-    if (b[key] !== undefined) integer(b, key, 0);
+    if (b[key] !== undefined) integer(b, key, 0, MAX_TIMER_MS, `${option}.${key}`);
   }
   if (b.jitter !== undefined && typeof b.jitter !== 'boolean') fail(`${option}.jitter`, 'must be a boolean');
 }
@@ -54,16 +57,16 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   }
   integer(raw, 'poolSize', 2, 1_000);
   integer(raw, 'concurrency', 0, 10_000);
-  integer(raw, 'pollIntervalMs', 10);
-  integer(raw, 'leaseMs', 1_000);
-  integer(raw, 'recoveryIntervalMs', 100);
+  integer(raw, 'pollIntervalMs', 10, MAX_TIMER_MS);
+  integer(raw, 'leaseMs', 1_000, MAX_TIMER_MS);
+  integer(raw, 'recoveryIntervalMs', 100, MAX_TIMER_MS);
   integer(raw, 'maxAttempts', 1, 1_000_000);
-  integer(raw, 'retryDelayMs', 0);
-  integer(raw, 'shutdownTimeoutMs', 0);
+  integer(raw, 'retryDelayMs', 0, MAX_TIMER_MS);
+  integer(raw, 'shutdownTimeoutMs', 0, MAX_TIMER_MS);
   integer(raw, 'maxPayloadBytes', 1, 1_073_741_823);
   integer(raw, 'completionBatchDelayMs', 0, 1_000);
   integer(raw, 'recoveryBatchSize', 1, 100_000);
-  integer(raw, 'depthSampleIntervalMs', 0);
+  integer(raw, 'depthSampleIntervalMs', 0, MAX_TIMER_MS);
   for (const flag of ['runMigrations', 'pollOnly'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }

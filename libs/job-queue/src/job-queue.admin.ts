@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JobRepository } from './job.repository';
-import type { DeadJobRow } from './interfaces/job-row.interface';
+import type { DeadJobSummary } from './interfaces/job-row.interface';
 import { JobExecutor } from './worker/job.executor';
 
 export interface QueueStats {
@@ -27,7 +27,7 @@ export class JobQueueAdmin {
     return this.repository.findJob(id);
   }
 
-  async listDeadJobs(limit = 100): Promise<DeadJobRow[]> {
+  async listDeadJobs(limit = 100): Promise<DeadJobSummary[]> {
     return this.repository.listDead(Math.max(1, Math.min(1_000, Math.floor(limit))));
   }
 

@@ -34,6 +34,11 @@ export class JobQueueDatabase implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /** Closes the DataSource the queue opened itself (never the app's); also used when start-up fails after `open`. */
+  async close(): Promise<void> {
     if (this.owned?.isInitialized) await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${e.message}`));
   }
 

@@ -17,13 +17,19 @@ export const jobRepositoryProvider: Provider = {
   inject: [JobQueueDatabase, JOB_QUEUE_OPTIONS],
   useFactory: async (database: JobQueueDatabase, options: ResolvedJobQueueOptions) => {
     const dataSource = await database.open();
-    const repository = new JobRepository(dataSource, options.schema);
-    if (options.runMigrations) {
-      const ran = await runJobQueueMigrations(dataSource, options.schema);
-      if (ran.length > 0) new Logger('JobQueue').log(`Ran migrations: ${ran.join(', ')}`);
-    } else if (!(await repository.tablesPresent())) {
-      throw new JobQueueSchemaMissingError(messages.migrationsMissing(options.schema));
+    try {
+      const repository = new JobRepository(dataSource, options.schema);
+      if (options.runMigrations) {
+        const ran = await runJobQueueMigrations(dataSource, options.schema);
+        if (ran.length > 0) new Logger('JobQueue').log(`Ran migrations: ${ran.join(', ')}`);
+      } else if (!(await repository.tablesPresent())) {
+        throw new JobQueueSchemaMissingError(messages.migrationsMissing(options.schema));
+      }
+      return repository;
+    } catch (error) {
+      // The app will not start, so no shutdown hook will run: close the pool opened above, or it outlives the failure.
+      await database.close();
+      throw error;
     }
-    return repository;
   },
 };

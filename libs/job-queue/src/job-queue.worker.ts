@@ -72,18 +72,21 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.poller.stop();
+    const claimsReturned = this.poller.stop();
     this.pollTask.stop();
     this.rescuer.stop();
     this.sampler.stop();
     await this.listener.stop();
+    // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
+    await claimsReturned;
     const inFlight = this.executor.size;
     if (!(await this.executor.drain(this.options.shutdownTimeoutMs))) {
+      const running = this.executor.size;
       const released = await this.executor.abortAndRelease(ABORT_GRACE_MS).catch((error) => {
         this.logger.error(`Releasing jobs at shutdown failed; their leases will expire: ${error.message}`);
         return 0;
       });
-      this.logger.warn(`Shutdown: ${this.executor.size} jobs still running after ${this.options.shutdownTimeoutMs} ms; released ${released}`);
+      this.logger.warn(`Shutdown: ${running} jobs still running after ${this.options.shutdownTimeoutMs} ms; aborted them and released ${released} to pending`);
     } else if (inFlight > 0) {
       this.logger.log(`Shutdown: ${inFlight} in-flight jobs finished`);
     }
@@ -97,8 +100,9 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
       .all()
       .filter((h) => h.options.transactional)
       .reduce((sum, h) => sum + (h.options.concurrency ?? this.options.concurrency), 0);
-    // claim + completion writers + heartbeat + rescuer, plus one per transactional job that may run at once.
-    const needed = Math.min(transactional, this.options.concurrency) + 4;
+    // At once, at most: a claim, three finish writers (completions, retries, dead letters), the heartbeat, the
+    // rescuer, the depth sampler, a group insert and a health ping; plus one per transactional job running.
+    const needed = Math.min(transactional, this.options.concurrency) + 9;
     if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed));
   }
 }

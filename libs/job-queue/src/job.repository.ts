@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import type { DeadJobRow } from './interfaces/job-row.interface';
+import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
 import { completeMany } from './sql/complete-many.sql';
@@ -19,6 +19,7 @@ import { releaseMany } from './sql/release-many.sql';
 import { renewLeases } from './sql/renew-leases.sql';
 import { requeueDead } from './sql/requeue-dead.sql';
 import { retryMany } from './sql/retry-many.sql';
+import { terminateBackends } from './sql/terminate-backends.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 
 /** What a claim returns per job: enough to run it and to fence every later statement. */
@@ -203,19 +204,24 @@ export class JobRepository {
   /**
    * Runs `work` inside a transaction that holds the job's row (fenced by its token) and deletes the job before it
    * commits: the work's database effects and the job's completion commit together or not at all.
-   * Returns false, having run nothing, when the lease was already lost.
+   * Returns false, having run nothing, when the lease was already lost. `onLocked` learns the backend's pid.
    */
-  async inJobTransaction(lease: Lease, work: (manager: EntityManager) => Promise<unknown>): Promise<boolean> {
+  async inJobTransaction(
+    lease: Lease,
+    work: (manager: EntityManager) => Promise<unknown>,
+    onLocked: (backendPid: number) => void = () => undefined,
+  ): Promise<boolean> {
     const runner: QueryRunner = this.dataSource.createQueryRunner();
     try {
       await runner.connect();
       await runner.startTransaction();
       const client = (await runner.connect()) as PoolClient;
-      const held = await this.rows(lockForTransaction, [lease.id, lease.token], client);
-      if (held.length === 0) {
+      const [held] = await this.rows<{ id: string; pid: number }>(lockForTransaction, [lease.id, lease.token], client);
+      if (!held) {
         await runner.rollbackTransaction();
         return false;
       }
+      onLocked(held.pid);
       await work(runner.manager);
       await this.completeMany([lease], client);
       await runner.commitTransaction();
@@ -228,13 +234,18 @@ export class JobRepository {
     }
   }
 
+  /** Ends these backends' sessions (and so their transactions); shutdown's last resort for stuck handlers. */
+  async terminateBackends(pids: number[]): Promise<void> {
+    if (pids.length > 0) await this.rows(terminateBackends, [pids]);
+  }
+
   async findJob(id: string): Promise<Record<string, unknown> | null> {
     const [row] = await this.rows(findJob, [id]);
     return row ?? null;
   }
 
-  async listDead(limit: number): Promise<DeadJobRow[]> {
-    return this.rows<DeadJobRow>(listDead, [limit]);
+  async listDead(limit: number): Promise<DeadJobSummary[]> {
+    return this.rows<DeadJobSummary>(listDead, [limit]);
   }
 
   /** Moves a dead job back to `jobs`; null when there is no dead job with that id. */

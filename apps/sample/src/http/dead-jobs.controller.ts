@@ -1,12 +1,12 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { JobQueueAdmin, type DeadJobRow } from '@app/job-queue';
+import { JobQueueAdmin, type DeadJobSummary } from '@app/job-queue';
 
 @Controller('dead-jobs')
 export class DeadJobsController {
   constructor(private readonly admin: JobQueueAdmin) {}
 
   @Get()
-  async list(@Query('limit') limit?: string): Promise<DeadJobRow[]> {
+  async list(@Query('limit') limit?: string): Promise<DeadJobSummary[]> {
     const n = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadRequestException('limit must be an integer from 1 to 1000');
     return this.admin.listDeadJobs(n);

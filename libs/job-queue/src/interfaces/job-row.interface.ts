@@ -18,6 +18,9 @@ export interface JobRow {
   updated_at: Date;
 }
 
+/** A row of `dead_jobs` as listed: everything but the snapshot (the full row and stack, read per job). */
+export type DeadJobSummary = Omit<DeadJobRow, 'snapshot'>;
+
 /** A row of `dead_jobs`. */
 export interface DeadJobRow {
   id: string;

@@ -9,7 +9,9 @@ import { MIGRATION_LOCK_SQL } from './migration-lock';
  */
 export function createJobQueueTablesMigration(schema: string): new () => MigrationInterface {
   const t = queueTables(schema);
-  const name = 'CreateJobQueueTables1764288000000';
+  // TypeORM records migrations by name, so each schema's migration needs a name of its own; the default schema's
+  // keeps the plain name. TypeORM reads the timestamp from the last 13 characters.
+  const name = schema === 'job_queue' ? 'CreateJobQueueTables1764288000000' : `CreateJobQueueTables_${schema}_1764288000000`;
 
   class CreateJobQueueTables implements MigrationInterface {
     readonly name = name;

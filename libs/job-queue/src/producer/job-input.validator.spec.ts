@@ -50,6 +50,13 @@ describe('validateJob', () => {
     expect(fieldOf(() => validateJob(job as never, LIMIT))).toBe(field);
   });
 
+  it('accepts the literal text \\u0000 (a backslash, then u0000), which is no NUL character', () => {
+    expect(validateJob({ type: 'a', payload: { s: '\\u0000', t: '\\\\\\u0000' } }, LIMIT).payloadJson).toBe(
+      JSON.stringify({ s: '\\u0000', t: '\\\\\\u0000' }),
+    );
+    expect(fieldOf(() => validateJob({ type: 'a', payload: { s: '\\\u0000' } }, LIMIT))).toBe('payload');
+  });
+
   it('refuses a circular payload', () => {
     const payload: Record<string, unknown> = {};
     payload.self = payload;

@@ -18,6 +18,8 @@ export interface ValidatedJob {
 }
 
 const ALLOWED_KEYS = new Set(['type', 'payload', 'priority', 'runAt', 'delayMs', 'maxAttempts', 'queue', 'idempotencyKey']);
+/** `\u0000` in JSON text that is not itself an escaped backslash followed by the letters `u0000`. */
+const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
 /** Ten years: a longer delay is almost certainly a unit mistake (seconds vs ms). */
 const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
 
@@ -34,7 +36,7 @@ function serialise(payload: unknown, prefix: string): string {
   }
   if (json === undefined) invalid(prefix, 'payload', `is not JSON-serializable (${typeof payload})`);
   // jsonb cannot store U+0000; refusing here beats a database error after the job was accepted.
-  if (json!.includes('\\u0000')) invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
+  if (ESCAPED_NUL.test(json!)) invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
   return json!;
 }
 

@@ -7,6 +7,10 @@ import { statement } from './statement';
  * subquery more than once and then lock (and update) more rows than the LIMIT. SKIP LOCKED lets concurrent claimers
  * pass over each other's rows instead of queueing behind them. The ORDER BY matches `jobs_claim_idx` column for
  * column, so the scan reads the index in order and stops after LIMIT rows, whatever the backlog.
+ * The UPDATE finds its rows by primary key from the CTE's ids (`= ANY (ARRAY(...))`, read once as an InitPlan), not
+ * by joining the CTE: a generic plan (a named statement reused on a pooled connection) cannot know `$3` and
+ * estimates the CTE at a tenth of the table, and for that join it picks a hash join over a sequential scan of the
+ * whole table (0.4 s at a million rows, docs/claim-explain.md). The id array keeps the pkey index scan in every plan.
  * `attempt_count` counts the attempt here, at the claim: an attempt that crashes its process still counts, which is
  * what lets a poison job reach the dead-letter table.
  */
@@ -23,8 +27,7 @@ WITH c AS MATERIALIZED (
 UPDATE ${t.jobs} j
 SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_random_uuid(),
     attempt_count = j.attempt_count + 1, updated_at = now()
-FROM c
-WHERE j.id = c.id
+WHERE j.id = ANY (ARRAY(SELECT id FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token, j.created_at,
           now() AS claimed_at`,
 );

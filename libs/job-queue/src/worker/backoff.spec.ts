@@ -1,4 +1,4 @@
-import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS } from './backoff';
+import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS, MAX_BACKOFF_MS } from './backoff';
 
 describe('backoffDelayMs', () => {
   it('is attempt × delay for linear backoff, from the module delay unless the strategy names one', () => {
@@ -26,5 +26,8 @@ describe('backoffDelayMs', () => {
     expect(backoffDelayMs(() => -5, 1, 0)).toBe(0);
     expect(backoffDelayMs(() => Number.NaN, 1, 0)).toBe(0);
     expect(backoffDelayMs(() => 1.6, 1, 0)).toBe(2);
+    // a huge delay would overflow the database's timestamp arithmetic and make the retry write fail forever
+    expect(backoffDelayMs(() => 1e300, 1, 0)).toBe(MAX_BACKOFF_MS);
+    expect(backoffDelayMs(() => Infinity, 1, 0)).toBe(MAX_BACKOFF_MS);
   });
 });

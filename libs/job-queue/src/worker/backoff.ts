@@ -2,6 +2,8 @@ import type { BackoffOption } from '../interfaces/backoff.interface';
 
 /** Default cap of exponential backoff: one hour. */
 export const DEFAULT_MAX_BACKOFF_MS = 3_600_000;
+/** No retry is scheduled further out than a year: a larger number is a bug (or an overflow) in a custom function. */
+export const MAX_BACKOFF_MS = 365 * 24 * 3_600_000;
 
 /**
  * Delay before the next attempt after attempt number `attempt` (1-based) failed.
@@ -24,6 +26,7 @@ export function backoffDelayMs(
     const ceiling = Math.min(cap, (backoff.delayMs ?? baseDelayMs) * 2 ** Math.min(attempt - 1, 52));
     delay = backoff.jitter === false ? ceiling : random() * ceiling;
   }
-  // A custom function may return anything; the database gets a finite, non-negative whole number of ms.
-  return Number.isFinite(delay) && delay > 0 ? Math.round(delay) : 0;
+  // A custom function may return anything; the database gets a whole number of ms from 0 to a year.
+  if (Number.isNaN(delay) || delay <= 0) return 0;
+  return Math.min(MAX_BACKOFF_MS, Math.round(delay));
 }

@@ -30,3 +30,17 @@ describe('BatchedWriter', () => {
     await expect(pending).rejects.toThrow('stopped');
   });
 });
+
+describe('BatchedWriter with a row the database refuses', () => {
+  it('fails that row alone and writes the rest of its batch', async () => {
+    const writes: string[][] = [];
+    const writer = new BatchedWriter<{ id: string }>(async (items) => {
+      writes.push(items.map((i) => i.id));
+      if (items.some((i) => i.id === 'bad')) throw Object.assign(new Error('bigint out of range'), { code: '22003' });
+      return new Set(items.map((i) => i.id));
+    }, 0, () => undefined);
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((id) => writer.submit({ id })));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
+  });
+});

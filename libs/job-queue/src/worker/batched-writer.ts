@@ -1,12 +1,13 @@
 /**
  * Collects fenced writes (completions, retries, dead letters) from jobs finishing at about the same time into one
  * statement: under load, N jobs finishing in one tick cost one round trip instead of N.
- * Each caller learns whether its own row still held its lease. A failed flush (database down) is retried with
- * backoff until it succeeds or the writer is stopped: a finished job is never forgotten while the process lives,
- * and if its lease expires meanwhile, the fence turns the late write into a reported lease loss.
+ * Each caller learns whether its own row still held its lease. A write that fails because the database is out of
+ * reach is retried with backoff until it succeeds or the writer is stopped: a finished job is not forgotten while
+ * the process lives, and if its lease expires meanwhile, the fence turns the late write into a reported lease loss.
+ * A write the database refuses for its data is retried row by row, so one bad row fails alone, not its batch.
  */
 export class BatchedWriter<T extends { id: string }> {
-  private pending: Array<{ item: T; resolve: (held: boolean) => void; reject: (error: unknown) => void }> = [];
+  private pending: Array<Entry<T>> = [];
   private scheduled = false;
   private stopped = false;
   private failures = 0;
@@ -43,19 +44,7 @@ export class BatchedWriter<T extends { id: string }> {
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, this.maxBatch);
     try {
-      if (batch.length > 0) {
-        const held = await this.write(batch.map((entry) => entry.item));
-        this.failures = 0;
-        for (const entry of batch) entry.resolve(held.has(entry.item.id));
-      }
-    } catch (error) {
-      if (this.stopped) {
-        for (const entry of batch) entry.reject(error);
-      } else {
-        this.failures += 1;
-        this.onError(error, this.failures);
-        this.pending.unshift(...batch);
-      }
+      await this.writeBatch(batch);
     } finally {
       this.scheduled = false;
       if (this.pending.length > 0 && !this.stopped) {
@@ -63,4 +52,42 @@ export class BatchedWriter<T extends { id: string }> {
       }
     }
   }
+
+  private async writeBatch(batch: Array<Entry<T>>): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      const held = await this.write(batch.map((entry) => entry.item));
+      this.failures = 0;
+      for (const entry of batch) entry.resolve(held.has(entry.item.id));
+    } catch (error) {
+      if (this.stopped) {
+        for (const entry of batch) entry.reject(error);
+      } else if (isTransient(error)) {
+        this.failures += 1;
+        this.onError(error, this.failures);
+        this.pending.unshift(...batch);
+      } else if (batch.length > 1) {
+        for (const entry of batch) await this.writeBatch([entry]);
+      } else {
+        batch[0].reject(error);
+      }
+    }
+  }
+}
+
+interface Entry<T> {
+  item: T;
+  resolve: (held: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Errors worth retrying as they are: no SQLSTATE (the connection failed), connection exceptions (08), operator
+ * intervention such as a terminated backend or a shutting-down server (57), insufficient resources (53), and
+ * serialisation failures or deadlocks (40). Anything else is about the data and would fail again.
+ */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return ['08', '57', '53', '40'].includes(code.slice(0, 2));
 }

@@ -15,6 +15,8 @@ export class JobExecution {
   released = false;
   /** The handler has settled and the final write is under way. */
   finishing = false;
+  /** A transactional attempt's backend, once its transaction holds the row. */
+  backendPid: number | null = null;
 
   constructor(
     readonly job: ClaimedJob,

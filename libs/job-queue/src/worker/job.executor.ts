@@ -116,7 +116,14 @@ export class JobExecutor {
     for (const execution of this.inFlight.values()) {
       execution.abort('shutdown', new Error(messages.shutdownAborted()));
     }
-    await this.drain(graceMs);
+    if (await this.drain(graceMs)) return 0;
+    // A transactional handler that ignores its signal keeps its transaction, and so its row lock: end that session,
+    // so the row can be released now rather than when the pool closes.
+    const pids = [...this.inFlight.values()].flatMap((e) => (e.transactional && e.backendPid !== null ? [e.backendPid] : []));
+    if (pids.length > 0) {
+      await this.repository.terminateBackends(pids);
+      if (await this.drain(graceMs)) return 0;
+    }
     const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
     for (const execution of stuck) execution.released = true;
     const released = await this.repository.releaseMany(stuck.map((e) => e.lease));
@@ -149,7 +156,13 @@ export class JobExecutor {
     const runHandler = (context: JobContext) => Promise.race([Promise.resolve().then(() => handler.run(job.payload, context)), aborted]);
     try {
       if (execution.transactional) {
-        const held = await this.repository.inJobTransaction(execution.lease, (manager) => runHandler({ ...ctx, manager }));
+        // No race here: the transaction may end only once the handler has settled. Rolled back under a handler
+        // still running, its next query on ctx.manager would run outside the transaction and commit on its own.
+        const held = await this.repository.inJobTransaction(
+          execution.lease,
+          (manager) => handler.run(job.payload, { ...ctx, manager }),
+          (pid) => (execution.backendPid = pid),
+        );
         execution.finishing = true;
         this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
       } else {
@@ -192,7 +205,7 @@ export class JobExecutor {
     const message = errorMessage(error);
     const last = error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts;
     if (last) {
-      const stack = error instanceof Error ? (error.stack ?? null) : null;
+      const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
       const held = await this.kills.submit({ ...execution.lease, reason: message, stack });
       if (held) {
         this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, message));
@@ -254,11 +267,27 @@ export class JobExecutor {
   }
 }
 
+/** Longest error text kept per attempt: enough for any message, bounded for a row that is rewritten per retry. */
+const MAX_ERROR_TEXT = 8_192;
+
 function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  try {
-    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
+  let text: string;
+  if (error instanceof Error) text = error.message || error.name;
+  else {
+    try {
+      text = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+    } catch {
+      text = String(error);
+    }
   }
+  return storable(text);
+}
+
+/**
+ * Text PostgreSQL will store: no NUL characters (text columns refuse them, and a refused write would keep the
+ * attempt from being recorded), and bounded in length.
+ */
+export function storable(text: string): string {
+  const clean = text.replace(/\u0000/g, '');
+  return clean.length > MAX_ERROR_TEXT ? `${clean.slice(0, MAX_ERROR_TEXT)}…` : clean;
 }

@@ -31,6 +31,8 @@ export class JobPoller {
   private consecutiveErrors = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private wakeScheduled = false;
+  /** The loop under way, if any: shutdown waits for its claim to return before it counts what is in flight. */
+  private current: Promise<void> = Promise.resolve();
   private groups: ClaimGroup[] = [];
   /** `Date.now()` of the last loop run, for the health indicator: a stuck event loop stops it. */
   lastTickAt = 0;
@@ -50,9 +52,11 @@ export class JobPoller {
   start(): void {
     const limited = this.registry.all().filter((h) => h.options.concurrency !== undefined);
     const open = this.registry.all().filter((h) => h.options.concurrency === undefined).map((h) => h.type);
+    // Handlers with their own concurrency claim first: claimed after the shared group, a steady backlog of other
+    // types would take every free slot and starve them.
     this.groups = [
-      ...(open.length > 0 ? [{ types: open }] : []),
       ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency })),
+      ...(open.length > 0 ? [{ types: open }] : []),
     ];
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
@@ -62,9 +66,14 @@ export class JobPoller {
     this.wake();
   }
 
-  stop(): void {
+  /**
+   * Stops claiming at once; resolves when a claim already sent has returned and its jobs are in the executor, so
+   * that shutdown drains or releases them instead of leaving them locked.
+   */
+  stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.backoffTimer);
+    return this.current;
   }
 
   /** The interval's tick: proves the loop is alive, and claims if there is room. */
@@ -80,7 +89,7 @@ export class JobPoller {
       this.again = true;
       return;
     }
-    void this.loop();
+    this.current = this.loop();
   }
 
   /** Folds the slots freed in one tick (a batch of completions) into one claim. */
@@ -123,6 +132,7 @@ export class JobPoller {
     this.lastTickAt = Date.now();
     let full = false;
     for (const group of this.groups) {
+      if (this.stopped) break;
       const free =
         group.concurrency === undefined
           ? this.executor.freeSlots()
