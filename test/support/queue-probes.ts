@@ -47,13 +47,13 @@ export async function installTransitionLog(url: string): Promise<void> {
   await query(url, `
     CREATE TABLE public.transitions (
       seq bigserial PRIMARY KEY, op text, id uuid, old_status text, status text, attempt_count int,
-      next_retry_at timestamptz, updated_at timestamptz, last_error text, lock_token uuid)`);
+      next_retry_at timestamptz, updated_at timestamptz, last_error text, lock_token uuid, priority int)`);
   await query(url, `
     CREATE FUNCTION public.log_transition() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO public.transitions (op, id, old_status, status, attempt_count, next_retry_at, updated_at, last_error, lock_token)
+      INSERT INTO public.transitions (op, id, old_status, status, attempt_count, next_retry_at, updated_at, last_error, lock_token, priority)
       VALUES (TG_OP, NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, NEW.attempt_count,
-              NEW.next_retry_at, NEW.updated_at, NEW.last_error, NEW.lock_token);
+              NEW.next_retry_at, NEW.updated_at, NEW.last_error, NEW.lock_token, NEW.priority);
       RETURN NEW;
     END $$`);
   await query(url, `
@@ -71,6 +71,7 @@ export interface Transition {
   updated_at: Date;
   last_error: string | null;
   lock_token: string | null;
+  priority: number;
   /** next_retry_at − updated_at in ms, computed by the database. */
   delay_ms: number;
 }
@@ -78,7 +79,7 @@ export interface Transition {
 export async function transitionsOf(url: string, id: string): Promise<Transition[]> {
   return query<Transition>(
     url,
-    `SELECT seq::int, op, old_status, status, attempt_count, next_retry_at, updated_at, last_error, lock_token,
+    `SELECT seq::int, op, old_status, status, attempt_count, next_retry_at, updated_at, last_error, lock_token, priority,
             (extract(epoch FROM next_retry_at - updated_at) * 1000)::float8 AS delay_ms
      FROM public.transitions WHERE id = $1 ORDER BY seq`,
     [id],
