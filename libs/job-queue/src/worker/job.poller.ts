@@ -92,11 +92,11 @@ export class JobPoller {
     this.current = this.loop();
   }
 
-  /** Folds the slots freed in one tick (a batch of completions) into one claim. */
+  /** Folds the slots freed together (a batch of completions resolves them in one go) into one claim. */
   private wakeSoon(): void {
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.wakeScheduled = false;
       this.wake();
     });
@@ -130,6 +130,7 @@ export class JobPoller {
   /** One claim per group with room; true when any group came back full (more is likely waiting). */
   private async claimOnce(): Promise<boolean> {
     this.lastTickAt = Date.now();
+    let claimed = false;
     let full = false;
     for (const group of this.groups) {
       if (this.stopped) break;
@@ -138,11 +139,14 @@ export class JobPoller {
           ? this.executor.freeSlots()
           : this.executor.freeSlotsFor(group.types[0], group.concurrency);
       if (free === 0) continue;
+      claimed = true;
       const jobs = await this.repository.claimAvailable(this.options.queues, group.types, free, this.options.instanceId);
       for (const job of jobs) this.executor.start(job);
       if (jobs.length === free) full = true;
     }
-    this.saturated = full;
+    // Only a claim tells whether more work is waiting. A wake-up that found every slot busy (a poll tick, a
+    // NOTIFY) learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
+    if (claimed) this.saturated = full;
     return full && this.executor.freeSlots() > 0;
   }
 }
