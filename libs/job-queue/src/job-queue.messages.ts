@@ -11,6 +11,8 @@ export const messages = {
   // pattern finds every line of a job. Successful attempts log nothing: the metrics count them.
   jobRetrying: (id: string, type: string, attempt: number, max: number, delayMs: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt}/${max} failed, retry in ${delayMs} ms: ${reason}`,
+  jobPostponed: (id: string, type: string, attempt: number, delayMs: number, reason: string) =>
+    `Job ${id} (${type}) attempt ${attempt} could not start (${reason}); not counted as an attempt, retry in ${delayMs} ms`,
   jobDeadLettered: (id: string, type: string, attempt: number, max: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt}/${max} failed, dead-lettered: ${reason}`,
   jobRescued: (id: string, type: string, attempt: number, max: number) =>

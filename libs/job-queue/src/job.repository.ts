@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { JobNotStartedError } from './errors/job-queue.errors';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
@@ -45,6 +46,8 @@ export interface Lease {
 export interface Retry extends Lease {
   delayMs: number;
   error: string;
+  /** Give the attempt back (1): it never reached its handler, so it must not count towards `max_attempts`. */
+  refund?: 0 | 1;
 }
 
 export interface Kill extends Lease {
@@ -136,7 +139,7 @@ export class JobRepository {
   async retryMany(retries: Retry[], client?: Queryable): Promise<Set<string>> {
     if (retries.length === 0) return new Set();
     const values = [retries.map((r) => r.id), retries.map((r) => r.token), retries.map((r) => r.delayMs)];
-    return this.ids(retryMany, [...values, retries.map((r) => r.error)], client);
+    return this.ids(retryMany, [...values, retries.map((r) => r.error), retries.map((r) => r.refund ?? 0)], client);
   }
 
   async killMany(kills: Kill[], client?: Queryable): Promise<Set<string>> {
@@ -172,6 +175,11 @@ export class JobRepository {
     reason: string,
   ): Promise<RescueResult> {
     const client = await this.pool.connect();
+    // A checked-out pg client has no 'error' listener: one whose connection drops (a terminated backend, a restart)
+    // would throw an unhandled 'error' event and kill the process. The failed query already reports the error.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    let failure: Error | undefined;
     try {
       await client.query('BEGIN');
       const expired = await this.rows<ExpiredJob>(findExpired, [leaseMs, limit], client);
@@ -194,10 +202,12 @@ export class JobRepository {
       await client.query('COMMIT');
       return { retried, killed };
     } catch (error) {
+      failure = error as Error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', ignore);
+      client.release(failure); // with an error, the pool discards the connection instead of reusing it
     }
   }
 
@@ -205,6 +215,8 @@ export class JobRepository {
    * Runs `work` inside a transaction that holds the job's row (fenced by its token) and deletes the job before it
    * commits: the work's database effects and the job's completion commit together or not at all.
    * Returns false, having run nothing, when the lease was already lost. `onLocked` learns the backend's pid.
+   * A failure before `work` starts (no connection, the BEGIN or the lock failed) is thrown as `JobNotStartedError`:
+   * the handler never ran, and the caller must not charge the job an attempt for it.
    */
   async inJobTransaction(
     lease: Lease,
@@ -212,6 +224,7 @@ export class JobRepository {
     onLocked: (backendPid: number) => void = () => undefined,
   ): Promise<boolean> {
     const runner: QueryRunner = this.dataSource.createQueryRunner();
+    let started = false;
     try {
       await runner.connect();
       await runner.startTransaction();
@@ -222,13 +235,14 @@ export class JobRepository {
         return false;
       }
       onLocked(held.pid);
+      started = true;
       await work(runner.manager);
       await this.completeMany([lease], client);
       await runner.commitTransaction();
       return true;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw error;
+      throw started ? error : new JobNotStartedError(error);
     } finally {
       await runner.release();
     }

@@ -37,3 +37,13 @@ export class JobTimeoutError extends JobQueueError {}
 
 /** The queue's tables are missing and the app did not opt into running migrations. */
 export class JobQueueSchemaMissingError extends JobQueueError {}
+
+/**
+ * Internal: a transactional job's transaction could not start (no connection, BEGIN or the row lock failed), so its
+ * handler never ran. `cause` is the database error.
+ */
+export class JobNotStartedError extends JobQueueError {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}

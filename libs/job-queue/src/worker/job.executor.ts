@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobRepository, type ClaimedJob, type Kill, type Lease, type Retry } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { JobNotStartedError, JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
 import { backoffDelayMs } from './backoff';
-import { BatchedWriter } from './batched-writer';
+import { BatchedWriter, isTransient } from './batched-writer';
 import { JobExecution } from './job-execution';
 
 type SlotListener = () => void;
@@ -203,6 +203,14 @@ export class JobExecutor {
       return this.finish(execution, 'released');
     }
     const message = errorMessage(error);
+    if (error instanceof JobNotStartedError && isTransient(error.cause)) {
+      // The database could not give the job its transaction (no free connection, a dropped one): the handler never
+      // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
+      const delayMs = backoffDelayMs(handler.options.backoff ?? this.options.backoff, job.attempt_count, this.options.retryDelayMs);
+      const held = await this.retries.submit({ ...execution.lease, delayMs, error: message, refund: 1 });
+      if (held) this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, delayMs, message));
+      return this.finish(execution, held ? 'released' : this.leaseLost(execution, 'retry'));
+    }
     const last = error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts;
     if (last) {
       const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
