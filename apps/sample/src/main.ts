@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { readSampleConfig } from './config/sample.config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
+import { DatabaseUnavailableFilter } from './http/database-unavailable.filter';
 import { JobValidationFilter } from './http/job-validation.filter';
 import { SampleAppModule } from './sample-app.module';
 
@@ -38,7 +39,8 @@ async function bootstrap(): Promise<void> {
     });
     // Larger than the queue's payload limit, so that an oversized payload gets the library's clear answer.
     app.useBodyParser('json', { limit: '16mb' });
-    app.useGlobalFilters(new JobValidationFilter());
+    // Nest tries global filters last-registered first: validation errors (400), then database outages (503).
+    app.useGlobalFilters(new DatabaseUnavailableFilter(app.getHttpAdapter()), new JobValidationFilter());
     await app.listen(config.port);
     logger.log(`Listening on http://localhost:${config.port} as instance ${config.instanceId}`);
   } catch (error) {
