@@ -1,0 +1,203 @@
+import { query } from '../support/sql';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { waitFor } from '../support/wait-for';
+import { queueOutcome, report, totals } from './support/queue-outcome';
+import { enqueueBatch, SampleFleet, withFleetOutput, type SampleProcess } from './support/sample-process';
+
+/**
+ * Crash safety across real processes: instances of the sample app (node dist/apps/sample/main.js) share one
+ * database and are killed with SIGKILL mid-run. demo.record writes its effect row in the job's own transaction, so
+ * an effect row per job proves it ran, and a second row would prove it ran twice.
+ */
+
+const records = (n: number, delayMs = 0) => Array.from({ length: n }, () => ({ type: 'demo.record', payload: { delayMs } }));
+const sleeps = (n: number, ms: number) => Array.from({ length: n }, () => ({ type: 'demo.sleep', payload: { ms } }));
+
+async function effectCount(url: string): Promise<number> {
+  const [row] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM sample.effects');
+  return row.n;
+}
+
+/** The instance holding the most jobs right now, and the (id, token) pairs it holds. */
+async function busiestInstance(url: string, among: string[]): Promise<string> {
+  const rows = await query<{ locked_by: string; n: number }>(
+    url,
+    `SELECT locked_by, count(*)::int AS n FROM job_queue.jobs
+     WHERE status = 'processing' AND locked_by = ANY($1) GROUP BY 1 ORDER BY 2 DESC LIMIT 1`,
+    [among],
+  );
+  return rows[0]?.locked_by ?? among[0];
+}
+
+async function leasesHeldBy(url: string, instance: string): Promise<Array<{ id: string; lock_token: string }>> {
+  return query(url, `SELECT id, lock_token FROM job_queue.jobs WHERE status = 'processing' AND locked_by = $1`, [instance]);
+}
+
+/** Resolves when none of these attempts still holds its row (each was rescued, or finished), with the time taken. */
+async function waitRescued(url: string, leases: Array<{ id: string; lock_token: string }>, since: number, timeoutMs = 20_000): Promise<number> {
+  await waitFor(
+    `${leases.length} orphaned jobs rescued`,
+    async () => {
+      const [row] = await query<{ n: number }>(
+        url,
+        `SELECT count(*)::int AS n FROM job_queue.jobs j JOIN unnest($1::uuid[], $2::uuid[]) AS o(id, token)
+         ON j.id = o.id AND j.lock_token = o.token`,
+        [leases.map((l) => l.id), leases.map((l) => l.lock_token)],
+      );
+      return row.n === 0;
+    },
+    timeoutMs,
+    50,
+  );
+  return Date.now() - since;
+}
+
+describe('e2e: crash recovery across processes (SIGKILL)', () => {
+  let db: TestDatabase;
+  let fleet: SampleFleet | undefined;
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrate: false });
+    fleet = new SampleFleet(db.url);
+  });
+
+  afterEach(async () => {
+    await fleet?.stopAll();
+    fleet = undefined;
+    await db?.drop();
+  });
+
+  it(
+    'one instance killed mid-run: every record job runs exactly once, none is lost, none is dead-lettered',
+    withFleetOutput(() => fleet, async () => {
+      const ids = ['kill-a', 'kill-b', 'kill-c'];
+      const [a] = await fleet!.startMany(ids);
+      const startedAt = Date.now();
+      const sleepIds = await enqueueBatch(a, sleeps(15, 2_000));
+      const recordIds = await enqueueBatch(a, records(3_000));
+
+      await waitFor('300 records done', async () => (await effectCount(db.url)) >= 300, 30_000, 20);
+      const victim = await busiestInstance(db.url, ids);
+      const killedAt = Date.now();
+      await fleet!.get(victim).kill();
+      const orphans = await leasesHeldBy(db.url, victim);
+      await fleet!.start(victim);
+      const recoverMs = await waitRescued(db.url, orphans, killedAt);
+
+      await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 60_000, 100);
+      const outcome = await queueOutcome(db.url, recordIds, sleepIds);
+      const all = await totals(db.url);
+      report('kill', {
+        enqueued: recordIds.length + sleepIds.length, orphaned: orphans.length, recoverMs,
+        lost: outcome.lost, duplicated: outcome.duplicated, dead: outcome.dead, totalMs: Date.now() - startedAt,
+      });
+      expect(orphans.length).toBeGreaterThan(0); // the kill really interrupted work
+      expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
+      expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+    }),
+    90_000,
+  );
+
+  it(
+    'an instance killed and restarted every 2 s for 10 s: exactly once, none lost, none dead-lettered',
+    withFleetOutput(() => fleet, async () => {
+      const ids = ['rk-a', 'rk-b', 'rk-c'];
+      // Eight attempts: five kills cannot spend them all, so a dead letter would be a bug, not bad luck.
+      const [a] = await fleet!.startMany(ids, { JOB_QUEUE_MAX_ATTEMPTS: 8 });
+      const startedAt = Date.now();
+      const sleepIds = await enqueueBatch(a, sleeps(10, 2_000));
+      // Enough work to outlast the 10 s of kills.
+      const recordIds = await enqueueBatch(a, records(2_400, 120));
+
+      let kills = 0;
+      let interrupted = 0;
+      const rescues: Array<Promise<number>> = [];
+      for (let round = 0; round < 5; round++) {
+        const tick = Date.now();
+        const victim = ids[round % ids.length];
+        await fleet!.get(victim).kill();
+        kills += 1;
+        const orphans = await leasesHeldBy(db.url, victim);
+        interrupted += orphans.length;
+        rescues.push(waitRescued(db.url, orphans, tick, 30_000));
+        await fleet!.spawn(victim);
+        await new Promise((r) => setTimeout(r, Math.max(0, tick + 2_000 - Date.now()))); // the chaos pace
+      }
+      const effectsAtLastKill = await effectCount(db.url);
+      await Promise.all(fleet!.latest().map((p) => p.waitReady()));
+      const recoverMs = Math.max(...(await Promise.all(rescues)));
+
+      await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 60_000, 100);
+      const outcome = await queueOutcome(db.url, recordIds, sleepIds);
+      const all = await totals(db.url);
+      report('repeated-kills', {
+        enqueued: recordIds.length + sleepIds.length, kills, interrupted, worstRecoverMs: recoverMs, effectsAtLastKill,
+        lost: outcome.lost, duplicated: outcome.duplicated, dead: outcome.dead, totalMs: Date.now() - startedAt,
+      });
+      expect(interrupted).toBeGreaterThan(0);
+      expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
+      expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+    }),
+    90_000,
+  );
+
+  it(
+    'a poison job that kills its instance on every try ends in dead_jobs as "lease expired"; other work completes',
+    withFleetOutput(() => fleet, async () => {
+      const ids = ['poison-a', 'poison-b', 'poison-c'];
+      const [a] = await fleet!.startMany(ids);
+      const startedAt = Date.now();
+
+      // The supervisor: whatever dies is started again, as an orchestrator would.
+      let crashes = 0;
+      let supervising = true;
+      const restarts: Array<Promise<unknown>> = [];
+      const supervisor = (async () => {
+        while (supervising) {
+          for (const proc of fleet!.latest()) {
+            if (!proc.alive) {
+              crashes += 1;
+              const next = await fleet!.spawn(proc.id);
+              restarts.push(next.waitReady().catch(() => undefined));
+            }
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+
+      try {
+        const noopIds = await enqueueBatch(a, Array.from({ length: 300 }, () => ({ type: 'demo.noop' })));
+        const recordIds = await enqueueBatch(a, records(300, 5));
+        const [crashId] = await enqueueBatch(a, [{ type: 'demo.crash', maxAttempts: 2, priority: 10 }]);
+
+        const dead = await waitFor(
+          'the poison job dead-lettered',
+          async () => (await query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [crashId]))[0],
+          45_000,
+          100,
+        );
+        const deadAfterMs = Date.now() - startedAt;
+        await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 30_000, 100);
+        supervising = false;
+        await supervisor;
+        await Promise.all(restarts);
+
+        const outcome = await queueOutcome(db.url, recordIds, noopIds);
+        const all = await totals(db.url);
+        report('poison', {
+          enqueued: noopIds.length + recordIds.length + 1, crashes, deadAfterMs,
+          lost: outcome.lost, duplicated: outcome.duplicated, dead: all.dead, totalMs: Date.now() - startedAt,
+        });
+        expect(dead).toMatchObject({ type: 'demo.crash', failure_reason: 'lease expired', attempt_count: 2, max_attempts: 2 });
+        expect(crashes).toBe(2); // one process per attempt, then never again
+        expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
+        expect(all).toEqual({ live: 0, dead: 1, effects: recordIds.length, duplicateJobs: 0 });
+        expect(fleet!.latest().every((p: SampleProcess) => p.alive)).toBe(true);
+      } finally {
+        supervising = false;
+        await supervisor;
+      }
+    }),
+    90_000,
+  );
+});
