@@ -79,7 +79,8 @@ function writeResults(dir, { table, meta, runs, medians, variants }) {
   const md = [
     '# Benchmark results',
     '',
-    `${meta.finishedAt} · ${meta.machine} · Node ${meta.node} · PostgreSQL ${meta.postgres} · ` +
+    `${meta.finishedAt} · ${meta.machine} (load ${meta.loadAverage1m.start} → ${meta.loadAverage1m.end}) · ` +
+      `Node ${meta.node} · PostgreSQL ${meta.postgres} · ` +
       `median of ${meta.runs} run(s) per cell · ↑ higher is better, ↓ lower is better`,
     meta.filters ? `Filters: ${meta.filters}` : '',
     '',

@@ -62,6 +62,10 @@ async function main() {
   const postgres = await db.serverVersion();
   const host = new URL(db.serverUrl());
   console.log(`bench: ${variants.map((v) => v.name).join(', ')} × ${cases.map((c) => c.id).join(', ')} × ${runs} run(s) on ${host.host}`);
+  const loadAtStart = os.loadavg()[0];
+  if (loadAtStart > os.cpus().length / 2) {
+    console.log(`bench: warning: load average ${loadAtStart.toFixed(2)} on ${os.cpus().length} cores; numbers will be noisy`);
+  }
 
   const results = [];
   const notReady = new Map(); // variant -> reason; skipped for the rest of the bench
@@ -121,6 +125,7 @@ async function main() {
     finishedAt: new Date().toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    loadAverage1m: { start: Number(loadAtStart.toFixed(2)), end: Number(os.loadavg()[0].toFixed(2)) },
     node: process.versions.node,
     postgres,
     server: host.host,
