@@ -11,6 +11,12 @@ const firstBatch = gate();
 let running = 0;
 
 @Injectable()
+class AfterOutage {
+  @JobHandler('wake.after-outage')
+  async work() {}
+}
+
+@Injectable()
 class Handlers {
   @JobHandler('wake.work')
   async work() {
@@ -23,6 +29,7 @@ class Handlers {
 describe('claim loop wake-ups', () => {
   let db: TestDatabase;
   let app: INestApplicationContext;
+  let second: INestApplicationContext | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -31,6 +38,7 @@ describe('claim loop wake-ups', () => {
   afterAll(async () => {
     firstBatch.open();
     await app?.close();
+    await second?.close();
     await db?.drop();
   });
 
@@ -46,5 +54,21 @@ describe('claim loop wake-ups', () => {
     await new Promise((resolve) => setImmediate(resolve));
     firstBatch.open();
     await waitFor('all 8 jobs done through freed slots alone', async () => (await countJobs(db.url)) === 0, 5_000);
+  });
+
+  it('claims as soon as the database answers again, instead of sleeping out its error backoff', async () => {
+    second = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollIntervalMs: 600_000 }, [AfterOutage]);
+    const poller = second.get(JobPoller) as unknown as { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout };
+    // An outage of the claim: the table is away, and the loop has already failed often, so its next wait is long.
+    poller.consecutiveErrors = 20;
+    await query(db.url, 'ALTER TABLE job_queue.jobs RENAME TO jobs_away');
+    second.get(JobPoller).tick();
+    await waitFor('the loop backing off', () => poller.backoffTimer !== undefined && poller.consecutiveErrors > 20);
+    await query(db.url, 'ALTER TABLE job_queue.jobs_away RENAME TO jobs');
+    await query(db.url, `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('wake.after-outage', '{}', 'pending', 5)`);
+    // The database is back; the listener's reconnect is what tells the worker so.
+    await query(db.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'job-queue-listener:%'`);
+    // Well inside the 30 s backoff the loop would otherwise sleep.
+    await waitFor('the job claimed and done', async () => (await countJobs(db.url)) === 0, 10_000);
   });
 });

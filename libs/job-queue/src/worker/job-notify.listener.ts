@@ -71,7 +71,8 @@ export class JobNotifyListener {
       if (this.failures > 0) this.logger.log('Listening for new jobs again');
       this.failures = 0;
       this.metrics.listenerState(true);
-      this.poller.wake();
+      // Notifications may have been missed while disconnected, and a reconnect means the database is back.
+      this.poller.resume();
     } catch (error) {
       this.lost(client, error as Error);
     }

@@ -21,7 +21,10 @@ type SlotListener = () => void;
 @Injectable()
 export class JobExecutor {
   private readonly logger = new Logger('JobQueue');
+  /** Every attempt from claim until its end is written (or given up at shutdown). */
   private readonly inFlight = new Map<string, JobExecution>();
+  /** Attempts whose handler has not settled yet: what concurrency limits. */
+  private running = 0;
   private readonly runningByType = new Map<string, number>();
   private readonly handlerLoggers = new Map<string, Logger>();
   private readonly completions: BatchedWriter<Lease>;
@@ -53,8 +56,14 @@ export class JobExecutor {
     return this.inFlight.size;
   }
 
+  /**
+   * Slots free for new claims. A slot frees when its handler settles, not when its end is written: the next claim
+   * then overlaps the previous batch's completion write, on another connection, instead of waiting for it. At most
+   * `concurrency` settled attempts may wait for their write, so a slow database still holds the claims back.
+   */
   freeSlots(): number {
-    return Math.max(0, this.options.concurrency - this.inFlight.size);
+    const { concurrency } = this.options;
+    return Math.max(0, Math.min(concurrency - this.running, 2 * concurrency - this.inFlight.size));
   }
 
   /** Free slots of a handler with its own concurrency, within the free slots of the instance. */
@@ -86,6 +95,7 @@ export class JobExecutor {
     if (!handler) throw new Error(messages.noHandler(job.type));
     const execution = new JobExecution(job, handler);
     this.inFlight.set(job.id, execution);
+    this.running += 1;
     this.runningByType.set(job.type, (this.runningByType.get(job.type) ?? 0) + 1);
     this.metrics.inFlight.set(this.inFlight.size);
     this.metrics.attemptStarted(job, (job.claimed_at.getTime() - job.created_at.getTime()) / 1000);
@@ -163,15 +173,15 @@ export class JobExecutor {
           (manager) => handler.run(job.payload, { ...ctx, manager }),
           (pid) => (execution.backendPid = pid),
         );
-        execution.finishing = true;
+        this.settle(execution);
         this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
       } else {
         await runHandler(ctx);
-        execution.finishing = true;
+        this.settle(execution);
         await this.succeed(execution);
       }
     } catch (error) {
-      execution.finishing = true;
+      this.settle(execution);
       await this.fail(execution, error).catch((writeError) => {
         this.logger.error(`Could not record the end of job ${job.id}: ${(writeError as Error).message}`);
         this.finish(execution, 'released');
@@ -246,12 +256,22 @@ export class JobExecutor {
     this.logger.warn(messages.leaseLost(job.id, job.type, job.attempt_count, step));
   }
 
-  /** Frees the slot (once) and records the attempt's outcome. */
+  /** The handler has settled (or is given up on): its slot is free for a claim, once. */
+  private settle(execution: JobExecution): void {
+    if (execution.finishing) return;
+    execution.finishing = true;
+    this.running -= 1;
+    const { type } = execution.job;
+    this.runningByType.set(type, (this.runningByType.get(type) ?? 1) - 1);
+    this.slotListener();
+  }
+
+  /** Records the attempt's outcome once its end is written, and forgets it. */
   private finish(execution: JobExecution, outcome: AttemptOutcome): void {
     const { job } = execution;
     if (this.inFlight.get(job.id) !== execution) return;
+    this.settle(execution);
     this.inFlight.delete(job.id);
-    this.runningByType.set(job.type, (this.runningByType.get(job.type) ?? 1) - 1);
     this.metrics.inFlight.set(this.inFlight.size);
     this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
     if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();

@@ -82,6 +82,17 @@ export class JobPoller {
     this.wake();
   }
 
+  /**
+   * The database answers again (the listener reconnected): end an error backoff now rather than at its timer,
+   * which after a long outage may be many seconds away.
+   */
+  resume(): void {
+    if (!this.backoffTimer) return this.wake();
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.wake();
+  }
+
   /** Asks for a claim; folds into the running loop when there is one. */
   wake(): void {
     if (this.stopped || this.backoffTimer) return;
