@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { readSampleConfig } from './config/sample.config';
+import { databaseProblem } from './database/database-preflight';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 import { DatabaseUnavailableFilter } from './http/database-unavailable.filter';
 import { JobValidationFilter } from './http/job-validation.filter';
@@ -27,6 +28,11 @@ async function resolveDatabase(): Promise<{ url: string; embedded?: EmbeddedData
 
 async function bootstrap(): Promise<void> {
   const { url, embedded } = await resolveDatabase();
+  const problem = await databaseProblem(url);
+  if (problem) {
+    logger.error(problem);
+    process.exit(1);
+  }
   const stopEmbedded = async () => {
     if (embedded) await embedded.stop().catch((e) => logger.warn(`Stopping the embedded PostgreSQL: ${String(e)}`));
   };

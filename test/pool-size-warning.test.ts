@@ -1,0 +1,53 @@
+import { Injectable, Module, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { JobHandler, JobQueueModule } from '@app/job-queue';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+@Injectable()
+class TransactionalHandlers {
+  @JobHandler('pool.tx', { transactional: true })
+  async run() {}
+}
+
+class CapturingLogger implements LoggerService {
+  readonly warnings: string[] = [];
+  log() {}
+  error() {}
+  debug() {}
+  verbose() {}
+  warn(message: unknown) {
+    this.warnings.push(String(message));
+  }
+}
+
+describe('pool size check at start', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  async function warningsWith(poolSize: number, concurrency: number): Promise<string[]> {
+    @Module({ imports: [JobQueueModule.forRoot({ connectionUrl: db.url, poolSize, concurrency })], providers: [TransactionalHandlers] })
+    class AppModule {}
+    const logger = new CapturingLogger();
+    const app = await NestFactory.createApplicationContext(AppModule, { logger });
+    await app.close();
+    return logger.warnings.filter((w) => w.includes('pool'));
+  }
+
+  it('says so when the pool is smaller than the concurrency of transactional handlers needs', async () => {
+    // 10 transactional jobs at once hold 10 connections, plus the claim, writers, heartbeat and the rest.
+    expect(await warningsWith(8, 10)).toEqual([
+      expect.stringMatching(/pool holds 8 connections but the job queue may need 19 at once/),
+    ]);
+  });
+
+  it('stays quiet when the pool is large enough', async () => {
+    expect(await warningsWith(20, 10)).toEqual([]);
+  });
+});
