@@ -65,6 +65,32 @@ describe('fencing: a stale attempt can never finish a job it no longer holds', (
     expect(await jobRow(db.url, id)).toBeUndefined();
   });
 
+  it('fences the completions a claim carries: only held leases complete, and the claim still claims', async () => {
+    const { repository } = worker;
+    const held = await insertJob('fence.carried');
+    const lost = await insertJob('fence.carried');
+    const claimed = await repository.claimAvailable(['default'], ['fence.carried'], 2, 'worker-a');
+    const token = new Map(claimed.map((j) => [j.id, j.lock_token]));
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [lost]);
+    const before = await jobRow(db.url, lost);
+    const next = await insertJob('fence.carried');
+
+    const { jobs, completed } = await repository.completeAndClaim(
+      [
+        { id: held, token: token.get(held)! },
+        { id: lost, token: token.get(lost)! },
+      ],
+      ['default'],
+      ['fence.carried'],
+      5,
+      'worker-a',
+    );
+    expect(completed).toEqual(new Set([held]));
+    expect(jobs.map((j) => j.id)).toEqual([next]);
+    expect(await jobRow(db.url, held)).toBeUndefined();
+    expect(await jobRow(db.url, lost)).toEqual(before);
+  });
+
   it('fences row by row inside one batch: only the leases still held are written', async () => {
     const { repository } = worker;
     const held = await insertJob('fence.batch');

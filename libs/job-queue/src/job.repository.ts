@@ -4,6 +4,7 @@ import { JobNotStartedError } from './errors/job-queue.errors';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
+import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { completeMany } from './sql/complete-many.sql';
 import { countByStatus } from './sql/count-by-status.sql';
 import { findExpired } from './sql/find-expired.sql';
@@ -102,6 +103,35 @@ export class JobRepository {
 
   async claimAvailable(queues: string[], types: string[], limit: number, instanceId: string): Promise<ClaimedJob[]> {
     return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId]);
+  }
+
+  /**
+   * Completes `leases` and claims up to `limit` jobs in one statement (one round trip, one commit). Returns the
+   * claimed jobs and the ids whose completion held its lease.
+   */
+  async completeAndClaim(
+    leases: Lease[],
+    queues: string[],
+    types: string[],
+    limit: number,
+    instanceId: string,
+  ): Promise<{ jobs: ClaimedJob[]; completed: Set<string> }> {
+    if (leases.length === 0) return { jobs: await this.claimAvailable(queues, types, limit, instanceId), completed: new Set() };
+    const rows = await this.rows<ClaimedJob & { done: boolean }>(completeAndClaim, [
+      queues,
+      types,
+      limit,
+      instanceId,
+      leases.map((l) => l.id),
+      leases.map((l) => l.token),
+    ]);
+    const jobs: ClaimedJob[] = [];
+    const completed = new Set<string>();
+    for (const { done, ...row } of rows) {
+      if (done) completed.add(row.id);
+      else jobs.push(row);
+    }
+    return { jobs, completed };
   }
 
   /** Inserts jobs in one statement; returns one id per job, in order, and whether that call created it. */

@@ -1,3 +1,4 @@
+import type { QueueTables } from './identifier';
 import { statement } from './statement';
 
 /**
@@ -14,20 +15,22 @@ import { statement } from './statement';
  * `attempt_count` counts the attempt here, at the claim: an attempt that crashes its process still counts, which is
  * what lets a poison job reach the dead-letter table.
  */
-export const claimAvailable = statement(
-  'claim-available',
-  (t) => `
-WITH c AS MATERIALIZED (
+/** The claim's two parts, shared with `completeAndClaim`: the locking CTE `c`, then the UPDATE of its rows. */
+export const claimCte = (t: QueueTables) => `
+c AS MATERIALIZED (
   SELECT id FROM ${t.jobs}
   WHERE status = 'pending' AND next_retry_at <= now() AND queue = ANY($1::text[]) AND type = ANY($2::text[])
   ORDER BY priority DESC, next_retry_at, created_at
   LIMIT $3
   FOR UPDATE SKIP LOCKED
-)
+)`;
+
+export const claimUpdate = (t: QueueTables) => `
 UPDATE ${t.jobs} j
 SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_random_uuid(),
     attempt_count = j.attempt_count + 1, updated_at = now()
 WHERE j.id = ANY (ARRAY(SELECT id FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token, j.created_at,
-          now() AS claimed_at`,
-);
+          now() AS claimed_at`;
+
+export const claimAvailable = statement('claim-available', (t) => `WITH ${claimCte(t)}${claimUpdate(t)}`);

@@ -44,3 +44,25 @@ describe('BatchedWriter with a row the database refuses', () => {
     expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
   });
 });
+
+describe('BatchedWriter handing its items to another statement', () => {
+  it('lets a caller take what waits, report it written, or give it back to be written as usual', async () => {
+    const writes: string[][] = [];
+    const writer = new BatchedWriter<{ id: string }>(async (items) => {
+      writes.push(items.map((i) => i.id));
+      return new Set(items.map((i) => i.id));
+    }, 0, () => undefined);
+    const a = writer.submit({ id: 'a' });
+    const b = writer.submit({ id: 'b' });
+    const taken = writer.take();
+    expect(taken.map((e) => e.item.id)).toEqual(['a', 'b']);
+    writer.settle(taken, new Set(['a']));
+    await expect(a).resolves.toBe(true);
+    await expect(b).resolves.toBe(false);
+
+    const c = writer.submit({ id: 'c' });
+    writer.giveBack(writer.take());
+    await expect(c).resolves.toBe(true);
+    expect(writes).toEqual([['c']]);
+  });
+});

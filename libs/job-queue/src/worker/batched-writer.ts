@@ -7,7 +7,7 @@
  * A write the database refuses for its data is retried row by row, so one bad row fails alone, not its batch.
  */
 export class BatchedWriter<T extends { id: string }> {
-  private pending: Array<Entry<T>> = [];
+  private readonly pending: Array<Entry<T>> = [];
   private scheduled = false;
   private stopped = false;
   private failures = 0;
@@ -25,6 +25,30 @@ export class BatchedWriter<T extends { id: string }> {
       this.pending.push({ item, resolve, reject });
       this.schedule(this.pending.length >= this.maxBatch ? 0 : this.delayMs);
     });
+  }
+
+  /**
+   * Hands over everything waiting, for the caller to write in a statement of its own (the claim loop completes
+   * a batch in its next claim). The caller must `settle` or `giveBack` what it took.
+   */
+  take(): Taken<T> {
+    return this.pending.splice(0);
+  }
+
+  /** Reports the outcome of taken items written elsewhere: held ids applied, the others lost their lease. */
+  settle(taken: Taken<T>, held: Set<string>): void {
+    for (const entry of taken) entry.resolve(held.has(entry.item.id));
+  }
+
+  /** Takes back items whose write failed elsewhere, to write (and retry) them as usual. */
+  giveBack(taken: Taken<T>): void {
+    if (taken.length === 0) return;
+    if (this.stopped) {
+      for (const entry of taken) entry.reject(new Error('writer stopped'));
+      return;
+    }
+    this.pending.unshift(...taken);
+    this.schedule(0);
   }
 
   /** Fails everything still waiting; used when shutdown gives up on an unreachable database. */
@@ -74,6 +98,9 @@ export class BatchedWriter<T extends { id: string }> {
     }
   }
 }
+
+/** Items handed over by `take`, with the callers still waiting on them. */
+export type Taken<T> = ReadonlyArray<Entry<T>>;
 
 interface Entry<T> {
   item: T;

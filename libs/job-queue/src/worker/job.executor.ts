@@ -8,7 +8,7 @@ import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
 import { backoffDelayMs } from './backoff';
-import { BatchedWriter, isTransient } from './batched-writer';
+import { BatchedWriter, isTransient, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
 
 type SlotListener = () => void;
@@ -100,6 +100,21 @@ export class JobExecutor {
     this.metrics.inFlight.set(this.inFlight.size);
     this.metrics.attemptStarted(job, (job.claimed_at.getTime() - job.created_at.getTime()) / 1000);
     void this.run(execution);
+  }
+
+  /** Completions waiting to be written, handed to the claim loop so it writes them with its next claim. */
+  takeCompletions(): Taken<Lease> {
+    return this.completions.take();
+  }
+
+  /** The claim wrote these completions: `held` are the ids whose lease held. */
+  completionsWritten(taken: Taken<Lease>, held: Set<string>): void {
+    this.completions.settle(taken, held);
+  }
+
+  /** The claim that carried these completions failed: write them the usual way. */
+  completionsNotWritten(taken: Taken<Lease>): void {
+    this.completions.giveBack(taken);
   }
 
   /** Resolves when nothing is in flight, or after `timeoutMs`; true when drained. */
