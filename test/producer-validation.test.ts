@@ -71,6 +71,7 @@ describe('producer: validation before any write, transactions, idempotency, grou
       ['idempotencyKey over 255', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 'k'.repeat(256) }]],
       ['idempotencyKey as a number', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 7 }]],
       ['unknown option key', 'priorty', () => ['p.ok', {}, { priorty: 1 }]],
+      ['manager that is no EntityManager (a JSON object)', 'manager', () => ['p.ok', {}, { manager: { id: 1 } }]],
     ];
 
     it.each(cases)('%s → %s', async (_, field, args) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { JobNotStartedError } from './errors/job-queue.errors';
@@ -13,6 +14,8 @@ import { findJob } from './sql/find-job.sql';
 import { findTables } from './sql/find-tables.sql';
 import { queueTables, type QueueTables } from './sql/identifier';
 import { insertJobs } from './sql/insert-jobs.sql';
+import { insertJobsPlain } from './sql/insert-jobs-plain.sql';
+import { notifyQueues } from './sql/notify-queues.sql';
 import { killMany } from './sql/kill-many.sql';
 import { listDead } from './sql/list-dead.sql';
 import { lockForTransaction } from './sql/lock-for-transaction.sql';
@@ -134,11 +137,18 @@ export class JobRepository {
     return { jobs, completed };
   }
 
-  /** Inserts jobs in one statement; returns one id per job, in order, and whether that call created it. */
+  /**
+   * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
+   * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
+   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit.
+   */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number }>,
-    manager?: EntityManager,
-  ): Promise<Array<{ id: string; created: boolean }>> {
+    options: { manager?: EntityManager; notifyOnCommit: boolean },
+  ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
+    if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
+      return this.insertPlain(jobs);
+    }
     const params = [
       jobs.map((j) => j.type),
       jobs.map((j) => j.queue),
@@ -149,15 +159,37 @@ export class JobRepository {
       jobs.map((j) => j.delayMs),
       jobs.map((j) => j.idempotencyKey),
       this.tables.channel,
+      options.notifyOnCommit,
     ];
-    const target = await this.target(manager);
+    const target = await this.target(options.manager);
     // A key whose job committed after this statement's snapshot yields a null id; its next run sees that job.
     for (let round = 0; ; round++) {
-      const rows = await this.rows<{ id: string | null; created: boolean }>(insertJobs, params, target);
+      const rows = await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
       if (rows.every((r) => r.id !== null) || round === 4) {
-        return rows.map((r) => ({ id: r.id as string, created: r.created }));
+        return rows.map((r) => ({ id: r.id as string, created: r.created, runnable: r.runnable }));
       }
     }
+  }
+
+  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number }>) {
+    const ids = jobs.map(() => randomUUID());
+    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
+      ids,
+      jobs.map((j) => j.type),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => j.payloadJson),
+      jobs.map((j) => j.priority),
+      jobs.map((j) => j.maxAttempts),
+      jobs.map((j) => j.runAt),
+      jobs.map((j) => j.delayMs),
+    ]);
+    const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
+    return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
+  }
+
+  /** Wakes the workers listening for these queues. */
+  async notifyQueues(queues: string[]): Promise<void> {
+    await this.rows(notifyQueues, [this.tables.channel, queues]);
   }
 
   /** Deletes finished jobs; returns the ids whose lease held. */

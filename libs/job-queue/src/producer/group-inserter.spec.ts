@@ -1,24 +1,39 @@
 import { GroupInserter } from './group-inserter';
 
+/** An insert that records its batches and holds each until released. */
+function heldInsert() {
+  const calls: number[][] = [];
+  const gates: Array<() => void> = [];
+  const insert = async (items: number[]) => {
+    calls.push(items);
+    await new Promise<void>((resolve) => gates.push(resolve));
+    return items.map((i) => i * 10);
+  };
+  const releaseAll = () => gates.splice(0).forEach((release) => release());
+  return { calls, insert, releaseAll };
+}
+
 describe('GroupInserter', () => {
-  it('sends a lone call at once and groups the calls that arrive while one is in flight', async () => {
-    const calls: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const inserter = new GroupInserter<number, number>(async (items) => {
-      calls.push(items);
-      if (calls.length === 1) await gate;
-      return items.map((i) => i * 10);
-    });
-    const first = inserter.add([1]);
-    const second = inserter.add([2, 3]);
-    const third = inserter.add([4]);
-    expect(calls).toEqual([[1]]);
-    release();
-    expect(await first).toEqual([10]);
-    expect(await second).toEqual([20, 30]);
-    expect(await third).toEqual([40]);
-    expect(calls).toEqual([[1], [2, 3, 4]]);
+  it('sends calls at once while a lane is free, and groups the calls that arrive while every lane is busy', async () => {
+    const { calls, insert, releaseAll } = heldInsert();
+    const inserter = new GroupInserter<number, number>(insert, 2);
+    const results = [inserter.add([1]), inserter.add([2]), inserter.add([3]), inserter.add([4, 5])];
+    expect(calls).toEqual([[1], [2]]);
+    releaseAll();
+    await results[0];
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([[1], [2], [3, 4, 5]]);
+    releaseAll();
+    expect(await Promise.all(results)).toEqual([[10], [20], [30], [40, 50]]);
+  });
+
+  it('never delays a lone call', async () => {
+    const { calls, insert, releaseAll } = heldInsert();
+    const inserter = new GroupInserter<number, number>(insert, 1);
+    const lone = inserter.add([7]);
+    expect(calls).toEqual([[7]]);
+    releaseAll();
+    expect(await lone).toEqual([70]);
   });
 
   it('fails only the group whose insert failed', async () => {

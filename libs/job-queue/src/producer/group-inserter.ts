@@ -1,47 +1,66 @@
 type Insert<T, R> = (items: T[]) => Promise<R[]>;
 
+interface Waiting<T, R> {
+  items: T[];
+  resolve: (r: R[]) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
- * Group commit for enqueues made outside a caller's transaction: while one insert is in flight, the calls that
- * arrive wait and then go together in the next one. A lone call is never delayed (it is sent at once); under
- * concurrency, many jobs share one statement and one WAL flush, which is what bounds a queue's insert rate.
+ * Group commit for enqueues made outside a caller's transaction. A call is sent at once while fewer than
+ * `lanes` inserts are in flight, so a lone call is never delayed; past that, the calls that arrive wait and go
+ * together in the next insert a lane sends, sharing one statement and one commit. A few lanes rather than one:
+ * PostgreSQL folds the commits of concurrent inserts into one WAL flush by itself, and a caller that just got its
+ * answer and enqueues again finds a lane free instead of waiting out a whole insert of others.
  */
 export class GroupInserter<T, R> {
-  private waiting: Array<{ items: T[]; resolve: (r: R[]) => void; reject: (e: unknown) => void }> = [];
-  private inFlight = false;
+  private readonly waiting: Array<Waiting<T, R>> = [];
+  private active = 0;
 
   constructor(
     private readonly insert: Insert<T, R>,
+    private readonly lanes = 4,
     private readonly maxBatch = 1_000,
   ) {}
 
   add(items: T[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, resolve, reject });
-      if (!this.inFlight) void this.flush();
+      if (this.active < this.lanes) void this.lane();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.inFlight = true;
-    while (this.waiting.length > 0) {
-      const group: typeof this.waiting = [];
-      let size = 0;
-      while (this.waiting.length > 0 && (group.length === 0 || size + this.waiting[0].items.length <= this.maxBatch)) {
-        const next = this.waiting.shift()!;
-        group.push(next);
-        size += next.items.length;
-      }
-      try {
-        const results = await this.insert(group.flatMap((g) => g.items));
-        let offset = 0;
-        for (const entry of group) {
-          entry.resolve(results.slice(offset, offset + entry.items.length));
-          offset += entry.items.length;
-        }
-      } catch (error) {
-        for (const entry of group) entry.reject(error);
-      }
+  /** Sends groups until nothing waits. */
+  private async lane(): Promise<void> {
+    this.active += 1;
+    try {
+      while (this.waiting.length > 0) await this.send(this.nextGroup());
+    } finally {
+      this.active -= 1;
     }
-    this.inFlight = false;
+  }
+
+  private nextGroup(): Array<Waiting<T, R>> {
+    const group: Array<Waiting<T, R>> = [];
+    let size = 0;
+    while (this.waiting.length > 0 && (group.length === 0 || size + this.waiting[0].items.length <= this.maxBatch)) {
+      const next = this.waiting.shift()!;
+      group.push(next);
+      size += next.items.length;
+    }
+    return group;
+  }
+
+  private async send(group: Array<Waiting<T, R>>): Promise<void> {
+    try {
+      const results = await this.insert(group.flatMap((g) => g.items));
+      let offset = 0;
+      for (const entry of group) {
+        entry.resolve(results.slice(offset, offset + entry.items.length));
+        offset += entry.items.length;
+      }
+    } catch (error) {
+      for (const entry of group) entry.reject(error);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { JobRepository } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
@@ -9,9 +9,11 @@ import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { GroupInserter } from './group-inserter';
+import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
 
 type InsertableJob = ValidatedJob & { maxAttempts: number };
+type InsertResult = { id: string; created: boolean; runnable: boolean };
 
 /**
  * Enqueues jobs. Input is validated before anything is written; a `JobValidationError` names the field.
@@ -20,7 +22,9 @@ type InsertableJob = ValidatedJob & { maxAttempts: number };
  */
 @Injectable()
 export class JobProducer {
-  private readonly grouped: GroupInserter<InsertableJob, { id: string; created: boolean }>;
+  private readonly logger = new Logger('JobQueue');
+  private readonly grouped: GroupInserter<InsertableJob, InsertResult>;
+  private readonly notifier: QueueNotifier;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -28,7 +32,11 @@ export class JobProducer {
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
   ) {
-    this.grouped = new GroupInserter((jobs) => this.repository.insertMany(jobs));
+    this.grouped = new GroupInserter((jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }));
+    this.notifier = new QueueNotifier(
+      (queues) => this.repository.notifyQueues(queues),
+      (error) => this.logger.warn(`Waking workers failed; they will find the jobs at their next poll: ${(error as Error).message}`),
+    );
   }
 
   async enqueue<P = unknown>(type: string, payload: P, options: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -36,6 +44,7 @@ export class JobProducer {
       throw new JobValidationError('options', messages.invalidField('options', 'must be an object'));
     }
     const { manager, ...jobOptions } = options;
+    checkManager(manager);
     const [result] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
     return { id: result.id };
   }
@@ -47,6 +56,7 @@ export class JobProducer {
     if (jobs.length > 10_000) {
       throw new JobValidationError('jobs', messages.invalidField('jobs', `holds ${jobs.length} jobs; at most 10000 per call`));
     }
+    checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
     const results = await this.insert(prepared, options.manager);
     return { ids: results.map((r) => r.id) };
@@ -60,9 +70,23 @@ export class JobProducer {
     return { ...validated, maxAttempts };
   }
 
-  private async insert(jobs: InsertableJob[], manager?: EntityManager) {
-    const results = manager ? await this.repository.insertMany(jobs, manager) : await this.grouped.add(jobs);
-    this.metrics.jobsEnqueued(jobs.filter((_, i) => results[i].created));
+  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<InsertResult[]> {
+    // In the caller's transaction the insert itself notifies, so workers wake only if and when it commits.
+    // Otherwise the insert has committed when it returns, and the notifier wakes the workers right after.
+    const results = manager
+      ? await this.repository.insertMany(jobs, { manager, notifyOnCommit: true })
+      : await this.grouped.add(jobs);
+    const created = jobs.filter((_, i) => results[i].created);
+    if (!manager) this.notifier.notify(new Set(jobs.filter((_, i) => results[i].runnable).map((job) => job.queue)));
+    this.metrics.jobsEnqueued(created);
     return results;
+  }
+}
+
+/** `manager` must be a TypeORM EntityManager: anything else (a JSON object from a request body) would be ignored. */
+function checkManager(manager: unknown): void {
+  if (manager === undefined) return;
+  if (typeof manager !== 'object' || manager === null || typeof (manager as EntityManager).query !== 'function') {
+    throw new JobValidationError('manager', messages.invalidField('manager', 'must be a TypeORM EntityManager'));
   }
 }
