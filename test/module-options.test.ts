@@ -48,6 +48,12 @@ class FirstHandlers {
 }
 
 @Injectable()
+class BadBackoffHandlers {
+  @JobHandler('opt.bad-backoff', { backoff: { type: 'exponential', maxDelayMs: -5 } })
+  async handle() {}
+}
+
+@Injectable()
 class SecondHandlers {
   @JobHandler('opt.duplicate')
   async handle() {}
@@ -151,6 +157,19 @@ describe('module options', () => {
       expect(await countJobs(bare.url, 'id = $1', [id])).toBe(1);
     } finally {
       await app.close();
+    }
+  });
+
+  it('a bad handler option fails at start, naming the handler and the option', async () => {
+    const dataSource = await openDataSource(db.url, 2);
+    try {
+      const error = await startFailure(() => startTestApp({ dataSource, concurrency: 0 }, [BadBackoffHandlers]));
+      expect(error).toBeInstanceOf(JobQueueConfigError);
+      expect(error.message).toBe(
+        '@JobHandler on BadBackoffHandlers.handle: backoff.maxDelayMs must be an integer from 0 to 2147483647, got -5',
+      );
+    } finally {
+      await dataSource.destroy();
     }
   });
 

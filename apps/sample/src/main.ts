@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
-import { readSampleConfig } from './config/sample.config';
+import { embeddedPort, readSampleConfig } from './config/sample.config';
 import { databaseProblem } from './database/database-preflight';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 import { DatabaseUnavailableFilter } from './http/database-unavailable.filter';
@@ -15,7 +15,7 @@ const logger = new Logger('Sample');
 /** With no DATABASE_URL, a PostgreSQL of the app's own under .data/ (for trying the app; production sets the URL). */
 async function resolveDatabase(): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL };
-  const port = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
+  const port = embeddedPort(process.env);
   const embedded = await startEmbeddedPostgres({
     dataDir: join(process.cwd(), '.data'),
     port,
@@ -31,6 +31,7 @@ async function bootstrap(): Promise<void> {
   const problem = await databaseProblem(url);
   if (problem) {
     logger.error(problem);
+    await embedded?.stop().catch(() => undefined);
     process.exit(1);
   }
   const stopEmbedded = async () => {
@@ -74,4 +75,7 @@ async function bootstrap(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-void bootstrap();
+bootstrap().catch((error) => {
+  logger.error(`Could not start: ${(error as Error)?.message ?? String(error)}`);
+  process.exit(1);
+});

@@ -7,7 +7,7 @@ export interface QueueStats {
   pending: number;
   processing: number;
   dead: number;
-  /** Jobs running on this instance now. */
+  /** Jobs claimed by this instance and not yet finished (running, or having their end written). */
   inFlight: number;
 }
 

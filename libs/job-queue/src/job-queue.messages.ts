@@ -26,7 +26,11 @@ export const messages = {
   shutdownAborted: () => 'Aborted: the instance is shutting down',
   poolTooSmall: (size: number, needed: number) =>
     `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
-    `(concurrency of transactional handlers + claim, completion, heartbeat and recovery); raise the pool size`,
+    `(one per transactional job running at once, plus a claim, three finish writers, the heartbeat, the rescuer, ` +
+    `the depth sampler, a group insert and a health check); raise the pool size`,
+  completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
+    `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
+    `it will run again once its lease expires`,
   migrationsMissing: (schema: string) =>
     `The job queue tables are missing in schema "${schema}". Run the migrations (npm run migration:run, or add ` +
     `JobQueueMigrations to your DataSource), or set runMigrations: true.`,

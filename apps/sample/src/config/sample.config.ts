@@ -36,6 +36,13 @@ function integerVariable(env: NodeJS.ProcessEnv, name: string): number | undefin
   return Number(raw);
 }
 
+/** Port of the embedded PostgreSQL (used when DATABASE_URL is unset). */
+export function embeddedPort(env: NodeJS.ProcessEnv): number {
+  const port = integerVariable(env, 'EMBEDDED_PG_PORT') ?? 54329;
+  if (port < 1 || port > 65535) throw new Error(`EMBEDDED_PG_PORT must be a port from 1 to 65535, got ${port}`);
+  return port;
+}
+
 export function readSampleConfig(env: NodeJS.ProcessEnv, databaseUrl: string): SampleConfig {
   const queue: SampleConfig['queue'] = {};
   for (const [variable, option] of Object.entries(QUEUE_VARIABLES)) {

@@ -65,5 +65,13 @@ function validateHandlerOptions(options: Record<string, unknown>, where: string)
   if (options.transactional !== undefined && typeof options.transactional !== 'boolean') {
     throw new JobQueueConfigError(`${where} transactional`, `@JobHandler on ${where}: transactional must be a boolean`);
   }
-  if (options.backoff !== undefined) validateBackoff(options.backoff, `${where} backoff`);
+  if (options.backoff !== undefined) {
+    try {
+      validateBackoff(options.backoff, 'backoff');
+    } catch (error) {
+      const { option } = error as JobQueueConfigError;
+      const reason = (error as Error).message.replace(/^JobQueueModule option "[^"]*" /, '');
+      throw new JobQueueConfigError(`${where} ${option}`, `@JobHandler on ${where}: ${option} ${reason}`);
+    }
+  }
 }

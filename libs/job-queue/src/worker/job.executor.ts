@@ -185,7 +185,11 @@ export class JobExecutor {
         // still running, its next query on ctx.manager would run outside the transaction and commit on its own.
         const held = await this.repository.inJobTransaction(
           execution.lease,
-          (manager) => handler.run(job.payload, { ...ctx, manager }),
+          (manager) => {
+            // A job that waited for its connection past a shutdown's abort does not start its handler at all.
+            if (ctx.signal.aborted) throw ctx.signal.reason;
+            return handler.run(job.payload, { ...ctx, manager });
+          },
           (pid) => (execution.backendPid = pid),
         );
         this.settle(execution);
@@ -212,8 +216,11 @@ export class JobExecutor {
     try {
       const held = await this.completions.submit(execution.lease);
       this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'completion'));
-    } catch {
-      // Only a stopped writer rejects: shutdown gave up on the database; the lease expires and the rescuer retries.
+    } catch (error) {
+      // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
+      // processing until its lease expires, and the rescuer hands it out again.
+      const { job } = execution;
+      this.logger.error(messages.completionNotWritten(job.id, job.type, job.attempt_count, errorMessage(error)));
       this.finish(execution, 'released');
     }
   }
