@@ -1,8 +1,8 @@
 import { query } from '../support/sql';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { waitFor } from '../support/wait-for';
 import { queueOutcome, report, totals } from './support/queue-outcome';
-import { enqueueBatch, SampleFleet, withFleetOutput, type SampleProcess } from './support/sample-process';
+import { enqueueBatch, withFleetOutput, type SampleProcess } from './support/sample-process';
+import { fleetPerTest } from './support/fleet-per-test';
 
 /**
  * Crash safety across real processes: instances of the sample app (node dist/apps/sample/main.js) share one
@@ -53,40 +53,28 @@ async function waitRescued(url: string, leases: Array<{ id: string; lock_token: 
 }
 
 describe('e2e: crash recovery across processes (SIGKILL)', () => {
-  let db: TestDatabase;
-  let fleet: SampleFleet | undefined;
-
-  beforeEach(async () => {
-    db = await createTestDatabase({ migrate: false });
-    fleet = new SampleFleet(db.url);
-  });
-
-  afterEach(async () => {
-    await fleet?.stopAll();
-    fleet = undefined;
-    await db?.drop();
-  });
+  const run = fleetPerTest();
 
   it(
     'one instance killed mid-run: every record job runs exactly once, none is lost, none is dead-lettered',
-    withFleetOutput(() => fleet, async () => {
+    withFleetOutput(() => run.fleet, async () => {
       const ids = ['kill-a', 'kill-b', 'kill-c'];
-      const [a] = await fleet!.startMany(ids);
+      const [a] = await run.fleet!.startMany(ids);
       const startedAt = Date.now();
       const sleepIds = await enqueueBatch(a, sleeps(15, 2_000));
       const recordIds = await enqueueBatch(a, records(3_000));
 
-      await waitFor('300 records done', async () => (await effectCount(db.url)) >= 300, 30_000, 20);
-      const victim = await busiestInstance(db.url, ids);
+      await waitFor('300 records done', async () => (await effectCount(run.db.url)) >= 300, 30_000, 20);
+      const victim = await busiestInstance(run.db.url, ids);
       const killedAt = Date.now();
-      await fleet!.get(victim).kill();
-      const orphans = await leasesHeldBy(db.url, victim);
-      await fleet!.start(victim);
-      const recoverMs = await waitRescued(db.url, orphans, killedAt);
+      await run.fleet!.get(victim).kill();
+      const orphans = await leasesHeldBy(run.db.url, victim);
+      await run.fleet!.start(victim);
+      const recoverMs = await waitRescued(run.db.url, orphans, killedAt);
 
-      await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 60_000, 100);
-      const outcome = await queueOutcome(db.url, recordIds, sleepIds);
-      const all = await totals(db.url);
+      await waitFor('queue drained', async () => (await totals(run.db.url)).live === 0, 60_000, 100);
+      const outcome = await queueOutcome(run.db.url, recordIds, sleepIds);
+      const all = await totals(run.db.url);
       report('kill', {
         enqueued: recordIds.length + sleepIds.length, orphaned: orphans.length, recoverMs,
         lost: outcome.lost, duplicated: outcome.duplicated, dead: outcome.dead, totalMs: Date.now() - startedAt,
@@ -100,10 +88,10 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
 
   it(
     'an instance killed and restarted every 2 s for 10 s: exactly once, none lost, none dead-lettered',
-    withFleetOutput(() => fleet, async () => {
+    withFleetOutput(() => run.fleet, async () => {
       const ids = ['rk-a', 'rk-b', 'rk-c'];
       // Eight attempts: five kills cannot spend them all, so a dead letter would be a bug, not bad luck.
-      const [a] = await fleet!.startMany(ids, { JOB_QUEUE_MAX_ATTEMPTS: 8 });
+      const [a] = await run.fleet!.startMany(ids, { JOB_QUEUE_MAX_ATTEMPTS: 8 });
       const startedAt = Date.now();
       const sleepIds = await enqueueBatch(a, sleeps(10, 2_000));
       // Enough work to outlast the 10 s of kills.
@@ -115,21 +103,21 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
       for (let round = 0; round < 5; round++) {
         const tick = Date.now();
         const victim = ids[round % ids.length];
-        await fleet!.get(victim).kill();
+        await run.fleet!.get(victim).kill();
         kills += 1;
-        const orphans = await leasesHeldBy(db.url, victim);
+        const orphans = await leasesHeldBy(run.db.url, victim);
         interrupted += orphans.length;
-        rescues.push(waitRescued(db.url, orphans, tick, 30_000));
-        await fleet!.spawn(victim);
+        rescues.push(waitRescued(run.db.url, orphans, tick, 30_000));
+        await run.fleet!.spawn(victim);
         await new Promise((r) => setTimeout(r, Math.max(0, tick + 2_000 - Date.now()))); // the chaos pace
       }
-      const effectsAtLastKill = await effectCount(db.url);
-      await Promise.all(fleet!.latest().map((p) => p.waitReady()));
+      const effectsAtLastKill = await effectCount(run.db.url);
+      await Promise.all(run.fleet!.latest().map((p) => p.waitReady()));
       const recoverMs = Math.max(...(await Promise.all(rescues)));
 
-      await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 60_000, 100);
-      const outcome = await queueOutcome(db.url, recordIds, sleepIds);
-      const all = await totals(db.url);
+      await waitFor('queue drained', async () => (await totals(run.db.url)).live === 0, 60_000, 100);
+      const outcome = await queueOutcome(run.db.url, recordIds, sleepIds);
+      const all = await totals(run.db.url);
       report('repeated-kills', {
         enqueued: recordIds.length + sleepIds.length, kills, interrupted, worstRecoverMs: recoverMs, effectsAtLastKill,
         lost: outcome.lost, duplicated: outcome.duplicated, dead: outcome.dead, totalMs: Date.now() - startedAt,
@@ -143,9 +131,9 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
 
   it(
     'a poison job that kills its instance on every try ends in dead_jobs as "lease expired"; other work completes',
-    withFleetOutput(() => fleet, async () => {
+    withFleetOutput(() => run.fleet, async () => {
       const ids = ['poison-a', 'poison-b', 'poison-c'];
-      const [a] = await fleet!.startMany(ids);
+      const [a] = await run.fleet!.startMany(ids);
       const startedAt = Date.now();
 
       // The supervisor: whatever dies is started again, as an orchestrator would.
@@ -154,10 +142,10 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
       const restarts: Array<Promise<unknown>> = [];
       const supervisor = (async () => {
         while (supervising) {
-          for (const proc of fleet!.latest()) {
+          for (const proc of run.fleet!.latest()) {
             if (!proc.alive) {
               crashes += 1;
-              const next = await fleet!.spawn(proc.id);
+              const next = await run.fleet!.spawn(proc.id);
               restarts.push(next.waitReady().catch(() => undefined));
             }
           }
@@ -172,18 +160,18 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
 
         const dead = await waitFor(
           'the poison job dead-lettered',
-          async () => (await query<any>(db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [crashId]))[0],
+          async () => (await query<any>(run.db.url, 'SELECT * FROM job_queue.dead_jobs WHERE id = $1', [crashId]))[0],
           45_000,
           100,
         );
         const deadAfterMs = Date.now() - startedAt;
-        await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 30_000, 100);
+        await waitFor('queue drained', async () => (await totals(run.db.url)).live === 0, 30_000, 100);
         supervising = false;
         await supervisor;
         await Promise.all(restarts);
 
-        const outcome = await queueOutcome(db.url, recordIds, noopIds);
-        const all = await totals(db.url);
+        const outcome = await queueOutcome(run.db.url, recordIds, noopIds);
+        const all = await totals(run.db.url);
         report('poison', {
           enqueued: noopIds.length + recordIds.length + 1, crashes, deadAfterMs,
           lost: outcome.lost, duplicated: outcome.duplicated, dead: all.dead, totalMs: Date.now() - startedAt,
@@ -192,7 +180,7 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
         expect(crashes).toBe(2); // one process per attempt, then never again
         expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
         expect(all).toEqual({ live: 0, dead: 1, effects: recordIds.length, duplicateJobs: 0 });
-        expect(fleet!.latest().every((p: SampleProcess) => p.alive)).toBe(true);
+        expect(run.fleet!.latest().every((p: SampleProcess) => p.alive)).toBe(true);
       } finally {
         supervising = false;
         await supervisor;

@@ -1,33 +1,21 @@
 import { query } from '../support/sql';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { waitFor } from '../support/wait-for';
 import { report } from './support/queue-outcome';
-import { enqueueBatch, SampleFleet, withFleetOutput } from './support/sample-process';
+import { enqueueBatch, withFleetOutput } from './support/sample-process';
+import { fleetPerTest } from './support/fleet-per-test';
 
 /**
  * SIGTERM to a real process: jobs that end within JOB_QUEUE_SHUTDOWN_TIMEOUT_MS finish; the others are aborted and
  * handed back (pending, lock cleared, runnable now, attempt refunded); the process exits 0; no row stays locked.
  */
 describe('e2e: graceful shutdown on SIGTERM', () => {
-  let db: TestDatabase;
-  let fleet: SampleFleet | undefined;
-
-  beforeEach(async () => {
-    db = await createTestDatabase({ migrate: false });
-    fleet = new SampleFleet(db.url);
-  });
-
-  afterEach(async () => {
-    await fleet?.stopAll();
-    fleet = undefined;
-    await db?.drop();
-  });
+  const run = fleetPerTest();
 
   it(
     'finishes short in-flight jobs, releases long ones at the timeout, exits 0 and leaves no row locked',
-    withFleetOutput(() => fleet, async () => {
+    withFleetOutput(() => run.fleet, async () => {
       const shutdownTimeoutMs = 1_500;
-      const proc = await fleet!.start('term-a', { JOB_QUEUE_SHUTDOWN_TIMEOUT_MS: shutdownTimeoutMs });
+      const proc = await run.fleet!.start('term-a', { JOB_QUEUE_SHUTDOWN_TIMEOUT_MS: shutdownTimeoutMs });
       const shortIds = await enqueueBatch(proc, [
         ...Array.from({ length: 3 }, () => ({ type: 'demo.sleep', payload: { ms: 400 } })),
         { type: 'demo.record', payload: { delayMs: 400 } },
@@ -39,7 +27,7 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
       const all = [...shortIds, ...longIds];
       await waitFor(
         'all 8 jobs in flight',
-        async () => (await query(db.url, `SELECT 1 FROM job_queue.jobs WHERE id = ANY($1) AND status = 'processing'`, [all])).length === 8,
+        async () => (await query(run.db.url, `SELECT 1 FROM job_queue.jobs WHERE id = ANY($1) AND status = 'processing'`, [all])).length === 8,
         10_000,
       );
 
@@ -48,11 +36,11 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
       const exit = await waitFor('the process to exit', () => proc.exit, shutdownTimeoutMs + 10_000, 20);
       const exitMs = Date.now() - termAt;
 
-      const rows = await query<any>(db.url, 'SELECT * FROM job_queue.jobs ORDER BY id');
-      const effects = await query<any>(db.url, 'SELECT job_id::text FROM sample.effects');
-      const dead = await query<any>(db.url, 'SELECT id FROM job_queue.dead_jobs');
+      const rows = await query<any>(run.db.url, 'SELECT * FROM job_queue.jobs ORDER BY id');
+      const effects = await query<any>(run.db.url, 'SELECT job_id::text FROM sample.effects');
+      const dead = await query<any>(run.db.url, 'SELECT id FROM job_queue.dead_jobs');
       const [{ runnable }] = await query<{ runnable: number }>(
-        db.url,
+        run.db.url,
         'SELECT count(*)::int AS runnable FROM job_queue.jobs WHERE next_retry_at <= now()',
       );
       report('sigterm', { enqueued: all.length, finished: shortIds.length, released: rows.length, exitMs, exit: JSON.stringify(exit) });
@@ -70,16 +58,16 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
       expect(proc.grep(/SIGTERM: shutting down/)).toHaveLength(1);
 
       // Another instance takes the released jobs at once, not after a lease.
-      const next = await fleet!.start('term-b');
+      const next = await run.fleet!.start('term-b');
       await waitFor(
         'released jobs claimed by the next instance',
-        async () => (await query(db.url, `SELECT 1 FROM job_queue.jobs WHERE status = 'processing' AND locked_by = 'term-b'`)).length === 4,
+        async () => (await query(run.db.url, `SELECT 1 FROM job_queue.jobs WHERE status = 'processing' AND locked_by = 'term-b'`)).length === 4,
         5_000,
       );
       next.signal('SIGTERM');
       expect(await next.exited).toEqual({ code: 0, signal: null });
       const [{ locked }] = await query<{ locked: number }>(
-        db.url,
+        run.db.url,
         `SELECT count(*)::int AS locked FROM job_queue.jobs WHERE status = 'processing' OR lock_token IS NOT NULL OR locked_by IS NOT NULL`,
       );
       expect(locked).toBe(0);
@@ -89,8 +77,8 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
 
   it(
     'SIGTERM to a busy instance while another keeps working: exits 0 with no row left locked by it, nothing lost',
-    withFleetOutput(() => fleet, async () => {
-      const [busy, other] = await fleet!.startMany(['busy-a', 'busy-b']);
+    withFleetOutput(() => run.fleet, async () => {
+      const [busy, other] = await run.fleet!.startMany(['busy-a', 'busy-b']);
       const jobs = [
         ...Array.from({ length: 1_000 }, () => ({ type: 'demo.record', payload: { delayMs: 2 } })),
         ...Array.from({ length: 1_000 }, () => ({ type: 'demo.noop' })),
@@ -99,7 +87,7 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
       const recordIds = ids.slice(0, 1_000);
       await waitFor(
         'busy-a working',
-        async () => (await query(db.url, `SELECT 1 FROM sample.effects WHERE instance_id = 'busy-a' LIMIT 1`)).length === 1,
+        async () => (await query(run.db.url, `SELECT 1 FROM sample.effects WHERE instance_id = 'busy-a' LIMIT 1`)).length === 1,
         10_000,
       );
       const termAt = Date.now();
@@ -108,16 +96,16 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
       const exitMs = Date.now() - termAt;
       // Checked at once, before any lease could expire: a controlled stop leaves nothing for the rescuer.
       const [{ locked }] = await query<{ locked: number }>(
-        db.url,
+        run.db.url,
         `SELECT count(*)::int AS locked FROM job_queue.jobs WHERE locked_by = 'busy-a'`,
       );
-      await waitFor('queue drained', async () => (await query(db.url, 'SELECT 1 FROM job_queue.jobs LIMIT 1')).length === 0, 30_000, 100);
+      await waitFor('queue drained', async () => (await query(run.db.url, 'SELECT 1 FROM job_queue.jobs LIMIT 1')).length === 0, 30_000, 100);
       const [effects] = await query<{ n: number; distinct_jobs: number }>(
-        db.url,
+        run.db.url,
         'SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS distinct_jobs FROM sample.effects WHERE job_id = ANY($1)',
         [recordIds],
       );
-      const [{ dead }] = await query<{ dead: number }>(db.url, 'SELECT count(*)::int AS dead FROM job_queue.dead_jobs');
+      const [{ dead }] = await query<{ dead: number }>(run.db.url, 'SELECT count(*)::int AS dead FROM job_queue.dead_jobs');
       const recovered = await other.metric('job_queue_jobs_recovered_total');
       report('sigterm-busy', { enqueued: ids.length, exitMs, lockedAfterExit: locked, effects: effects.n, dead, recoveredByOther: recovered });
       expect(exit).toEqual({ code: 0, signal: null });
