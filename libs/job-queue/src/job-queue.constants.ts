@@ -1,7 +1,5 @@
 /** Injection token of the resolved options (internal; the public token is MODULE_OPTIONS_TOKEN). */
 export const JOB_QUEUE_OPTIONS = Symbol('job-queue:options');
-/** Injection token of the DataSource the queue uses (the app's, or its own). */
-export const JOB_QUEUE_DATA_SOURCE = Symbol('job-queue:data-source');
 /** Metadata key of `@JobHandler`. */
 export const JOB_HANDLER_METADATA = 'job-queue:handler';
 /** Job types (and queue names) are plain names: safe in logs, metric labels and URLs. */

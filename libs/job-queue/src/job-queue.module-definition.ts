@@ -9,8 +9,6 @@ export interface JobQueueModuleExtras {
 export const {
   ConfigurableModuleClass: ConfigurableJobQueueModule,
   MODULE_OPTIONS_TOKEN: JOB_QUEUE_MODULE_OPTIONS,
-  OPTIONS_TYPE: JOB_QUEUE_OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE: JOB_QUEUE_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<JobQueueModuleOptions>({ moduleName: 'JobQueue' })
   .setClassMethodName('forRoot')
   .setExtras<JobQueueModuleExtras>({ isGlobal: true }, (definition, extras) => ({
