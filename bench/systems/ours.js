@@ -1,7 +1,7 @@
 'use strict';
 // ============================================================================================================
-// Our library, from libs/job-queue/src. If the library does not export JobQueueModule, JobHandler and JobProducer, `setup()` throws NotReady and the
-// harness prints "skip ours: not ready (…)".
+// Our library, from libs/job-queue/src. If it does not export JobQueueModule, JobHandler and JobProducer,
+// `setup()` throws NotReady and the harness prints "skip ours: not ready (…)".
 // ============================================================================================================
 // Loaded from its TypeScript source with ts-node (transpile only; decorator metadata is emitted), or from
 // BENCH_OURS_ENTRY (e.g. a compiled dist/…/index.js). Two Nest application contexts per run:
