@@ -37,7 +37,7 @@ describe('pool size check at start', () => {
     const logger = new CapturingLogger();
     const app = await NestFactory.createApplicationContext(AppModule, { logger });
     await app.close();
-    return logger.warnings.filter((w) => w.includes('pool'));
+    return logger.warnings.filter((w) => w.includes('The database pool holds'));
   }
 
   it('says so when the pool is smaller than the concurrency of transactional handlers needs', async () => {

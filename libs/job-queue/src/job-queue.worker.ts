@@ -73,10 +73,9 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     if (!this.started) return;
     this.started = false;
     const claimsReturned = this.poller.stop();
-    this.pollTask.stop();
-    this.rescuer.stop();
-    this.sampler.stop();
+    const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop()]);
     await this.listener.stop();
+    await maintenanceDone;
     // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
     await claimsReturned;
     const inFlight = this.executor.size;
@@ -90,7 +89,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     } else if (inFlight > 0) {
       this.logger.log(`Shutdown: ${inFlight} in-flight jobs finished`);
     }
-    this.heartbeat.stop();
+    await this.heartbeat.stop();
     this.executor.stop();
   }
 

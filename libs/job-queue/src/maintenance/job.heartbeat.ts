@@ -29,8 +29,8 @@ export class JobHeartbeat {
     this.task.start();
   }
 
-  stop(): void {
-    this.task.stop();
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   runOnce(): Promise<void> {

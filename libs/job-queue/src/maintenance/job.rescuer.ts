@@ -35,8 +35,8 @@ export class JobRescuer {
     this.task.start();
   }
 
-  stop(): void {
-    this.task.stop();
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   runOnce(): Promise<void> {

@@ -35,8 +35,8 @@ export class QueueDepthSampler {
     void this.task?.runOnce();
   }
 
-  stop(): void {
-    this.task?.stop();
+  stop(): Promise<void> {
+    return this.task?.stop() ?? Promise.resolve();
   }
 
   private async sample(): Promise<void> {

@@ -6,7 +6,7 @@ import type { SchedulerRegistry } from '@nestjs/schedule';
  * tick never overlaps the previous one and never throws: one failed run is logged and the next tick tries again.
  */
 export class RecurringTask {
-  private busy = false;
+  private current: Promise<void> | undefined;
   private readonly logger = new Logger('JobQueue');
 
   constructor(
@@ -21,20 +21,26 @@ export class RecurringTask {
     this.scheduler.addInterval(this.name, setInterval(() => void this.runOnce(), this.intervalMs));
   }
 
-  stop(): void {
+  /**
+   * Stops the interval; resolves when a run under way has finished, so that shutdown closes no connection under a
+   * maintenance statement.
+   */
+  stop(): Promise<void> {
     if (this.scheduler.doesExist('interval', this.name)) this.scheduler.deleteInterval(this.name);
+    return this.current ?? Promise.resolve();
   }
 
   /** Runs now unless a run is under way; resolves when this run (or the one under way) is done. */
-  async runOnce(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
+  runOnce(): Promise<void> {
+    this.current ??= this.runSafely().finally(() => (this.current = undefined));
+    return this.current;
+  }
+
+  private async runSafely(): Promise<void> {
     try {
       await this.run();
     } catch (error) {
       this.logger.warn(`${this.name} failed, will run again in ${this.intervalMs} ms: ${(error as Error).message}`);
-    } finally {
-      this.busy = false;
     }
   }
 }
