@@ -15,6 +15,9 @@ import { enqueueBatch, SampleFleet, withFleetOutput, type SampleProcess } from '
 const records = (n: number, delayMs = 0) => Array.from({ length: n }, () => ({ type: 'demo.record', payload: { delayMs } }));
 const noops = (n: number) => Array.from({ length: n }, () => ({ type: 'demo.noop' }));
 
+/** The app role's password: a server with password authentication (the embedded one) needs it; trust ignores it. */
+const APP_ROLE_PASSWORD = 'job-queue-test';
+
 async function effectCount(url: string): Promise<number> {
   const [row] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM sample.effects');
   return row.n;
@@ -188,11 +191,12 @@ describe('e2e: database chaos', () => {
       // full server would (53300 too_many_connections) while other databases on the server keep their slots.
       const role = `${db.name}_app`;
       roles.push(role);
-      await admin(`CREATE ROLE "${role}" LOGIN`);
+      await admin(`CREATE ROLE "${role}" LOGIN PASSWORD '${APP_ROLE_PASSWORD}'`);
       await admin(`ALTER DATABASE "${db.name}" OWNER TO "${role}"`);
       await admin(`ALTER DATABASE "${db.name}" CONNECTION LIMIT ${budget}`);
       const appUrl = new URL(db.url);
       appUrl.username = role;
+      appUrl.password = APP_ROLE_PASSWORD;
 
       const procs = await fleet!.startMany(['press-a', 'press-b'], { JOB_QUEUE_MAX_ATTEMPTS: 5, JOB_QUEUE_RETRY_DELAY_MS: 50, DATABASE_URL: appUrl.toString() });
       const countInDb = async () =>
@@ -259,10 +263,11 @@ describe('e2e: database chaos', () => {
       // new connection is refused (53300) while the test, a superuser, still reads and writes.
       const role = `${db.name}_app`;
       roles.push(role);
-      await query(db.url, `CREATE ROLE "${role}" LOGIN`);
+      await query(db.url, `CREATE ROLE "${role}" LOGIN PASSWORD '${APP_ROLE_PASSWORD}'`);
       await query(db.url, `ALTER DATABASE "${db.name}" OWNER TO "${role}"`);
       const appUrl = new URL(db.url);
       appUrl.username = role;
+      appUrl.password = APP_ROLE_PASSWORD;
       const proc = await fleet!.start('refused-a', { DATABASE_URL: appUrl.toString() });
       const [before] = await enqueueBatch(proc, [{ type: 'demo.record' }]);
       await waitFor('a job done before', async () => (await query(db.url, 'SELECT 1 FROM sample.effects WHERE job_id = $1', [before])).length === 1);
