@@ -1,23 +1,13 @@
-import { Injectable, Module, type LoggerService } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { JobHandler, JobQueueModule } from '@app/job-queue';
+import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 @Injectable()
 class TransactionalHandlers {
   @JobHandler('pool.tx', { transactional: true })
   async run() {}
-}
-
-class CapturingLogger implements LoggerService {
-  readonly warnings: string[] = [];
-  log() {}
-  error() {}
-  debug() {}
-  verbose() {}
-  warn(message: unknown) {
-    this.warnings.push(String(message));
-  }
 }
 
 describe('pool size check at start', () => {

@@ -1,7 +1,8 @@
-import { Injectable, Module, type LoggerService } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import { JobHandler, JobQueueModule } from '@app/job-queue';
+import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
@@ -10,17 +11,6 @@ import { waitFor } from './support/wait-for';
 class TransactionalHandlers {
   @JobHandler('maint.tx', { transactional: true })
   async run() {}
-}
-
-class CapturingLogger implements LoggerService {
-  readonly warnings: string[] = [];
-  log() {}
-  error() {}
-  debug() {}
-  verbose() {}
-  warn(message: unknown) {
-    this.warnings.push(String(message));
-  }
 }
 
 describe('shutdown and maintenance runs', () => {

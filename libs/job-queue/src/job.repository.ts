@@ -149,18 +149,7 @@ export class JobRepository {
     if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
       return this.insertPlain(jobs);
     }
-    const params = [
-      jobs.map((j) => j.type),
-      jobs.map((j) => j.queue),
-      jobs.map((j) => j.payloadJson),
-      jobs.map((j) => j.priority),
-      jobs.map((j) => j.maxAttempts),
-      jobs.map((j) => j.runAt),
-      jobs.map((j) => j.delayMs),
-      jobs.map((j) => j.idempotencyKey),
-      this.tables.channel,
-      options.notifyOnCommit,
-    ];
+    const params = [...jobColumns(jobs), jobs.map((j) => j.idempotencyKey), this.tables.channel, options.notifyOnCommit];
     const target = await this.target(options.manager);
     // A key whose job committed after this statement's snapshot yields a null id; its next run sees that job.
     for (let round = 0; ; round++) {
@@ -173,16 +162,7 @@ export class JobRepository {
 
   private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number }>) {
     const ids = jobs.map(() => randomUUID());
-    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
-      ids,
-      jobs.map((j) => j.type),
-      jobs.map((j) => j.queue),
-      jobs.map((j) => j.payloadJson),
-      jobs.map((j) => j.priority),
-      jobs.map((j) => j.maxAttempts),
-      jobs.map((j) => j.runAt),
-      jobs.map((j) => j.delayMs),
-    ]);
+    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [ids, ...jobColumns(jobs)]);
     const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
     return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
   }
@@ -370,4 +350,17 @@ export class JobRepository {
     const rows = await this.rows<{ id: string }>(factory, values, client);
     return new Set(rows.map((r) => r.id));
   }
+}
+
+/** The columns both insert statements take, one array per column, in their parameter order. */
+function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknown[] {
+  return [
+    jobs.map((j) => j.type),
+    jobs.map((j) => j.queue),
+    jobs.map((j) => j.payloadJson),
+    jobs.map((j) => j.priority),
+    jobs.map((j) => j.maxAttempts),
+    jobs.map((j) => j.runAt),
+    jobs.map((j) => j.delayMs),
+  ];
 }
