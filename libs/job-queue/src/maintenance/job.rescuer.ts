@@ -6,7 +6,7 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
-import { backoffDelayMs } from '../worker/backoff';
+import { retryDelayMs } from '../worker/backoff';
 import { RecurringTask } from './recurring-task';
 
 /**
@@ -66,7 +66,6 @@ export class JobRescuer {
 
   private decide(job: ExpiredJob): RescueDecision {
     if (job.attempt_count >= job.max_attempts) return 'kill';
-    const backoff = this.registry.get(job.type)?.options.backoff ?? this.options.backoff;
-    return { retryInMs: backoffDelayMs(backoff, job.attempt_count, this.options.retryDelayMs) };
+    return { retryInMs: retryDelayMs(this.options, this.registry.get(job.type)?.options.backoff, job.attempt_count) };
   }
 }

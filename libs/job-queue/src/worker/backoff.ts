@@ -30,3 +30,16 @@ export function backoffDelayMs(
   if (Number.isNaN(delay) || delay <= 0) return 0;
   return Math.min(MAX_BACKOFF_MS, Math.round(delay));
 }
+
+/**
+ * The delay before retrying attempt number `attempt` of a job: its handler's backoff when the handler has one,
+ * else the module's, from the module's base delay. The one rule the executor and the rescuer both apply.
+ */
+export function retryDelayMs(
+  module: { backoff: BackoffOption; retryDelayMs: number },
+  handlerBackoff: BackoffOption | undefined,
+  attempt: number,
+  error?: unknown,
+): number {
+  return backoffDelayMs(handlerBackoff ?? module.backoff, attempt, module.retryDelayMs, error);
+}

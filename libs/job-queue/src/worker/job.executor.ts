@@ -7,7 +7,7 @@ import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
-import { backoffDelayMs } from './backoff';
+import { retryDelayMs } from './backoff';
 import { BatchedWriter, isTransient, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
 
@@ -172,13 +172,6 @@ export class JobExecutor {
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
-    // The attempt ends when the handler settles or its signal is aborted, whichever comes first: a handler that
-    // ignores its signal cannot hold a slot past its timeout or a lease loss.
-    const aborted = new Promise<never>((_, reject) =>
-      execution.controller.signal.addEventListener('abort', () => reject(execution.controller.signal.reason), { once: true }),
-    );
-    aborted.catch(() => undefined);
-    const runHandler = (context: JobContext) => Promise.race([Promise.resolve().then(() => handler.run(job.payload, context)), aborted]);
     try {
       if (execution.transactional) {
         // No race here: the transaction may end only once the handler has settled. Rolled back under a handler
@@ -195,7 +188,7 @@ export class JobExecutor {
         this.settle(execution);
         this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
       } else {
-        await runHandler(ctx);
+        await this.raceAbort(execution, () => handler.run(job.payload, ctx));
         this.settle(execution);
         await this.succeed(execution);
       }
@@ -208,6 +201,20 @@ export class JobExecutor {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Settles when the handler does or when its signal is aborted, whichever comes first: a handler that ignores its
+   * signal cannot hold a slot past its timeout or a lease loss (its late result is discarded or fenced).
+   */
+  private raceAbort(execution: JobExecution, work: () => Promise<unknown>): Promise<unknown> {
+    const { signal } = execution.controller;
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
+    return Promise.race([Promise.resolve().then(work), aborted]);
   }
 
   private async succeed(execution: JobExecution): Promise<void> {
@@ -235,10 +242,12 @@ export class JobExecutor {
       return this.finish(execution, 'released');
     }
     const message = errorMessage(error);
+    // Computed only when a retry is written: a custom backoff function is not called for a job that dies.
+    const delay = () => retryDelayMs(this.options, handler.options.backoff, job.attempt_count, error);
     if (error instanceof JobNotStartedError && isTransient(error.cause)) {
       // The database could not give the job its transaction (no free connection, a dropped one): the handler never
       // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
-      const delayMs = backoffDelayMs(handler.options.backoff ?? this.options.backoff, job.attempt_count, this.options.retryDelayMs);
+      const delayMs = delay();
       const held = await this.retries.submit({ ...execution.lease, delayMs, error: message, refund: 1 });
       if (held) this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, delayMs, message));
       return this.finish(execution, held ? 'released' : this.leaseLost(execution, 'retry'));
@@ -252,12 +261,7 @@ export class JobExecutor {
       }
       return this.finish(execution, held ? 'dead' : this.leaseLost(execution, 'dead letter'));
     }
-    const delayMs = backoffDelayMs(
-      handler.options.backoff ?? this.options.backoff,
-      job.attempt_count,
-      this.options.retryDelayMs,
-      error,
-    );
+    const delayMs = delay();
     const held = await this.retries.submit({ ...execution.lease, delayMs, error: message });
     if (held) {
       this.logger.warn(messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, delayMs, message));
