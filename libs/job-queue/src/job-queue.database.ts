@@ -13,22 +13,20 @@ import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.int
 export class JobQueueDatabase implements OnApplicationShutdown {
   private readonly logger = new Logger('JobQueue');
   private owned: DataSource | undefined;
-  dataSource: DataSource;
 
   constructor(@Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions) {}
 
   async open(): Promise<DataSource> {
-    if (this.options.dataSource) {
-      this.dataSource = this.options.dataSource;
-      if (!this.dataSource.isInitialized) await this.initialise(this.dataSource);
-      return this.dataSource;
+    const given = this.options.dataSource;
+    if (given) {
+      if (!given.isInitialized) await this.initialise(given);
+      return given;
     }
     this.owned = new DataSource({
       type: 'postgres',
       url: this.options.connectionUrl,
       extra: { max: this.options.poolSize, application_name: `job-queue:${this.options.instanceId}` },
     });
-    this.dataSource = this.owned;
     await this.initialise(this.owned);
     return this.owned;
   }
