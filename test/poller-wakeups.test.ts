@@ -1,5 +1,6 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { JobHandler } from '@app/job-queue';
+import { JobNotifyListener } from '@app/job-queue/worker/job-notify.listener';
 import { JobPoller } from '@app/job-queue/worker/job.poller';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
@@ -58,7 +59,10 @@ describe('claim loop wake-ups', () => {
 
   it('claims as soon as the database answers again, instead of sleeping out its error backoff', async () => {
     second = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollIntervalMs: 600_000 }, [AfterOutage]);
-    const poller = second.get(JobPoller) as unknown as { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout };
+    const poller = second.get(JobPoller) as unknown as { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout; running: boolean };
+    // Quiet first: the listener's first connect wakes the loop, and a claim that succeeds after the line below would
+    // reset its error count.
+    await waitFor('the listener connected and the loop idle', () => second!.get(JobNotifyListener).connected && !poller.running);
     // An outage of the claim: the table is away, and the loop has already failed often, so its next wait is long.
     poller.consecutiveErrors = 20;
     await query(db.url, 'ALTER TABLE job_queue.jobs RENAME TO jobs_away');
