@@ -13,6 +13,7 @@ describe('resolveJobQueueOptions', () => {
     expect(JOB_QUEUE_DEFAULTS).toMatchObject({
       schema: 'job_queue',
       concurrency: 10,
+      prefetch: 0,
       leaseMs: 30_000,
       maxAttempts: 5,
       retryDelayMs: 1_000,
@@ -33,6 +34,8 @@ describe('resolveJobQueueOptions', () => {
   it.each([
     [{ concurrency: -1 }, 'concurrency'],
     [{ concurrency: 1.5 }, 'concurrency'],
+    [{ prefetch: -1 }, 'prefetch'],
+    [{ prefetch: 20_000 }, 'prefetch'],
     [{ leaseMs: 10 }, 'leaseMs'],
     [{ schema: 'bad-name; drop table x' }, 'schema'],
     [{ schema: 'Upper' }, 'schema'],

@@ -57,6 +57,7 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   }
   integer(raw, 'poolSize', 2, 1_000);
   integer(raw, 'concurrency', 0, 10_000);
+  integer(raw, 'prefetch', 0, 10_000);
   integer(raw, 'pollIntervalMs', 10, MAX_TIMER_MS);
   integer(raw, 'leaseMs', 1_000, MAX_TIMER_MS);
   integer(raw, 'recoveryIntervalMs', 100, MAX_TIMER_MS);

@@ -8,6 +8,7 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   runMigrations: false,
   queues: ['default'],
   concurrency: 10,
+  prefetch: 0,
   pollIntervalMs: 1_000,
   pollOnly: false,
   leaseMs: 30_000,

@@ -73,11 +73,17 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     if (!this.started) return;
     this.started = false;
     const claimsReturned = this.poller.stop();
+    this.executor.stopStarting();
     const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop()]);
     await this.listener.stop();
     await maintenanceDone;
     // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
     await claimsReturned;
+    const handedBack = await this.executor.releaseQueued().catch((error) => {
+      this.logger.error(`Releasing prefetched jobs at shutdown failed; their leases will expire: ${error.message}`);
+      return 0;
+    });
+    if (handedBack > 0) this.logger.log(`Shutdown: ${handedBack} prefetched jobs released to pending`);
     const inFlight = this.executor.size;
     if (!(await this.executor.drain(this.options.shutdownTimeoutMs))) {
       const running = this.executor.size;

@@ -37,8 +37,10 @@ export interface ClaimedJob {
   attempt_count: number;
   max_attempts: number;
   lock_token: string;
-  created_at: Date;
-  claimed_at: Date;
+  /** The job's `created_at`, in milliseconds since the epoch. */
+  created_at_ms: number;
+  /** The database's `now()` at the claim, in milliseconds since the epoch. */
+  claimed_at_ms: number;
 }
 
 /** An attempt's identity: a statement about it counts only while the row still carries this token. */
@@ -120,7 +122,7 @@ export class JobRepository {
     instanceId: string,
   ): Promise<{ jobs: ClaimedJob[]; completed: Set<string> }> {
     if (leases.length === 0) return { jobs: await this.claimAvailable(queues, types, limit, instanceId), completed: new Set() };
-    const rows = await this.rows<ClaimedJob & { done: boolean }>(completeAndClaim, [
+    const rows = await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, [
       queues,
       types,
       limit,
@@ -130,8 +132,9 @@ export class JobRepository {
     ]);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();
-    for (const { done, ...row } of rows) {
-      if (done) completed.add(row.id);
+    // Rows are kept as the driver made them (a claimed job keeps its `done: false`): copying each costs CPU per job.
+    for (const row of rows) {
+      if (row.done) completed.add(row.id);
       else jobs.push(row);
     }
     return { jobs, completed };

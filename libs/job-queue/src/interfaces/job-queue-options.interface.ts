@@ -20,6 +20,12 @@ export interface JobQueueModuleOptions {
   queues?: string[];
   /** Jobs this instance runs at once, over all handlers. 0 makes a producer-only instance. */
   concurrency?: number;
+  /**
+   * Jobs claimed ahead of free slots and held, leased, in a local queue (0, the default: claim only free slots).
+   * Fewer, larger claims for short jobs under a backlog; the price is that one instance holds up to this many jobs
+   * that other instances cannot take, and that a crash charges their attempt as it does a running job's.
+   */
+  prefetch?: number;
   /** Fallback poll interval; NOTIFY wakes workers sooner. */
   pollIntervalMs?: number;
   /** Do not LISTEN (for PgBouncer in transaction mode); poll only. */

@@ -30,7 +30,13 @@ UPDATE ${t.jobs} j
 SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_random_uuid(),
     attempt_count = j.attempt_count + 1, updated_at = now()
 WHERE j.id = ANY (ARRAY(SELECT id FROM c))
-RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token, j.created_at,
-          now() AS claimed_at`;
+RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
+          ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms`;
+
+/**
+ * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
+ * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
+ */
+const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 export const claimAvailable = statement('claim-available', (t) => `WITH ${claimCte(t)}${claimUpdate(t)}`);

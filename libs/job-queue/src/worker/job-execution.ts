@@ -6,8 +6,16 @@ export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
 
 /** One attempt of one job on this instance, from claim to its final write. */
 export class JobExecution {
-  readonly controller = new AbortController();
-  readonly startedAt = process.hrtime.bigint();
+  /** Made on the first read of `signal`: most handlers never read it, and an AbortSignal per job is costly. */
+  private controller: AbortController | null = null;
+  /** Set once, when the attempt is aborted. */
+  abortReason: Error | null = null;
+  /** Told once when the attempt is aborted: the executor's race against a handler that ignores its signal. */
+  onAbort: ((reason: Error) => void) | null = null;
+  /** When the job came back from its claim; with `prefetch` it may wait in the local queue before it starts. */
+  readonly claimedAt = process.hrtime.bigint();
+  /** When its handler started; null while it waits in the local queue. */
+  startedAt: bigint | null = null;
   abortCause: AbortCause | null = null;
   /** Set once the lease loss was counted, so the heartbeat and the finish never count it twice. */
   leaseLossCounted = false;
@@ -31,13 +39,34 @@ export class JobExecution {
     return this.handler.options.transactional === true;
   }
 
-  abort(cause: AbortCause, reason: Error): void {
-    if (this.controller.signal.aborted) return;
-    this.abortCause = cause;
-    this.controller.abort(reason);
+  /** The handler's signal: aborted on timeout, lease loss and shutdown, already aborted if made after that. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
   }
 
+  abort(cause: AbortCause, reason: Error): void {
+    if (this.abortReason) return;
+    this.abortCause = cause;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
+
+  get started(): boolean {
+    return this.startedAt !== null;
+  }
+
+  /** Seconds the handler has run (0 for a job released before it started). */
   elapsedSeconds(): number {
-    return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+    return this.startedAt === null ? 0 : Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+  }
+
+  /** Seconds spent in the local queue between the claim and the handler's start. */
+  queuedSeconds(): number {
+    return Number((this.startedAt ?? process.hrtime.bigint()) - this.claimedAt) / 1e9;
   }
 }

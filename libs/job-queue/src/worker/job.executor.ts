@@ -16,7 +16,7 @@ type SlotListener = () => void;
 /**
  * The bounded executor: runs claimed jobs, at most `concurrency` at once (and at most a handler's own concurrency
  * per type), and writes each attempt's end, fenced by its lock token. It never claims; the poller asks it how many
- * slots are free and hands it exactly that many jobs.
+ * jobs it can take (the free slots, plus room in the local queue when `prefetch` is set) and hands it that many.
  */
 @Injectable()
 export class JobExecutor {
@@ -26,11 +26,16 @@ export class JobExecutor {
   /** Attempts whose handler has not settled yet: what concurrency limits. */
   private running = 0;
   private readonly runningByType = new Map<string, number>();
+  /** Claimed jobs waiting for a slot, oldest first. Only a claim with `prefetch` returns more than the free slots. */
+  private readonly queued: JobExecution[] = [];
+  private readonly queuedByType = new Map<string, number>();
   private readonly handlerLoggers = new Map<string, Logger>();
   private readonly completions: BatchedWriter<Lease>;
   private readonly retries: BatchedWriter<Retry>;
   private readonly kills: BatchedWriter<Kill>;
   private readonly idle = new Set<() => void>();
+  /** Set when shutdown begins: jobs still queued are released, never started. */
+  private closing = false;
   private slotListener: SlotListener = () => undefined;
 
   constructor(
@@ -57,49 +62,91 @@ export class JobExecutor {
   }
 
   /**
-   * Slots free for new claims. A slot frees when its handler settles, not when its end is written: the next claim
-   * then overlaps the previous batch's completion write, on another connection, instead of waiting for it. At most
-   * `concurrency` settled attempts may wait for their write, so a slow database still holds the claims back.
+   * How many jobs a claim may return now: the free slots, plus the room left in the local queue (`prefetch`).
+   * A slot frees when its handler settles, not when its end is written: the next claim then overlaps the previous
+   * batch's completion write, on another connection, instead of waiting for it. At most `concurrency` settled
+   * attempts may wait for their write, so a slow database still holds the claims back.
    */
-  freeSlots(): number {
-    const { concurrency } = this.options;
-    return Math.max(0, Math.min(concurrency - this.running, 2 * concurrency - this.inFlight.size));
+  claimable(): number {
+    const { concurrency, prefetch } = this.options;
+    const unwrittenRoom = 2 * concurrency + prefetch - this.inFlight.size;
+    return Math.max(0, Math.min(concurrency + prefetch - this.running - this.queued.length, unwrittenRoom));
   }
 
-  /** Free slots of a handler with its own concurrency, within the free slots of the instance. */
-  freeSlotsFor(type: string, handlerConcurrency: number): number {
-    return Math.min(this.freeSlots(), Math.max(0, handlerConcurrency - (this.runningByType.get(type) ?? 0)));
+  /** What a claim of a handler with its own concurrency may return: never more than that type can run now. */
+  claimableFor(type: string, handlerConcurrency: number): number {
+    const taken = (this.runningByType.get(type) ?? 0) + (this.queuedByType.get(type) ?? 0);
+    return Math.min(this.claimable(), Math.max(0, handlerConcurrency - taken));
   }
 
-  /** Leases the heartbeat renews: every running attempt but transactional ones, whose open transaction is the lease. */
+  /**
+   * Whether a freed slot is worth a claim. Without `prefetch`, always; with it, once the local queue is down to
+   * half, so that claims come in large batches while the queue keeps the slots busy.
+   */
+  wantsClaim(): boolean {
+    return this.queued.length <= this.options.prefetch / 2 && this.claimable() > 0;
+  }
+
+  /**
+   * Leases the heartbeat renews: every attempt waiting or running, but running transactional ones, whose open
+   * transaction is the lease.
+   */
   renewableLeases(): Lease[] {
     const leases: Lease[] = [];
     for (const execution of this.inFlight.values()) {
-      if (!execution.transactional && !execution.released) leases.push(execution.lease);
+      if (!execution.released && !(execution.transactional && execution.started)) leases.push(execution.lease);
     }
     return leases;
   }
 
-  /** The heartbeat found these leases taken over: abort their handlers; their results will be discarded. */
+  /**
+   * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
+   * still in the local queue is dropped without running.
+   */
   leasesLost(ids: Iterable<string>): void {
     for (const id of ids) {
       const execution = this.inFlight.get(id);
       if (!execution || execution.finishing) continue;
       this.countLeaseLoss(execution, 'heartbeat');
-      execution.abort('lease_lost', new Error('lease lost'));
+      if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
+      else execution.abort('lease_lost', new Error('lease lost'));
     }
   }
 
-  start(job: ClaimedJob): void {
+  /** Takes a claimed job: it starts now if a slot is free, else it waits in the local queue for one. */
+  accept(job: ClaimedJob): void {
     const handler = this.registry.get(job.type);
     if (!handler) throw new Error(messages.noHandler(job.type));
     const execution = new JobExecution(job, handler);
     this.inFlight.set(job.id, execution);
-    this.running += 1;
-    this.runningByType.set(job.type, (this.runningByType.get(job.type) ?? 0) + 1);
     this.metrics.inFlight.set(this.inFlight.size);
-    this.metrics.attemptStarted(job, (job.claimed_at.getTime() - job.created_at.getTime()) / 1000);
-    void this.run(execution);
+    this.queued.push(execution);
+    increment(this.queuedByType, job.type, 1);
+    this.startQueued();
+  }
+
+  /**
+   * Shutdown begins: from now on no queued job starts, whether a slot frees or a claim already sent returns more
+   * jobs; they wait for `releaseQueued`.
+   */
+  stopStarting(): void {
+    this.closing = true;
+  }
+
+  /**
+   * Shutdown's first step: jobs still waiting in the local queue go back to pending at once, their attempt
+   * refunded (they never ran), for other instances to take now rather than after this one's drain.
+   */
+  async releaseQueued(): Promise<number> {
+    const waiting = this.queued.splice(0);
+    this.queuedByType.clear();
+    if (waiting.length === 0) return 0;
+    for (const execution of waiting) execution.released = true;
+    try {
+      return (await this.repository.releaseMany(waiting.map((e) => e.lease))).size;
+    } finally {
+      for (const execution of waiting) this.finish(execution, 'released');
+    }
   }
 
   /** Completions waiting to be written, handed to the claim loop so it writes them with its next claim. */
@@ -180,7 +227,7 @@ export class JobExecutor {
           execution.lease,
           (manager) => {
             // A job that waited for its connection past a shutdown's abort does not start its handler at all.
-            if (ctx.signal.aborted) throw ctx.signal.reason;
+            if (execution.abortReason) throw execution.abortReason;
             return handler.run(job.payload, { ...ctx, manager });
           },
           (pid) => (execution.backendPid = pid),
@@ -208,13 +255,11 @@ export class JobExecutor {
    * signal cannot hold a slot past its timeout or a lease loss (its late result is discarded or fenced).
    */
   private raceAbort(execution: JobExecution, work: () => Promise<unknown>): Promise<unknown> {
-    const { signal } = execution.controller;
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    return new Promise((resolve, reject) => {
+      if (execution.abortReason) return reject(execution.abortReason);
+      execution.onAbort = reject;
+      Promise.resolve().then(work).then(resolve, reject);
     });
-    aborted.catch(() => undefined);
-    return Promise.race([Promise.resolve().then(work), aborted]);
   }
 
   private async succeed(execution: JobExecution): Promise<void> {
@@ -282,13 +327,50 @@ export class JobExecutor {
     this.logger.warn(messages.leaseLost(job.id, job.type, job.attempt_count, step));
   }
 
-  /** The handler has settled (or is given up on): its slot is free for a claim, once. */
+  /** Starts queued jobs, oldest first, while slots are free; a type at its own limit lets later types pass. */
+  private startQueued(): void {
+    if (this.closing) return;
+    for (let i = 0; i < this.queued.length && this.running < this.options.concurrency; ) {
+      const execution = this.queued[i];
+      const limit = execution.handler.options.concurrency;
+      if (limit !== undefined && (this.runningByType.get(execution.job.type) ?? 0) >= limit) {
+        i += 1;
+        continue;
+      }
+      this.queued.splice(i, 1);
+      increment(this.queuedByType, execution.job.type, -1);
+      this.begin(execution);
+    }
+  }
+
+  private begin(execution: JobExecution): void {
+    const { job } = execution;
+    execution.startedAt = process.hrtime.bigint();
+    this.running += 1;
+    increment(this.runningByType, job.type, 1);
+    const waitSeconds = (job.claimed_at_ms - job.created_at_ms) / 1000 + execution.queuedSeconds();
+    this.metrics.attemptStarted(job, waitSeconds);
+    void this.run(execution);
+  }
+
+  /** Removes a job from the local queue; false when it was not there (it has started). */
+  private unqueue(execution: JobExecution): boolean {
+    const index = this.queued.indexOf(execution);
+    if (index < 0) return false;
+    this.queued.splice(index, 1);
+    increment(this.queuedByType, execution.job.type, -1);
+    return true;
+  }
+
+  /** The handler has settled (or is given up on): its slot goes to a queued job, or is free for a claim; once. */
   private settle(execution: JobExecution): void {
     if (execution.finishing) return;
     execution.finishing = true;
-    this.running -= 1;
-    const { type } = execution.job;
-    this.runningByType.set(type, (this.runningByType.get(type) ?? 1) - 1);
+    if (execution.started) {
+      this.running -= 1;
+      increment(this.runningByType, execution.job.type, -1);
+      this.startQueued();
+    }
     this.slotListener();
   }
 
@@ -299,7 +381,8 @@ export class JobExecutor {
     this.settle(execution);
     this.inFlight.delete(job.id);
     this.metrics.inFlight.set(this.inFlight.size);
-    this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
+    // A job released or lost from the local queue never ran: it is no attempt to time or count.
+    if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
     if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();
     this.slotListener();
   }
@@ -314,11 +397,18 @@ export class JobExecutor {
       queue: job.queue,
       attempt: job.attempt_count,
       maxAttempts: job.max_attempts,
-      createdAt: job.created_at,
-      signal: execution.controller.signal,
+      createdAt: new Date(job.created_at_ms),
+      // A getter: the signal is made only for a handler that reads it.
+      get signal() {
+        return execution.signal;
+      },
       logger,
     };
   }
+}
+
+function increment(counts: Map<string, number>, key: string, by: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + by);
 }
 
 /** Longest error text kept per attempt: enough for any message, bounded for a row that is rewritten per retry. */

@@ -17,8 +17,9 @@ interface ClaimGroup {
 
 /**
  * The claim loop. Woken by NOTIFY, by the poll interval and by freed slots, it claims exactly as many jobs as the
- * executor has free slots, and claims again at once while claims come back full. While every slot is busy it does
- * not query at all (backpressure). Database errors back it off exponentially; it never throws and never spins.
+ * executor can take (its free slots, plus room in its local queue with `prefetch`), and claims again at once while
+ * claims come back full. While the executor can take nothing it does not query at all (backpressure). Database
+ * errors back it off exponentially; it never throws and never spins.
  */
 @Injectable()
 export class JobPoller {
@@ -61,7 +62,7 @@ export class JobPoller {
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
-      if (this.saturated) this.wakeSoon();
+      if (this.saturated && this.executor.wantsClaim()) this.wakeSoon();
     });
     this.wake();
   }
@@ -171,19 +172,19 @@ export class JobPoller {
     let full = false;
     for (const group of this.groups) {
       if (this.stopped) break;
-      const free =
+      const room =
         group.concurrency === undefined
-          ? this.executor.freeSlots()
-          : this.executor.freeSlotsFor(group.types[0], group.concurrency);
-      if (free === 0) continue;
+          ? this.executor.claimable()
+          : this.executor.claimableFor(group.types[0], group.concurrency);
+      if (room === 0) continue;
       claimed = true;
-      const jobs = await this.claim(group.types, free);
-      for (const job of jobs) this.executor.start(job);
-      if (jobs.length === free) full = true;
+      const jobs = await this.claim(group.types, room);
+      for (const job of jobs) this.executor.accept(job);
+      if (jobs.length === room) full = true;
     }
-    // Only a claim tells whether more work is waiting. A wake-up that found every slot busy (a poll tick, a
-    // NOTIFY) learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
+    // Only a claim tells whether more work is waiting. A wake-up that found no room (a poll tick, a NOTIFY)
+    // learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
     if (claimed) this.saturated = full;
-    return full && this.executor.freeSlots() > 0;
+    return full && this.executor.claimable() > 0;
   }
 }
