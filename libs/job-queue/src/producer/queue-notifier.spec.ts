@@ -7,7 +7,7 @@ describe('QueueNotifier', () => {
     const notifier = new QueueNotifier(async (queues) => {
       sent.push(queues);
       if (sent.length === 1) await new Promise<void>((r) => (release = r));
-    }, () => undefined);
+    }, () => undefined, 0);
     notifier.notify(['a']);
     notifier.notify(['b']);
     notifier.notify(['a', 'c']);
@@ -28,12 +28,32 @@ describe('QueueNotifier', () => {
         throw new Error('down');
       }
       sent.push(queues);
-    }, (e) => errors.push(e));
+    }, (e) => errors.push(e), 0);
     notifier.notify(['a']);
     await new Promise((r) => setImmediate(r));
     notifier.notify(['b']);
     await new Promise((r) => setImmediate(r));
     expect(errors).toHaveLength(1);
     expect(sent).toEqual([['b']]);
+  });
+
+  it('sends a lone notify at once, and folds the ones that follow within the gap into one at its end', async () => {
+    const sent: Array<{ queues: string[]; at: number }> = [];
+    const gapMs = 30;
+    const notifier = new QueueNotifier(async (queues) => {
+      sent.push({ queues, at: performance.now() });
+    }, () => undefined, gapMs);
+    notifier.notify(['a']);
+    expect(sent.map((s) => s.queues)).toEqual([['a']]);
+    await new Promise((r) => setImmediate(r));
+    notifier.notify(['b']);
+    notifier.notify(['c']);
+    await new Promise((r) => setImmediate(r));
+    // Within the gap: held back, not dropped.
+    expect(sent).toHaveLength(1);
+    const deadline = Date.now() + 2_000;
+    while (sent.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(sent.map((s) => s.queues)).toEqual([['a'], ['b', 'c']]);
+    expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(gapMs - 1);
   });
 });

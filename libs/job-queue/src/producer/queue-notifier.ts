@@ -1,30 +1,46 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
- * Wakes workers after autocommit enqueues, coalescing: while one NOTIFY is in flight, the queues of the inserts
- * that commit meanwhile wait and go in the next one. Every insert is followed by a NOTIFY sent after its commit
- * (never skipped, only shared), so a woken worker's claim sees the job. A NOTIFY that fails is dropped: the jobs
- * are committed, and the workers' poll interval finds them.
+ * Least time between two NOTIFYs of one producer. Under load every insert would otherwise be followed by a NOTIFY of
+ * its own: a statement, a round trip and a wake-up of every listening worker per job, for workers that are busy
+ * anyway. A lone enqueue is not delayed: its NOTIFY goes at once when none went in the last gap.
+ */
+export const NOTIFY_GAP_MS = 2;
+
+/**
+ * Wakes workers after autocommit enqueues, coalescing: while one NOTIFY is in flight, or less than `gapMs` after
+ * the last one, the queues of the inserts that commit meanwhile wait and go together in the next one. Every insert
+ * is followed by a NOTIFY sent after its commit (never skipped, only shared and at most `gapMs` late), so a woken
+ * worker's claim sees the job. A NOTIFY that fails is dropped: the jobs are committed, and the workers' poll
+ * interval finds them.
  */
 export class QueueNotifier {
   private readonly waiting = new Set<string>();
-  private inFlight = false;
+  private busy = false;
+  private lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly send: (queues: string[]) => Promise<void>,
     private readonly onError: (error: unknown) => void,
+    private readonly gapMs = NOTIFY_GAP_MS,
   ) {}
 
   notify(queues: Iterable<string>): void {
     for (const queue of queues) this.waiting.add(queue);
-    if (!this.inFlight && this.waiting.size > 0) void this.flush();
+    if (!this.busy && this.waiting.size > 0) void this.flush();
   }
 
   private async flush(): Promise<void> {
-    this.inFlight = true;
+    this.busy = true;
     while (this.waiting.size > 0) {
+      const wait = this.lastSentAt + this.gapMs - performance.now();
+      if (wait > 0) await sleep(wait);
       const queues = [...this.waiting];
       this.waiting.clear();
+      this.lastSentAt = performance.now();
       await this.send(queues).catch(this.onError);
     }
-    this.inFlight = false;
+    this.busy = false;
   }
 }
