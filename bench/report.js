@@ -1,5 +1,6 @@
 'use strict';
-// The one table: per metric (row) the median over runs for each variant (column), then ours/peer for each peer.
+// The one table: per metric (row) the median over runs for each variant (column), then, for each of our variants
+// and each peer, the ratio ours/peer.
 // Printed as aligned text, written as markdown to results/latest.md and with every raw run to results/latest.json.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -36,24 +37,23 @@ function computeMedians(runs) {
 /** Builds header + rows of strings; `status[variant]` marks skipped or not-ready variants. */
 function buildTable({ variants, metrics, medians, cellNote }) {
   const names = variants.map((v) => v.name);
-  const peers = names.filter((n) => n !== OURS);
-  const showRatios = names.includes(OURS);
-  const header = ['metric', ...names, ...(showRatios ? peers.map((p) => `ours/${p}`) : [])];
+  const ours = variants.filter((v) => v.system === OURS).map((v) => v.name);
+  const peers = variants.filter((v) => v.system !== OURS).map((v) => v.name);
+  const pairs = ours.flatMap((o) => peers.map((p) => [o, p]));
+  const header = ['metric', ...names, ...pairs.map(([o, p]) => `${o}/${p}`)];
   const rows = metrics.map((m) => {
     const value = (name) => medians[name]?.[m.caseId]?.[m.key]?.median ?? null;
     const cells = names.map((name) => {
       const v = value(name);
       return v === null ? cellNote(name, m.caseId) : fmt(v, m.unit);
     });
-    const ratios = showRatios
-      ? peers.map((p) => {
-          const o = value(OURS);
-          const q = value(p);
-          if (o === null || q === null || q === 0) return '—';
-          const r = o / q;
-          return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}×`;
-        })
-      : [];
+    const ratios = pairs.map(([ourName, peer]) => {
+      const o = value(ourName);
+      const q = value(peer);
+      if (o === null || q === null || q === 0) return '—';
+      const r = o / q;
+      return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}×`;
+    });
     return [`${m.label}${m.better === 'lower' ? ' ↓' : ' ↑'}`, ...cells, ...ratios];
   });
   return { header, rows };

@@ -35,12 +35,14 @@ function loadLibrary() {
   return lib;
 }
 
-/** The module options; `overrides` differ between the producer and the worker context. */
+/** The module options; `overrides` differ between the producer and the worker context and between variants. */
 function moduleOptions(dbUrl, overrides) {
-  // The library's defaults are its fastest settings: a claim is always the free slots (no prefetch by design), and
-  // completions, NOTIFYs and inserts are batched without knobs.
+  // Completions, NOTIFYs and inserts are batched without knobs; the one throughput setting is `prefetch`.
   return { connectionUrl: dbUrl, schema: SCHEMA, pollIntervalMs: POLL_INTERVAL_MS, runMigrations: true, ...overrides };
 }
+
+/** graphile-fast's local queue size: the prefetch variant holds as many jobs ahead as graphile-worker does. */
+const PREFETCH = 500;
 
 /** A Nest module class built in plain JS: decorators applied as functions. */
 function makeModule(name, metadata) {
@@ -70,15 +72,18 @@ function makeHandlerProvider(onJobRef) {
 }
 
 class OursAdapter {
-  constructor() {
-    this.name = 'ours';
+  /** `workerOptions`: the variant's module options for the worker context. */
+  constructor(name, workerOptions, { backlog }) {
+    this.name = name;
     this.system = 'ours';
+    this.workerOptions = workerOptions;
     this.producerApp = null;
     this.workerApp = null;
     this.producer = null;
     this.pool = null;
     this.onJobRef = { current: () => undefined };
-    this.backlog = {
+    // The backlog probe times the claim statement, the same in every variant: measured once, in `ours`.
+    if (backlog) this.backlog = {
       // The columns of create-job-queue-tables.migration.ts, in one statement: a million rows through the producer
       // would time the producer, not the claim.
       fill: async (n) => {
@@ -126,7 +131,7 @@ class OursAdapter {
     const { NestFactory } = require('@nestjs/core');
     this.onJobRef.current = onJob;
     const WorkerModule = makeModule('BenchWorkerModule', {
-      imports: [JobQueueModule.forRoot(moduleOptions(this.dbUrl, { concurrency }))],
+      imports: [JobQueueModule.forRoot(moduleOptions(this.dbUrl, { ...this.workerOptions, concurrency }))],
       providers: [this.handlerClass],
     });
     // createApplicationContext runs init(): onModuleInit discovers the handler, onApplicationBootstrap starts it.
@@ -155,11 +160,19 @@ class OursAdapter {
   }
 }
 
+const COMMON = `schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers); enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}; producer in its own context (concurrency 0)`;
+
 module.exports = [
   {
     name: 'ours',
     system: 'ours',
-    settings: `schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers), library defaults otherwise; enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}; producer in its own context (concurrency 0)`,
-    create: () => new OursAdapter(),
+    settings: `library defaults (prefetch 0: claims only free slots); ${COMMON}`,
+    create: () => new OursAdapter('ours', {}, { backlog: true }),
+  },
+  {
+    name: 'ours-prefetch',
+    system: 'ours',
+    settings: `prefetch ${PREFETCH} (graphile-fast's local queue size), library defaults otherwise; ${COMMON}`,
+    create: () => new OursAdapter('ours-prefetch', { prefetch: PREFETCH }, { backlog: false }),
   },
 ];
