@@ -34,13 +34,17 @@ export class QueueNotifier {
   private async flush(): Promise<void> {
     this.busy = true;
     while (this.waiting.size > 0) {
-      const wait = this.lastSentAt + this.gapMs - performance.now();
-      if (wait > 0) await sleep(wait);
+      // Again until the gap is over: a timer may fire up to a millisecond early by performance.now().
+      for (let wait = this.untilGapEnds(); wait > 0; wait = this.untilGapEnds()) await sleep(wait);
       const queues = [...this.waiting];
       this.waiting.clear();
       this.lastSentAt = performance.now();
       await this.send(queues).catch(this.onError);
     }
     this.busy = false;
+  }
+
+  private untilGapEnds(): number {
+    return this.lastSentAt + this.gapMs - performance.now();
   }
 }
