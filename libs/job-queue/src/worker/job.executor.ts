@@ -64,13 +64,13 @@ export class JobExecutor {
   /**
    * How many jobs a claim may return now: the free slots, plus the room left in the local queue (`prefetch`).
    * A slot frees when its handler settles, not when its end is written: the next claim then overlaps the previous
-   * batch's completion write, on another connection, instead of waiting for it. At most `concurrency` settled
-   * attempts may wait for their write, so a slow database still holds the claims back.
+   * batch's completion write, on another connection, instead of waiting for it. At most `concurrency + prefetch`
+   * settled attempts may wait for their write (one claim's worth), so a slow database still holds the claims back.
    */
   claimable(): number {
-    const { concurrency, prefetch } = this.options;
-    const unwrittenRoom = 2 * concurrency + prefetch - this.inFlight.size;
-    return Math.max(0, Math.min(concurrency + prefetch - this.running - this.queued.length, unwrittenRoom));
+    const capacity = this.options.concurrency + this.options.prefetch;
+    const unwrittenRoom = 2 * capacity - this.inFlight.size;
+    return Math.max(0, Math.min(capacity - this.running - this.queued.length, unwrittenRoom));
   }
 
   /** What a claim of a handler with its own concurrency may return: never more than that type can run now. */
