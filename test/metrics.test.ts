@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
+import { metricSample } from './support/queue-probes';
 
 // prom-client has one default registry per module registry: every app of this file writes to it, so each test
 // reads the counters before and after and compares the difference, for job types of its own.
@@ -64,35 +65,25 @@ class CapturingLogger implements LoggerService {
   }
 }
 
-/** Sum of the samples of `series` (a metric name, or a histogram's `_count`/`_sum`) whose labels match. */
-async function sample(name: string, labels: Record<string, string>, series = name): Promise<number> {
-  const metric = register.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
 /** The per-type counters and histogram counts this file checks. */
 async function countsFor(type: string) {
   const labels = { queue: QUEUE, type };
   const durationCount = (outcome: string) =>
-    sample(METRIC.duration, { ...labels, outcome }, `${METRIC.duration}_count`);
+    metricSample(METRIC.duration, { ...labels, outcome }, `${METRIC.duration}_count`);
   return {
-    enqueued: await sample(METRIC.enqueued, labels),
-    completed: await sample(METRIC.completed, labels),
-    retried: await sample(METRIC.retried, labels),
-    dead: await sample(METRIC.dead, labels),
-    recovered: await sample(METRIC.recovered, labels),
-    leaseLost: await sample(METRIC.leaseLost, labels),
+    enqueued: await metricSample(METRIC.enqueued, labels),
+    completed: await metricSample(METRIC.completed, labels),
+    retried: await metricSample(METRIC.retried, labels),
+    dead: await metricSample(METRIC.dead, labels),
+    recovered: await metricSample(METRIC.recovered, labels),
+    leaseLost: await metricSample(METRIC.leaseLost, labels),
     duration: {
       completed: await durationCount('completed'),
       retried: await durationCount('retried'),
       dead: await durationCount('dead'),
       lease_lost: await durationCount('lease_lost'),
     },
-    wait: await sample(METRIC.wait, labels, `${METRIC.wait}_count`),
+    wait: await metricSample(METRIC.wait, labels, `${METRIC.wait}_count`),
   };
 }
 type Counts = Awaited<ReturnType<typeof countsFor>>;
@@ -203,8 +194,8 @@ describe('metrics and logs of a run of known outcomes', () => {
     expect(all.reduce((s, c) => s + c.wait, 0)).toBe(attempts);
     expect(all.reduce((s, c) => s + Object.values(c.duration).reduce((a, b) => a + b, 0), 0)).toBe(attempts);
     // Nothing is left running, and the counters sit on the default registry the app's /metrics would expose.
-    expect(await sample(METRIC.inFlight, {})).toBe(0);
-    expect(await sample(METRIC.concurrency, {})).toBe(8);
+    expect(await metricSample(METRIC.inFlight, {})).toBe(0);
+    expect(await metricSample(METRIC.concurrency, {})).toBe(8);
     const text = await register.metrics();
     expect(text).toContain(`${METRIC.completed}{queue="${QUEUE}",type="metrics.ok"}`);
     expect(text).toMatch(new RegExp(`${METRIC.duration}_bucket\\{le="[^"]+",queue="${QUEUE}",type="metrics.poison",outcome="dead"\\}`));
@@ -294,14 +285,14 @@ describe('metrics and logs of a run of known outcomes', () => {
     expect(expected.pending).toBeGreaterThanOrEqual(1);
     await waitFor('the depth gauge matches the tables', async () => {
       const sampled = {
-        pending: await sample(METRIC.depth, { queue: QUEUE, status: 'pending' }),
-        processing: await sample(METRIC.depth, { queue: QUEUE, status: 'processing' }),
-        dead: await sample(METRIC.depth, { queue: QUEUE, status: 'dead' }),
+        pending: await metricSample(METRIC.depth, { queue: QUEUE, status: 'pending' }),
+        processing: await metricSample(METRIC.depth, { queue: QUEUE, status: 'processing' }),
+        dead: await metricSample(METRIC.depth, { queue: QUEUE, status: 'dead' }),
       };
       return JSON.stringify(sampled) === JSON.stringify(expected);
     });
     const age = await waitFor('oldest pending age sampled', async () => {
-      const seconds = await sample(METRIC.oldestPendingAge, {});
+      const seconds = await metricSample(METRIC.oldestPendingAge, {});
       return seconds >= 3600 ? seconds : undefined;
     });
     expect(age).toBeLessThan(3600 + 60);
@@ -326,13 +317,13 @@ describe('two apps in one process', () => {
     let b: INestApplicationContext | undefined;
     try {
       const labels = { queue: QUEUE, type: 'metrics.twin' };
-      const before = await sample(METRIC.completed, labels);
+      const before = await metricSample(METRIC.completed, labels);
       a = await startTestApp({ ...options, connectionUrl: dbA.url }, [TwinHandler]);
       b = await startTestApp({ ...options, connectionUrl: dbB.url }, [TwinHandler]);
       await Promise.all([a.init(), b.init()]);
       await a.get(JobProducer).enqueue('metrics.twin', { app: 'a' }, { queue: QUEUE });
       await b.get(JobProducer).enqueue('metrics.twin', { app: 'b' }, { queue: QUEUE });
-      await waitFor('both jobs counted', async () => (await sample(METRIC.completed, labels)) - before === 2);
+      await waitFor('both jobs counted', async () => (await metricSample(METRIC.completed, labels)) - before === 2);
       expect(seen.sort()).toEqual(['a', 'b']);
       // One metric per name in the registry, both apps writing to it.
       const names = register.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);

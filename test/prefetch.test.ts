@@ -1,7 +1,6 @@
 import { Injectable, Module, type INestApplicationContext, type LoggerService, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { register } from 'prom-client';
 import {
   JOB_QUEUE_METRICS,
   JobHandler,
@@ -18,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { counterValue, countJobs, deadRow, gate, jobRow } from './support/queue-probes';
+import { counterValue, countJobs, deadRow, gate, jobRow, metricSample, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from './support/queue-probes';
 
 // One database for the file; each test uses job types of its own and leaves the tables empty. prom-client's default
 // registry is shared by every app of the file, so metric checks compare a before and an after, per type.
@@ -60,18 +59,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- handlers, one class per scenario so that each app claims only its own types ----
 
-@Injectable()
-class AheadHandlers {
-  @JobHandler('pf.ahead')
-  async ahead(_: unknown, ctx: JobContext) {
-    counter.enter(ctx);
-    try {
-      await hold.promise;
-    } finally {
-      counter.leave(ctx);
+/** A provider whose one handler, for `type`, counts its runs and waits for the current `hold` gate. */
+function gatedHandlers(type: string): Type<unknown> {
+  @Injectable()
+  class GatedHandlers {
+    @JobHandler(type)
+    async run(_: unknown, ctx: JobContext) {
+      counter.enter(ctx);
+      try {
+        await hold.promise;
+      } finally {
+        counter.leave(ctx);
+      }
     }
   }
+  return GatedHandlers;
 }
+
+const AheadHandlers = gatedHandlers('pf.ahead');
+const ShutdownHandlers = gatedHandlers('pf.shutdown');
+const LostHandlers = gatedHandlers('pf.lost');
 
 const RENEW_LEASE_MS = 1_000;
 const RENEW_WORK_MS = 700;
@@ -109,31 +116,6 @@ class RenewHandlers {
   }
 }
 
-@Injectable()
-class ShutdownHandlers {
-  @JobHandler('pf.shutdown')
-  async shutdown(_: unknown, ctx: JobContext) {
-    counter.enter(ctx);
-    try {
-      await hold.promise;
-    } finally {
-      counter.leave(ctx);
-    }
-  }
-}
-
-@Injectable()
-class LostHandlers {
-  @JobHandler('pf.lost')
-  async lost(_: unknown, ctx: JobContext) {
-    counter.enter(ctx);
-    try {
-      await hold.promise;
-    } finally {
-      counter.leave(ctx);
-    }
-  }
-}
 
 const NARROW_LIMIT = 1;
 /** The most `pf.open` handlers seen running at once while a `pf.narrow` handler was running. */
@@ -163,16 +145,6 @@ class LimitHandlers {
       counter.leave(ctx);
     }
   }
-}
-
-/** Sum of the samples of `series` (a metric name, or a histogram's `_count`) whose labels match. */
-async function sample(name: string, labels: Record<string, string>, series = name): Promise<number> {
-  const metric = register.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local queue', () => {
@@ -326,21 +298,9 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(counter.startedIds()).toEqual([running]);
     const rows = await query<Record<string, unknown>>(
       db.url,
-      `SELECT id, status, locked_at, locked_by, lock_token, attempt_count, last_error, next_retry_at <= now() AS runnable
-       FROM job_queue.jobs ORDER BY id`,
+      `SELECT id, ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs ORDER BY id`,
     );
-    expect(rows).toEqual(
-      [...queued].sort().map((id) => ({
-        id,
-        status: 'pending',
-        locked_at: null,
-        locked_by: null,
-        lock_token: null,
-        attempt_count: 0,
-        last_error: null,
-        runnable: true,
-      })),
-    );
+    expect(rows).toEqual([...queued].sort().map((id) => ({ id, ...RELEASED_UNTRIED })));
 
     // Another instance, without prefetch, takes them at once, each on its first attempt.
     const second = await start({ concurrency: 2, prefetch: 0, instanceId: 'pf-sd-2' }, [ShutdownHandlers]);
@@ -415,7 +375,7 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     );
     const labels = { queue: 'default', type: 'pf.lost' };
     const lostBefore = await counterValue(JOB_QUEUE_METRICS.leaseLost, labels);
-    const lostAttemptsBefore = await sample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`);
+    const lostAttemptsBefore = await metricSample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`);
 
     const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.lost', payload: {} })));
     await waitFor('all three claimed', async () => (await held('pf-lost')) === 3);
@@ -445,7 +405,7 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(await jobRow(db.url, victim)).toEqual(taken);
     expect(await deadRow(db.url, victim)).toBeUndefined();
     expect(await counterValue(JOB_QUEUE_METRICS.leaseLost, labels)).toBe(lostBefore + 1);
-    expect(await sample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`)).toBe(lostAttemptsBefore);
+    expect(await metricSample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`)).toBe(lostAttemptsBefore);
   });
 
   it("keeps a handler's own concurrency with prefetch, while other types run beside it", async () => {

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { gate, jobRow } from './support/queue-probes';
+import { gate, jobRow, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from './support/queue-probes';
 
 const started = new Set<string>();
 const finished = new Set<string>();
@@ -98,19 +98,10 @@ describe('graceful shutdown', () => {
     for (const id of [ignoring.id, honouring.id]) {
       const [row] = await query<Record<string, unknown>>(
         db.url,
-        `SELECT status, locked_at, locked_by, lock_token, attempt_count, last_error, next_retry_at <= now() AS runnable
-         FROM job_queue.jobs WHERE id = $1`,
+        `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`,
         [id],
       );
-      expect(row).toEqual({
-        status: 'pending',
-        locked_at: null,
-        locked_by: null,
-        lock_token: null,
-        attempt_count: 0,
-        last_error: null,
-        runnable: true,
-      });
+      expect(row).toEqual(RELEASED_UNTRIED);
     }
     expect(finished.has(ignoring.id)).toBe(false);
     expect(abortReasons.get(honouring.id)).toContain('shutting down');

@@ -95,6 +95,34 @@ export async function counterValue(name: string, labels: Record<string, string>)
   return match?.value ?? 0;
 }
 
+/**
+ * Sum of the samples of `series` (a metric name, or a histogram's `_count`/`_sum`) in prom-client's default registry
+ * whose labels match; 0 when the metric has no such sample.
+ */
+export async function metricSample(name: string, labels: Record<string, string>, series = name): Promise<number> {
+  const metric = register.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+/** A job as shutdown's release leaves it: pending, runnable now, unlocked, its interrupted attempt refunded. */
+export const RELEASED_UNTRIED = {
+  status: 'pending',
+  locked_at: null,
+  locked_by: null,
+  lock_token: null,
+  attempt_count: 0,
+  last_error: null,
+  runnable: true,
+};
+
+/** The columns of `RELEASED_UNTRIED`, for a SELECT on `jobs`. */
+export const RELEASE_STATE_COLUMNS =
+  'status, locked_at, locked_by, lock_token, attempt_count, last_error, next_retry_at <= now() AS runnable';
+
 /** A promise the test resolves by hand: lets a handler run until the test says so. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
