@@ -1,7 +1,8 @@
+import { dbNow } from '../support/queue-probes';
 import { query } from '../support/sql';
 import { waitFor } from '../support/wait-for';
 import { queueOutcome, report, totals } from './support/queue-outcome';
-import { enqueueBatch, withFleetOutput, type SampleProcess } from './support/sample-process';
+import { enqueueBatch, FAST_RECOVERY_ENV, withFleetOutput, type SampleProcess } from './support/sample-process';
 import { fleetPerTest } from './support/fleet-per-test';
 
 /**
@@ -84,6 +85,95 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
       expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
     }),
     90_000,
+  );
+
+  it(
+    'with prefetch, an instance killed while it holds queued jobs: the survivor recovers them after their lease, each runs exactly once',
+    withFleetOutput(() => run.fleet, async () => {
+      const concurrency = Number(FAST_RECOVERY_ENV.JOB_QUEUE_CONCURRENCY);
+      const leaseMs = Number(FAST_RECOVERY_ENV.JOB_QUEUE_LEASE_MS);
+      const prefetch = 50;
+      const [survivorId, victimId] = ['pf-kill-a', 'pf-kill-b'];
+      // PGAPPNAME names each instance's pool connections, so the test can see when the victim's sessions are gone.
+      const [survivor] = await Promise.all(
+        [survivorId, victimId].map((id) => run.fleet!.start(id, { JOB_QUEUE_PREFETCH: prefetch, PGAPPNAME: `e2e:${id}` })),
+      );
+      const startedAt = Date.now();
+      // 150 ms each: about 130 jobs/s for the pair, so the backlog outlasts the kill and each instance keeps refilling
+      // a local queue of up to `prefetch` jobs beside its `concurrency` running ones.
+      const recordIds = await enqueueBatch(survivor, records(400, 150));
+
+      const beforeKill = await waitFor(
+        'the victim working and holding more jobs than it can run',
+        async () => {
+          const [row] = await query<{ held: number; effects: number; sessions: number }>(
+            run.db.url,
+            `SELECT (SELECT count(*)::int FROM job_queue.jobs WHERE status = 'processing' AND locked_by = $1) AS held,
+                    (SELECT count(*)::int FROM sample.effects) AS effects,
+                    (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $2) AS sessions`,
+            [victimId, `e2e:${victimId}`],
+          );
+          return row.effects >= 50 && row.held > concurrency ? row : undefined;
+        },
+        15_000,
+        20,
+      );
+      const heldBeforeKill = beforeKill.held;
+      expect(beforeKill.sessions).toBeGreaterThan(0); // else the wait for its sessions to end below would prove nothing
+      const killedAt = await dbNow(run.db.url);
+      await run.fleet!.get(victimId).kill();
+      // Its sessions are gone once PostgreSQL has ended their transactions (rolled back; or a COMMIT already sent,
+      // done): the rows it still holds then are exactly the orphans.
+      await waitFor(
+        'the victim sessions gone',
+        async () =>
+          (await query(run.db.url, 'SELECT 1 FROM pg_stat_activity WHERE application_name = ANY($1)', [
+            [`e2e:${victimId}`, `job-queue-listener:${victimId}`],
+          ])).length === 0,
+        10_000,
+        20,
+      );
+      const orphans = await query<{ id: string; lock_token: string; attempt_count: number; locked_at: string }>(
+        run.db.url,
+        `SELECT id, lock_token, attempt_count, locked_at::text AS locked_at FROM job_queue.jobs
+         WHERE status = 'processing' AND locked_by = $1`,
+        [victimId],
+      );
+      const recoverWallMs = await waitRescued(run.db.url, orphans, Date.now());
+
+      await waitFor('queue drained', async () => (await totals(run.db.url)).live === 0, 30_000, 100);
+      const outcome = await queueOutcome(run.db.url, recordIds);
+      const all = await totals(run.db.url);
+      // Who ran each orphan, on which attempt, and when (database times): after the lease its holder last renewed.
+      const recovered = await query<{ instance_id: string | null; charged: number | null; after_lease: boolean | null; ms_after_kill: number | null }>(
+        run.db.url,
+        `SELECT e.instance_id, e.attempt - o.held_attempt AS charged,
+                e.created_at > o.locked_at + $4::int * interval '1 millisecond' AS after_lease,
+                (extract(epoch FROM e.created_at - $5::timestamptz) * 1000)::float8 AS ms_after_kill
+         FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS o(id, held_attempt, locked_at)
+         LEFT JOIN sample.effects e ON e.job_id = o.id
+         ORDER BY o.id`,
+        [orphans.map((o) => o.id), orphans.map((o) => o.attempt_count), orphans.map((o) => o.locked_at), leaseMs, killedAt],
+      );
+      const recoveredBySurvivor = await survivor.metric('job_queue_jobs_recovered_total');
+      const msAfterKill = recovered.map((r) => r.ms_after_kill ?? NaN);
+      report('kill-prefetch', {
+        enqueued: recordIds.length, concurrency, prefetch, heldBeforeKill, orphaned: orphans.length, recoveredBySurvivor,
+        firstRecoveredMs: Math.round(Math.min(...msAfterKill)), lastRecoveredMs: Math.round(Math.max(...msAfterKill)),
+        recoverWallMs, lost: outcome.lost, duplicated: outcome.duplicated, dead: outcome.dead, totalMs: Date.now() - startedAt,
+      });
+
+      expect(heldBeforeKill).toBeGreaterThan(concurrency);
+      // What it held when it died: more than it could run (queued jobs among them), never more than it may claim.
+      expect(orphans.length).toBeGreaterThan(concurrency);
+      expect(orphans.length).toBeLessThanOrEqual(concurrency + prefetch);
+      // Each orphan ran once, on the survivor, after its lease expired, its attempt charged by the crash.
+      expect(recovered).toEqual(orphans.map(() => expect.objectContaining({ instance_id: survivorId, charged: 1, after_lease: true })));
+      expect(recoveredBySurvivor).toBe(orphans.length);
+      expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
+      expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+    }),
+    60_000,
   );
 
   it(

@@ -1,7 +1,8 @@
+import { dbNow, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from '../support/queue-probes';
 import { query } from '../support/sql';
 import { waitFor } from '../support/wait-for';
 import { report } from './support/queue-outcome';
-import { enqueueBatch, withFleetOutput } from './support/sample-process';
+import { enqueueBatch, FAST_RECOVERY_ENV, withFleetOutput } from './support/sample-process';
 import { fleetPerTest } from './support/fleet-per-test';
 
 /**
@@ -71,6 +72,105 @@ describe('e2e: graceful shutdown on SIGTERM', () => {
         `SELECT count(*)::int AS locked FROM job_queue.jobs WHERE status = 'processing' OR lock_token IS NOT NULL OR locked_by IS NOT NULL`,
       );
       expect(locked).toBe(0);
+    }),
+    60_000,
+  );
+
+  it(
+    'with prefetch: queued jobs go back to pending at once, attempt refunded, while running ones finish; exit 0; then run once elsewhere',
+    withFleetOutput(() => run.fleet, async () => {
+      const concurrency = Number(FAST_RECOVERY_ENV.JOB_QUEUE_CONCURRENCY);
+      const prefetch = 50;
+      const delayMs = 1_500;
+      const proc = await run.fleet!.start('pf-term-a', { JOB_QUEUE_PREFETCH: prefetch, JOB_QUEUE_SHUTDOWN_TIMEOUT_MS: 5_000 });
+      // Fewer than concurrency + prefetch: one claim takes them all, so every job still pending after the exit was
+      // held by pf-term-a. Each runs 1.5 s, so the first ten are still running when the signal comes.
+      const ids = await enqueueBatch(proc, Array.from({ length: 40 }, () => ({ type: 'demo.record', payload: { delayMs } })));
+      const heldBeforeTerm = await waitFor(
+        'all 40 jobs claimed by pf-term-a',
+        async () => {
+          const [{ n }] = await query<{ n: number }>(
+            run.db.url,
+            `SELECT count(*)::int AS n FROM job_queue.jobs WHERE status = 'processing' AND locked_by = 'pf-term-a'`,
+          );
+          return n === ids.length ? n : 0;
+        },
+        10_000,
+        20,
+      );
+
+      const termAt = await dbNow(run.db.url);
+      const termWallAt = Date.now();
+      proc.signal('SIGTERM');
+      const exit = await waitFor('pf-term-a to exit', () => proc.exit, 15_000, 20);
+      const exitMs = Date.now() - termWallAt;
+
+      // Read at once, before any lease could expire: what the shutdown itself left.
+      const [{ locked }] = await query<{ locked: number }>(
+        run.db.url,
+        `SELECT count(*)::int AS locked FROM job_queue.jobs
+         WHERE locked_by = 'pf-term-a' OR status = 'processing' OR lock_token IS NOT NULL`,
+      );
+      const released = await query<Record<string, unknown> & { id: string }>(
+        run.db.url,
+        `SELECT id, ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs ORDER BY id`,
+      );
+      const ran = await query<{ job_id: string; attempt: number }>(
+        run.db.url,
+        `SELECT job_id::text, attempt FROM sample.effects WHERE instance_id = 'pf-term-a'`,
+      );
+      // Database times: the release (one statement, so one updated_at) against the running jobs' start (their effect's
+      // transaction began when they started; each ends at least delayMs later).
+      const [timing] = await query<{ statements: number; release_ms: number; before_first_end: boolean }>(
+        run.db.url,
+        `SELECT count(DISTINCT j.updated_at)::int AS statements,
+                (extract(epoch FROM max(j.updated_at) - $1::timestamptz) * 1000)::float8 AS release_ms,
+                max(j.updated_at) < (SELECT min(created_at) FROM sample.effects WHERE instance_id = 'pf-term-a')
+                                    + $2::int * interval '1 millisecond' AS before_first_end
+         FROM job_queue.jobs j`,
+        [termAt, delayMs],
+      );
+      const loggedReleased = proc.grep(/Shutdown: \d+ prefetched jobs released to pending/).map((l) => Number(/(\d+) prefetched/.exec(l)![1]));
+      const loggedFinished = proc.grep(/Shutdown: \d+ in-flight jobs finished/).map((l) => Number(/(\d+) in-flight/.exec(l)![1]));
+      report('sigterm-prefetch', {
+        enqueued: ids.length, concurrency, prefetch, heldBeforeTerm, ran: ran.length, released: released.length,
+        releaseMsAfterTerm: Math.round(timing.release_ms), exitMs, exit: JSON.stringify(exit),
+      });
+
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(heldBeforeTerm).toBeGreaterThan(concurrency);
+      expect(locked).toBe(0);
+      // Every held job either ran here (its running attempt drained to completion, once) or went back untried.
+      expect([...released.map((r) => r.id), ...ran.map((r) => r.job_id)].sort()).toEqual([...ids].sort());
+      expect(ran.map((r) => r.attempt)).toEqual(ran.map(() => 1));
+      expect(ran.length).toBeGreaterThan(0);
+      // Only the jobs running at the signal ran: no queued job started after it.
+      expect(ran.length).toBeLessThanOrEqual(concurrency);
+      expect(released.length).toBe(heldBeforeTerm - ran.length);
+      for (const row of released) expect(row).toEqual({ id: row.id, ...RELEASED_UNTRIED });
+      // Released at once, in one statement, before the first running job could have finished: not after the drain.
+      expect(timing).toMatchObject({ statements: 1, before_first_end: true });
+      expect(loggedReleased).toEqual([released.length]);
+      expect(loggedFinished).toEqual([ran.length]);
+      expect(proc.grep(/still running after/)).toEqual([]);
+
+      // Another instance takes the released jobs at once and runs each exactly once, on its first attempt.
+      const next = await run.fleet!.start('pf-term-b', { JOB_QUEUE_CONCURRENCY: 15 });
+      await waitFor('queue drained', async () => (await query(run.db.url, 'SELECT 1 FROM job_queue.jobs LIMIT 1')).length === 0, 15_000, 50);
+      const byB = await query<{ job_id: string; attempt: number }>(
+        run.db.url,
+        `SELECT job_id::text, attempt FROM sample.effects WHERE instance_id = 'pf-term-b'`,
+      );
+      const [effects] = await query<{ n: number; distinct_jobs: number }>(
+        run.db.url,
+        'SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS distinct_jobs FROM sample.effects',
+      );
+      const [{ dead }] = await query<{ dead: number }>(run.db.url, 'SELECT count(*)::int AS dead FROM job_queue.dead_jobs');
+      const byId = (a: { job_id: string }, b: { job_id: string }) => a.job_id.localeCompare(b.job_id);
+      expect(byB.sort(byId)).toEqual(released.map((r) => ({ job_id: r.id, attempt: 1 })).sort(byId));
+      expect(effects).toEqual({ n: ids.length, distinct_jobs: ids.length });
+      expect(dead).toBe(0);
+      expect(await next.metric('job_queue_jobs_recovered_total')).toBe(0);
     }),
     60_000,
   );

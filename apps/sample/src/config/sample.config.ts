@@ -7,6 +7,7 @@ export interface SampleConfig {
   instanceId: string;
   queue: {
     concurrency?: number;
+    prefetch?: number;
     leaseMs?: number;
     pollIntervalMs?: number;
     recoveryIntervalMs?: number;
@@ -21,6 +22,7 @@ export const SAMPLE_CONFIG = Symbol('sample:config');
 /** The JOB_QUEUE_* variables and the module option each one sets. */
 const QUEUE_VARIABLES = {
   JOB_QUEUE_CONCURRENCY: 'concurrency',
+  JOB_QUEUE_PREFETCH: 'prefetch',
   JOB_QUEUE_LEASE_MS: 'leaseMs',
   JOB_QUEUE_POLL_INTERVAL_MS: 'pollIntervalMs',
   JOB_QUEUE_RECOVERY_INTERVAL_MS: 'recoveryIntervalMs',
