@@ -17,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { counterValue, countJobs, deadRow, gate, jobRow, metricSample, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from './support/queue-probes';
+import { counterValue, countJobs, deadRow, gate, jobRow, metricSample, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED, waitForBlockedClaim } from './support/queue-probes';
 
 // One database for the file; each test uses job types of its own and leaves the tables empty. prom-client's default
 // registry is shared by every app of the file, so metric checks compare a before and an after, per type.
@@ -332,14 +332,7 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE job_queue.jobs IN EXCLUSIVE MODE');
-      await waitFor('claim blocked', async () => {
-        const rows = await query(
-          db.url,
-          `SELECT 1 FROM pg_stat_activity
-           WHERE application_name = 'job-queue:pf-sd-window' AND wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'`,
-        );
-        return rows.length === 1;
-      });
+      await waitForBlockedClaim(db.url, 'pf-sd-window');
       closing = close(app);
       // Shutdown has stopped claiming and listening once the listener's connection is gone; it now waits for the claim.
       await waitFor('listener closed', async () => {

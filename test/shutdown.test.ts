@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { gate, jobRow, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from './support/queue-probes';
+import { gate, jobRow, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED, waitForBlockedClaim } from './support/queue-probes';
 
 const started = new Set<string>();
 const finished = new Set<string>();
@@ -120,14 +120,7 @@ describe('graceful shutdown', () => {
       const [{ id }] = (
         await blocker.query(`INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('sd.short', '{}', 'pending', 3) RETURNING id`)
       ).rows;
-      await waitFor('claim blocked', async () => {
-        const rows = await query(
-          db.url,
-          `SELECT 1 FROM pg_stat_activity
-           WHERE application_name = 'job-queue:sd-claim' AND wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'`,
-        );
-        return rows.length === 1;
-      });
+      await waitForBlockedClaim(db.url, 'sd-claim');
 
       const closing = close(app);
       // Shutdown has stopped claiming and listening once the listener's connection is gone.

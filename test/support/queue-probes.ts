@@ -2,6 +2,7 @@ import { register } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { JobRepository } from '@app/job-queue/job.repository';
 import { query } from './sql';
+import { waitFor } from './wait-for';
 
 /** A TypeORM DataSource of its own on the test database; the caller destroys it. */
 export async function openDataSource(url: string, max = 4): Promise<DataSource> {
@@ -122,6 +123,19 @@ export const RELEASED_UNTRIED = {
 /** The columns of `RELEASED_UNTRIED`, for a SELECT on `jobs`. */
 export const RELEASE_STATE_COLUMNS =
   'status, locked_at, locked_by, lock_token, attempt_count, last_error, next_retry_at <= now() AS runnable';
+
+/** Waits until the claim of instance `instanceId` waits on a lock: the test holds `LOCK TABLE jobs` to stall it. */
+export async function waitForBlockedClaim(url: string, instanceId: string): Promise<void> {
+  await waitFor('claim blocked', async () => {
+    const rows = await query(
+      url,
+      `SELECT 1 FROM pg_stat_activity
+       WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'`,
+      [`job-queue:${instanceId}`],
+    );
+    return rows.length === 1;
+  });
+}
 
 /** A promise the test resolves by hand: lets a handler run until the test says so. */
 export function gate(): { promise: Promise<void>; open: () => void } {
