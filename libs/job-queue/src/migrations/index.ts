@@ -1,9 +1,16 @@
 import type { MigrationInterface } from 'typeorm';
-import { createJobQueueTablesMigration } from './create-job-queue-tables.migration';
+import { createTables } from './0001-create-tables.migration';
+import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
+
+/**
+ * The schema's chain, oldest first. A step, once released, never changes: a change to the tables is a new step at
+ * the end, with its own `down`. docs/operations.md says which library versions may run side by side.
+ */
+export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [createTables];
 
 /** The library's migrations for a schema, in order; add them to your DataSource's `migrations`. */
 export function createJobQueueMigrations(schema = 'job_queue'): Array<new () => MigrationInterface> {
-  return [createJobQueueTablesMigration(schema)];
+  return JOB_QUEUE_MIGRATION_CHAIN.map((step) => bindMigrationStep(step, schema));
 }
 
 /** The library's migrations for the default schema, `job_queue`. */
