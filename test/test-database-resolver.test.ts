@@ -10,8 +10,8 @@ function steps(env: NodeJS.ProcessEnv, docker: 'up' | 'down'): ResolverSteps & {
       started.push('docker');
       return { url: 'postgres://docker/db', stop: async () => undefined };
     },
-    startEmbedded: async () => {
-      started.push('embedded');
+    startEmbedded: async (major?: string) => {
+      started.push(major ? `embedded ${major}` : 'embedded');
       return { url: 'postgres://embedded/db', stop: async () => undefined };
     },
     log: jest.fn(),
@@ -40,5 +40,17 @@ describe('test database resolution', () => {
     expect(s.log).toHaveBeenCalledWith(
       'test database: no Docker (Could not find a working container runtime strategy); starting the embedded PostgreSQL',
     );
+  });
+
+  it('starts the embedded PostgreSQL of the major JOB_QUEUE_TEST_POSTGRES names, even with DATABASE_URL set', async () => {
+    const s = steps({ DATABASE_URL: 'postgres://given/db', JOB_QUEUE_TEST_POSTGRES: '13' }, 'up');
+    expect(await resolveTestServer(s)).toMatchObject({ source: 'embedded', url: 'postgres://embedded/db' });
+    expect(s.started).toEqual(['embedded 13']);
+  });
+
+  it('refuses a major it has no server for, naming the ones it has', async () => {
+    const s = steps({ JOB_QUEUE_TEST_POSTGRES: '9' }, 'up');
+    await expect(resolveTestServer(s)).rejects.toThrow('JOB_QUEUE_TEST_POSTGRES=9: the tests can start PostgreSQL 13 or 18');
+    expect(s.started).toEqual([]);
   });
 });

