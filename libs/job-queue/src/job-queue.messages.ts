@@ -2,6 +2,8 @@
 export const messages = {
   invalidOption: (name: string, reason: string) => `JobQueueModule option "${name}" ${reason}`,
   invalidField: (field: string, reason: string) => `Invalid job ${field}: ${reason}`,
+  idempotencyKeyUnresolved: (rounds: number) =>
+    `An idempotency key's job was replaced concurrently ${rounds} times in a row; nothing more was written for it`,
   duplicateHandler: (type: string, first: string, second: string) =>
     `Two handlers for job type "${type}": ${first} and ${second}. A type must have exactly one handler.`,
   invalidHandlerType: (type: unknown, where: string) =>

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { JobNotStartedError } from './errors/job-queue.errors';
+import { JobNotStartedError, JobQueueError } from './errors/job-queue.errors';
+import { messages } from './job-queue.messages';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
@@ -152,13 +153,36 @@ export class JobRepository {
     if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
       return this.insertPlain(jobs);
     }
-    const params = [...jobColumns(jobs), jobs.map((j) => j.idempotencyKey), this.tables.channel, options.notifyOnCommit];
     const target = await this.target(options.manager);
-    // A key whose job committed after this statement's snapshot yields a null id; its next run sees that job.
-    for (let round = 0; ; round++) {
-      const rows = await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
-      if (rows.every((r) => r.id !== null) || round === 4) {
-        return rows.map((r) => ({ id: r.id as string, created: r.created, runnable: r.runnable }));
+    const results: Array<{ id: string; created: boolean; runnable: boolean }> = new Array(jobs.length);
+    // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
+    // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
+    let todo = jobs.map((_, i) => i);
+    for (let round = 1; ; round++) {
+      const batch = todo.map((i) => jobs[i]);
+      const params = [...jobColumns(batch), batch.map((j) => j.idempotencyKey), this.tables.channel, options.notifyOnCommit];
+      const rows = await this.insertKeyed(params, target, !options.manager);
+      const missing: number[] = [];
+      rows.forEach(({ id, created, runnable }, n) => {
+        if (id === null) missing.push(todo[n]);
+        else results[todo[n]] = { id, created, runnable };
+      });
+      if (missing.length === 0) return results;
+      if (round === KEY_ROUNDS) throw new JobQueueError(messages.idempotencyKeyUnresolved(KEY_ROUNDS));
+      todo = missing;
+    }
+  }
+
+  /**
+   * One run of `insertJobs`. Outside a caller's transaction a deadlock (with some other transaction that holds keys
+   * in another order) rolled back only this statement, so it is sent again rather than failing every caller in it.
+   */
+  private async insertKeyed(params: unknown[], target: Queryable, retryDeadlock: boolean) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
+      } catch (error) {
+        if (!retryDeadlock || (error as { code?: string }).code !== '40P01' || attempt === KEY_ROUNDS) throw error;
       }
     }
   }
@@ -354,6 +378,9 @@ export class JobRepository {
     return new Set(rows.map((r) => r.id));
   }
 }
+
+/** Rounds of `insertJobs` (and retries after a deadlock) before the producer gives up and reports an error. */
+const KEY_ROUNDS = 5;
 
 /** The columns both insert statements take, one array per column, in their parameter order. */
 function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknown[] {
