@@ -8,6 +8,7 @@ import { messages } from '../job-queue.messages';
 import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/enqueue-options.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { isTransient } from '../worker/batched-writer';
 import { GroupInserter } from './group-inserter';
 import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
@@ -32,7 +33,13 @@ export class JobProducer {
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
   ) {
-    this.grouped = new GroupInserter((jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }));
+    this.grouped = new GroupInserter(
+      (jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }),
+      undefined,
+      undefined,
+      // An outage fails every caller alike; anything else the database refused may be one caller's job alone.
+      (error) => !isTransient(error),
+    );
     this.notifier = new QueueNotifier(
       (queues) => this.repository.notifyQueues(queues),
       (error) => this.logger.warn(`Waking workers failed; they will find the jobs at their next poll: ${(error as Error).message}`),
