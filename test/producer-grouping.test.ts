@@ -86,6 +86,33 @@ describe('producer: statements shared by callers and keys raced by other transac
     }
   });
 
+  it('a key that never resolves fails its own call only, and no other row is written twice', async () => {
+    // A trigger that drops the row: its key is neither inserted nor found, however often the insert runs.
+    await query(db.url, `
+      CREATE FUNCTION public.drop_vanishing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+      CREATE TRIGGER drop_vanishing BEFORE INSERT ON job_queue.jobs
+        FOR EACH ROW WHEN (NEW.idempotency_key = 'vanishing') EXECUTE FUNCTION public.drop_vanishing()`);
+    try {
+      // Four calls take the four lanes; the two after them wait and share one statement.
+      const fillers = Array.from({ length: 4 }, () => producer.enqueue(TYPE, { who: 'filler' }));
+      const [vanishing, bystander] = await Promise.allSettled([
+        producer.enqueueMany([
+          { type: TYPE, payload: { who: 'unkeyed' } },
+          { type: TYPE, payload: { who: 'vanishing' }, idempotencyKey: 'vanishing' },
+        ]),
+        producer.enqueue(TYPE, { who: 'bystander' }, { idempotencyKey: 'bystander' }),
+      ]);
+      expect(vanishing.status).toBe('rejected');
+      expect(String((vanishing as PromiseRejectedResult).reason)).toContain('"vanishing"');
+      expect(bystander.status).toBe('fulfilled');
+      await Promise.all(fillers);
+      const rows = await query<{ who: string }>(db.url, `SELECT payload->>'who' AS who FROM job_queue.jobs ORDER BY 1`);
+      expect(rows.map((r) => r.who)).toEqual(['bystander', 'filler', 'filler', 'filler', 'filler', 'unkeyed']);
+    } finally {
+      await query(db.url, 'DROP TRIGGER drop_vanishing ON job_queue.jobs; DROP FUNCTION public.drop_vanishing()');
+    }
+  });
+
   describe('a job the database refuses fails its own caller only', () => {
     beforeAll(async () => {
       // Stands for anything the database may refuse that validation cannot know (a user's constraint, a trigger).

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { JobNotStartedError, JobQueueError } from './errors/job-queue.errors';
-import { messages } from './job-queue.messages';
+import { JobNotStartedError } from './errors/job-queue.errors';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
@@ -143,18 +142,18 @@ export class JobRepository {
 
   /**
    * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
-   * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
+   * is runnable now. A null id: the job's idempotency key could not be resolved (see `insertKeyed`'s caller). With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
    * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit.
    */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number }>,
     options: { manager?: EntityManager; notifyOnCommit: boolean },
-  ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
+  ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
       return this.insertPlain(jobs);
     }
     const target = await this.target(options.manager);
-    const results: Array<{ id: string; created: boolean; runnable: boolean }> = new Array(jobs.length);
+    const results: Array<{ id: string | null; created: boolean; runnable: boolean }> = new Array(jobs.length);
     // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
     // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
     let todo = jobs.map((_, i) => i);
@@ -167,8 +166,12 @@ export class JobRepository {
         if (id === null) missing.push(todo[n]);
         else results[todo[n]] = { id, created, runnable };
       });
-      if (missing.length === 0) return results;
-      if (round === KEY_ROUNDS) throw new JobQueueError(messages.idempotencyKeyUnresolved(KEY_ROUNDS));
+      // Out of rounds (a key's job replaced again and again, or a trigger that drops rows): null ids, for the
+      // producer to fail only the callers they belong to; everything else of the statement is written.
+      if (missing.length === 0 || round === KEY_ROUNDS) {
+        for (const i of missing) results[i] = { id: null, created: false, runnable: false };
+        return results;
+      }
       todo = missing;
     }
   }
@@ -379,7 +382,7 @@ export class JobRepository {
   }
 }
 
-/** Rounds of `insertJobs` (and retries after a deadlock) before the producer gives up and reports an error. */
+/** Rounds of `insertJobs` for keys still unresolved, and tries after a deadlock, before giving up. */
 const KEY_ROUNDS = 5;
 
 /** The columns both insert statements take, one array per column, in their parameter order. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { JobRepository } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobValidationError } from '../errors/job-queue.errors';
+import { JobQueueError, JobValidationError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/enqueue-options.interface';
@@ -14,7 +14,7 @@ import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
 
 type InsertableJob = ValidatedJob & { maxAttempts: number };
-type InsertResult = { id: string; created: boolean; runnable: boolean };
+type InsertResult = { id: string | null; created: boolean; runnable: boolean };
 
 /**
  * Enqueues jobs. Input is validated before anything is written; a `JobValidationError` names the field.
@@ -52,8 +52,8 @@ export class JobProducer {
     }
     const { manager, ...jobOptions } = options;
     checkManager(manager);
-    const [result] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
-    return { id: result.id };
+    const [id] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
+    return { id };
   }
 
   /** Inserts every job in one statement, or none: one invalid job refuses the whole batch. */
@@ -65,8 +65,7 @@ export class JobProducer {
     }
     checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
-    const results = await this.insert(prepared, options.manager);
-    return { ids: results.map((r) => r.id) };
+    return { ids: await this.insert(prepared, options.manager) };
   }
 
   private prepare(job: JobToEnqueue, prefix: string): InsertableJob {
@@ -77,7 +76,8 @@ export class JobProducer {
     return { ...validated, maxAttempts };
   }
 
-  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<InsertResult[]> {
+  /** Inserts `jobs`; returns their ids, in order. */
+  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
     // In the caller's transaction the insert itself notifies, so workers wake only if and when it commits.
     // Otherwise the insert has committed when it returns, and the notifier wakes the workers right after.
     const results = manager
@@ -86,7 +86,10 @@ export class JobProducer {
     const created = jobs.filter((_, i) => results[i].created);
     if (!manager) this.notifier.notify(new Set(jobs.filter((_, i) => results[i].runnable).map((job) => job.queue)));
     this.metrics.jobsEnqueued(created);
-    return results;
+    // Only this caller's jobs are in `results`: a key that stayed unresolved fails this call alone.
+    const unresolved = jobs.find((_, i) => results[i].id === null);
+    if (unresolved) throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
+    return results.map((r) => r.id as string);
   }
 }
 
