@@ -35,6 +35,8 @@ describe('producer: statements shared by callers and keys raced by other transac
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // Time for the deadlock test to close its cycle before the producer's session looks for one (see there).
+    await query(db.url, `ALTER DATABASE "${db.name}" SET deadlock_timeout = '3s'`);
     dataSource = await openDataSource(db.url, 10);
     app = await startTestApp({ dataSource, concurrency: 0 }, [GroupingHandlers]);
     await app.init();
@@ -80,6 +82,35 @@ describe('producer: statements shared by callers and keys raced by other transac
       expect(ids).toEqual([byWho.unkeyed, byWho.fresh, theirs]);
       // Created here: the unkeyed job and the fresh key; the raced key was the other caller's (counted by it).
       expect((await enqueued()) - before).toBe(1 + 2);
+    } finally {
+      if (other.isTransactionActive) await other.rollbackTransaction();
+      await other.release();
+    }
+  });
+
+  it('a deadlock with a caller’s transaction that takes keys in another order is retried, not reported', async () => {
+    const other = dataSource.createQueryRunner();
+    await other.connect();
+    // This session never looks for the deadlock, so the producer's does (3 s after it began to wait) and PostgreSQL
+    // aborts the producer's statement: the one that must be retried.
+    await other.query(`SET deadlock_timeout = '10min'`);
+    await other.startTransaction();
+    try {
+      const b = await producer.enqueue(TYPE, { who: 'their-b' }, { idempotencyKey: 'dl-b', manager: other.manager });
+      // Ours takes dl-a, then waits for their uncommitted dl-b.
+      const ours = producer.enqueueMany([
+        { type: TYPE, payload: { who: 'unkeyed' } },
+        { type: TYPE, payload: { who: 'our-a' }, idempotencyKey: 'dl-a' },
+        { type: TYPE, payload: { who: 'our-b' }, idempotencyKey: 'dl-b' },
+      ]);
+      await waitForBlockedInsert(db.url);
+      // Theirs now waits for our dl-a: a cycle.
+      const theirA = await producer.enqueue(TYPE, { who: 'their-a' }, { idempotencyKey: 'dl-a', manager: other.manager });
+      await other.commitTransaction();
+      const { ids } = await ours;
+      expect(ids.slice(1)).toEqual([theirA.id, b.id]);
+      const rows = await query<{ who: string }>(db.url, `SELECT payload->>'who' AS who FROM job_queue.jobs ORDER BY 1`);
+      expect(rows.map((r) => r.who)).toEqual(['their-a', 'their-b', 'unkeyed']);
     } finally {
       if (other.isTransactionActive) await other.rollbackTransaction();
       await other.release();
