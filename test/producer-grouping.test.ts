@@ -62,7 +62,11 @@ describe('producer: statements shared by callers and keys raced by other transac
     await other.startTransaction();
     let theirs: string;
     try {
-      ({ id: theirs } = await producer.enqueue(TYPE, { who: 'other' }, { idempotencyKey: 'race-key', manager: other.manager }));
+      ({ id: theirs } = await producer.enqueue(
+        TYPE,
+        { who: 'other' },
+        { idempotencyKey: 'race-key', manager: other.manager },
+      ));
       const ours = producer.enqueueMany([
         { type: TYPE, payload: { who: 'unkeyed' } },
         { type: TYPE, payload: { who: 'fresh' }, idempotencyKey: 'fresh-key' },
@@ -105,7 +109,11 @@ describe('producer: statements shared by callers and keys raced by other transac
       ]);
       await waitForBlockedInsert(db.url);
       // Theirs now waits for our dl-a: a cycle.
-      const theirA = await producer.enqueue(TYPE, { who: 'their-a' }, { idempotencyKey: 'dl-a', manager: other.manager });
+      const theirA = await producer.enqueue(
+        TYPE,
+        { who: 'their-a' },
+        { idempotencyKey: 'dl-a', manager: other.manager },
+      );
       await other.commitTransaction();
       const { ids } = await ours;
       expect(ids.slice(1)).toEqual([theirA.id, b.id]);
@@ -119,10 +127,13 @@ describe('producer: statements shared by callers and keys raced by other transac
 
   it('a key that never resolves fails its own call only, and no other row is written twice', async () => {
     // A trigger that drops the row: its key is neither inserted nor found, however often the insert runs.
-    await query(db.url, `
+    await query(
+      db.url,
+      `
       CREATE FUNCTION public.drop_vanishing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
       CREATE TRIGGER drop_vanishing BEFORE INSERT ON job_queue.jobs
-        FOR EACH ROW WHEN (NEW.idempotency_key = 'vanishing') EXECUTE FUNCTION public.drop_vanishing()`);
+        FOR EACH ROW WHEN (NEW.idempotency_key = 'vanishing') EXECUTE FUNCTION public.drop_vanishing()`,
+    );
     try {
       // Four calls take the four lanes; the two after them wait and share one statement.
       const fillers = Array.from({ length: 4 }, () => producer.enqueue(TYPE, { who: 'filler' }));
@@ -160,9 +171,14 @@ describe('producer: statements shared by callers and keys raced by other transac
         producer.enqueue(TYPE, n === 10 ? { n, poison: true } : { n }, n % 3 === 0 ? { idempotencyKey: `g-${n}` } : {}),
       );
       const outcomes = await Promise.allSettled(calls);
-      expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 20 }, (_, n) => (n === 10 ? 'rejected' : 'fulfilled')));
+      expect(outcomes.map((o) => o.status)).toEqual(
+        Array.from({ length: 20 }, (_, n) => (n === 10 ? 'rejected' : 'fulfilled')),
+      );
       expect(((outcomes[10] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23514');
-      const rows = await query<{ id: string; n: number }>(db.url, `SELECT id, (payload->>'n')::int AS n FROM job_queue.jobs ORDER BY n`);
+      const rows = await query<{ id: string; n: number }>(
+        db.url,
+        `SELECT id, (payload->>'n')::int AS n FROM job_queue.jobs ORDER BY n`,
+      );
       expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 20 }, (_, n) => n).filter((n) => n !== 10));
       const ids = outcomes.map((o) => (o.status === 'fulfilled' ? o.value.id : undefined));
       expect(rows.map((r) => r.id)).toEqual(ids.filter((id) => id !== undefined));
@@ -176,7 +192,9 @@ describe('producer: statements shared by callers and keys raced by other transac
         ]),
       );
       const outcomes = await Promise.allSettled(calls);
-      expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 12 }, (_, n) => (n === 7 ? 'rejected' : 'fulfilled')));
+      expect(outcomes.map((o) => o.status)).toEqual(
+        Array.from({ length: 12 }, (_, n) => (n === 7 ? 'rejected' : 'fulfilled')),
+      );
       expect(await countJobs(db.url)).toBe(11 * 2);
       expect(await countJobs(db.url, `(payload->>'n')::int = 7`)).toBe(0);
     });

@@ -41,11 +41,21 @@ describe('e2e: idempotency keys across processes', () => {
           const keys = Array.from({ length: KEYS }, (_, k) => `r${round}-k${k}`);
           const requests = Array.from({ length: CALLERS }, async (_, caller) => {
             const unkeyed = Array.from({ length: UNKEYED }, (_, u) => `r${round}-c${caller}-u${u}`);
-            const jobs = shuffled<{ type: string; payload: Record<string, string>; idempotencyKey?: string; delayMs: number }>([
+            const jobs = shuffled<{
+              type: string;
+              payload: Record<string, string>;
+              idempotencyKey?: string;
+              delayMs: number;
+            }>([
               ...keys.map((key) => ({ type: 'demo.noop', payload: { key }, idempotencyKey: key, ...LATER })),
               ...unkeyed.map((marker) => ({ type: 'demo.noop', payload: { marker }, ...LATER })),
             ]);
-            const res: HttpResult<{ ids: string[] }> = await instances[caller % 2].request('POST', '/jobs/batch', { jobs }, 60_000);
+            const res: HttpResult<{ ids: string[] }> = await instances[caller % 2].request(
+              'POST',
+              '/jobs/batch',
+              { jobs },
+              60_000,
+            );
             if (res.status !== 201) {
               failures.push(`${res.status} ${res.text}`);
               return;

@@ -15,12 +15,18 @@ describe('e2e: metric labels over HTTP', () => {
         const later = { delayMs: 3_600_000 };
         const before = await app.metric('job_queue_jobs_enqueued_total', { queue: 'other', type: 'other' });
         for (let n = 0; n < 30; n++) {
-          const res = await app.request('POST', '/jobs', { type: `client.${tag}.${n}`, queue: `q-${tag}-${n}`, ...later });
+          const res = await app.request('POST', '/jobs', {
+            type: `client.${tag}.${n}`,
+            queue: `q-${tag}-${n}`,
+            ...later,
+          });
           expect(res.status).toBe(201);
         }
         const { text } = await app.request('GET', '/metrics');
         expect(text).not.toContain(tag);
-        expect((await app.metric('job_queue_jobs_enqueued_total', { queue: 'other', type: 'other' })) - before).toBe(30);
+        expect((await app.metric('job_queue_jobs_enqueued_total', { queue: 'other', type: 'other' })) - before).toBe(
+          30,
+        );
       },
     ),
     120_000,

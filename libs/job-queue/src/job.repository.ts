@@ -153,7 +153,7 @@ export class JobRepository {
       return this.insertPlain(jobs);
     }
     const target = await this.target(options.manager);
-    const results: Array<{ id: string | null; created: boolean; runnable: boolean }> = new Array(jobs.length);
+    const results = new Array<{ id: string | null; created: boolean; runnable: boolean }>(jobs.length);
     // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
     // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
     let todo = jobs.map((_, i) => i);
