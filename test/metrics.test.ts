@@ -272,7 +272,10 @@ describe('metrics and logs of a run of known outcomes', () => {
     const strangeTypes = Array.from({ length: 20 }, (_, n) => `client.${tag}.${n}`);
     const strangeQueue = `q-${tag}`;
     const enqueued = (labels: Record<string, string>) => metricSample(METRIC.enqueued, labels);
-    const before = { other: await enqueued({ queue: QUEUE, type: OTHER }), otherQueue: await enqueued({ queue: OTHER, type: 'metrics.ok' }) };
+    const before = {
+      other: await enqueued({ queue: QUEUE, type: OTHER }),
+      otherQueue: await enqueued({ queue: OTHER, type: 'metrics.ok' }),
+    };
     const producer = app.get(JobProducer);
     // Far in the future, so that none of them runs while this test looks.
     const later = { delayMs: 3_600_000 };
@@ -281,7 +284,8 @@ describe('metrics and logs of a run of known outcomes', () => {
     expect((await enqueued({ queue: QUEUE, type: OTHER })) - before.other).toBe(20);
     expect((await enqueued({ queue: OTHER, type: 'metrics.ok' })) - before.otherQueue).toBe(1);
     // The depth sampler reads every queue in the table; an unserved one adds to `other`.
-    await waitFor('the unserved queue sampled as other', async () => (await metricSample(METRIC.depth, { queue: OTHER, status: 'pending' })) >= 1);
+    const otherDepth = () => metricSample(METRIC.depth, { queue: OTHER, status: 'pending' });
+    await waitFor('the unserved queue sampled as other', async () => (await otherDepth()) >= 1);
     const text = await register.metrics();
     expect(text).not.toContain(tag);
     await query(db.url, `DELETE FROM job_queue.jobs WHERE type = ANY($1) OR queue = $2`, [strangeTypes, strangeQueue]);

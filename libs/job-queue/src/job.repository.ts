@@ -142,8 +142,9 @@ export class JobRepository {
 
   /**
    * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
-   * is runnable now. A null id: the job's idempotency key could not be resolved (see `insertKeyed`'s caller). With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
-   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit.
+   * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
+   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit. A null id: the job's
+   * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
    */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number }>,
@@ -159,7 +160,8 @@ export class JobRepository {
     let todo = jobs.map((_, i) => i);
     for (let round = 1; ; round++) {
       const batch = todo.map((i) => jobs[i]);
-      const params = [...jobColumns(batch), batch.map((j) => j.idempotencyKey), this.tables.channel, options.notifyOnCommit];
+      const keys = batch.map((j) => j.idempotencyKey);
+      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit];
       const rows = await this.insertKeyed(params, target, !options.manager);
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {

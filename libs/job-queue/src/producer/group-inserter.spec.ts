@@ -54,12 +54,22 @@ describe('GroupInserter', () => {
       if (items.includes(13)) throw Object.assign(new Error('refused'), { code: '23514' });
       return pending;
     };
-    const inserter = new GroupInserter<number, number>(refusing, 1, 1_000, (e) => (e as { code?: string }).code === '23514');
+    const inserter = new GroupInserter<number, number>(
+      refusing,
+      1,
+      1_000,
+      (e) => (e as { code?: string }).code === '23514',
+    );
     const first = inserter.add([0]);
     const grouped = [inserter.add([1]), inserter.add([13, 2]), inserter.add([3]), inserter.add([4])];
     await first;
     const outcomes = await Promise.allSettled(grouped);
-    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'rejected'))).toEqual([[10], 'rejected', [30], [40]]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'rejected'))).toEqual([
+      [10],
+      'rejected',
+      [30],
+      [40],
+    ]);
     expect(calls[1]).toEqual([1, 13, 2, 3, 4]);
   });
 

@@ -46,7 +46,9 @@ function serialise(payload: unknown, prefix: string): string {
   if (json === undefined) invalid(prefix, 'payload', `is not JSON-serializable (${typeof payload})`);
   // jsonb cannot store U+0000; refusing here beats a database error after the job was accepted.
   if (ESCAPED_NUL.test(json!)) invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
-  if (ESCAPED_SURROGATE.test(json!)) invalid(prefix, 'payload', 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
+  if (ESCAPED_SURROGATE.test(json!)) {
+    invalid(prefix, 'payload', 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
+  }
   return json!;
 }
 
@@ -85,7 +87,9 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
   if (job.runAt !== undefined) {
     if (job.delayMs !== undefined) invalid(prefix, 'runAt', 'and delayMs cannot both be given');
     if (!(job.runAt instanceof Date) || Number.isNaN(job.runAt.getTime())) invalid(prefix, 'runAt', 'must be a valid Date');
-    if (job.runAt.getTime() < MIN_RUN_AT_MS) invalid(prefix, 'runAt', 'is before 4714-11-24 BC, the earliest time PostgreSQL stores');
+    if (job.runAt.getTime() < MIN_RUN_AT_MS) {
+      invalid(prefix, 'runAt', 'is before 4714-11-24 BC, the earliest time PostgreSQL stores');
+    }
     runAt = job.runAt;
   }
   let idempotencyKey: string | null = null;
@@ -95,7 +99,9 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
     }
     // text cannot hold NUL, and an unpaired surrogate would be stored as U+FFFD, merging distinct keys into one.
     if (job.idempotencyKey.includes('\u0000')) invalid(prefix, 'idempotencyKey', 'contains a NUL character');
-    if (LONE_SURROGATE.test(job.idempotencyKey)) invalid(prefix, 'idempotencyKey', 'contains an unpaired UTF-16 surrogate');
+    if (LONE_SURROGATE.test(job.idempotencyKey)) {
+      invalid(prefix, 'idempotencyKey', 'contains an unpaired UTF-16 surrogate');
+    }
     idempotencyKey = job.idempotencyKey;
   }
   return { type: job.type, queue, payloadJson, priority, runAt, delayMs, maxAttempts, idempotencyKey };

@@ -88,7 +88,9 @@ export class JobProducer {
     this.metrics.jobsEnqueued(created);
     // Only this caller's jobs are in `results`: a key that stayed unresolved fails this call alone.
     const unresolved = jobs.find((_, i) => results[i].id === null);
-    if (unresolved) throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
+    if (unresolved) {
+      throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
+    }
     return results.map((r) => r.id as string);
   }
 }
