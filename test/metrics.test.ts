@@ -12,6 +12,8 @@ import { metricSample } from './support/queue-probes';
 // reads the counters before and after and compares the difference, for job types of its own.
 
 const QUEUE = 'mq';
+/** The label of types without a handler here and of queues this app does not serve. */
+const OTHER = 'other';
 const MAX_ATTEMPTS = 3;
 
 /** Lets a test hold a handler mid-run: `entered` resolves when the handler is in, `open()` lets it finish. */
@@ -242,7 +244,8 @@ describe('metrics and logs of a run of known outcomes', () => {
 
   it('counts and logs jobs the rescuer recovers from a dead instance, back to pending or dead-lettered', async () => {
     let rows: Array<{ id: string; attempt_count: number }> = [];
-    const delta = await deltasFor(['metrics.crashed'], async () => {
+    // No handler of this app runs their type: they count under `other` (labels never come from the rows).
+    const delta = await deltasFor([OTHER], async () => {
       // Two jobs an instance claimed an hour ago and never finished; no handler here runs their type.
       rows = await query(
         db.url,
@@ -252,9 +255,9 @@ describe('metrics and logs of a run of known outcomes', () => {
          RETURNING id, attempt_count`,
         [QUEUE],
       );
-      await waitFor('both recovered', async () => (await countsFor('metrics.crashed')).recovered === 2);
+      await waitFor('both recovered', async () => (await countsFor(OTHER)).recovered === 2);
     });
-    expect(delta['metrics.crashed']).toEqual({ ...zero, recovered: 2, dead: 1 });
+    expect(delta[OTHER]).toEqual({ ...zero, recovered: 2, dead: 1 });
     const [back, killed] = rows;
     expect(logger.about(back.id)).toEqual([
       `warn: Job ${back.id} (metrics.crashed) attempt 1/3 lease expired (its instance stopped or stalled); back to pending`,
@@ -262,6 +265,30 @@ describe('metrics and logs of a run of known outcomes', () => {
     expect(logger.about(killed.id)).toEqual([
       `warn: Job ${killed.id} (metrics.crashed) attempt 3/3 lease expired on its last attempt; dead-lettered`,
     ]);
+  });
+
+  it('takes label values from its handlers and queues only: any other type or queue a producer sends counts as other', async () => {
+    const tag = `x${Date.now()}`;
+    const strangeTypes = Array.from({ length: 20 }, (_, n) => `client.${tag}.${n}`);
+    const strangeQueue = `q-${tag}`;
+    const enqueued = (labels: Record<string, string>) => metricSample(METRIC.enqueued, labels);
+    const before = {
+      other: await enqueued({ queue: QUEUE, type: OTHER }),
+      otherQueue: await enqueued({ queue: OTHER, type: 'metrics.ok' }),
+    };
+    const producer = app.get(JobProducer);
+    // Far in the future, so that none of them runs while this test looks.
+    const later = { delayMs: 3_600_000 };
+    await producer.enqueueMany(strangeTypes.map((type) => ({ type, payload: {}, queue: QUEUE, ...later })));
+    await producer.enqueue('metrics.ok', {}, { queue: strangeQueue, ...later });
+    expect((await enqueued({ queue: QUEUE, type: OTHER })) - before.other).toBe(20);
+    expect((await enqueued({ queue: OTHER, type: 'metrics.ok' })) - before.otherQueue).toBe(1);
+    // The depth sampler reads every queue in the table; an unserved one adds to `other`.
+    const otherDepth = () => metricSample(METRIC.depth, { queue: OTHER, status: 'pending' });
+    await waitFor('the unserved queue sampled as other', async () => (await otherDepth()) >= 1);
+    const text = await register.metrics();
+    expect(text).not.toContain(tag);
+    await query(db.url, `DELETE FROM job_queue.jobs WHERE type = ANY($1) OR queue = $2`, [strangeTypes, strangeQueue]);
   });
 
   it('samples depth by queue and status, and the age of the oldest runnable pending job', async () => {

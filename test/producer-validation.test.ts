@@ -70,6 +70,15 @@ describe('producer: validation before any write, transactions, idempotency, grou
       ['empty idempotencyKey', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: '' }]],
       ['idempotencyKey over 255', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 'k'.repeat(256) }]],
       ['idempotencyKey as a number', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 7 }]],
+      ['payload with a lone high surrogate', 'payload', () => ['p.ok', { s: 'a\ud800b' }]],
+      ['payload with a lone low surrogate in a key', 'payload', () => ['p.ok', { ['\udc00']: 1 }]],
+      ['idempotencyKey with NUL', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 'a\u0000b' }]],
+      ['idempotencyKey with a lone surrogate', 'idempotencyKey', () => ['p.ok', {}, { idempotencyKey: 'k\udfff' }]],
+      [
+        'runAt before PostgreSQL’s earliest timestamp',
+        'runAt',
+        () => ['p.ok', {}, { runAt: new Date(Date.UTC(-4713, 10, 23, 23)) }],
+      ],
       ['unknown option key', 'priorty', () => ['p.ok', {}, { priorty: 1 }]],
       ['manager that is no EntityManager (a JSON object)', 'manager', () => ['p.ok', {}, { manager: { id: 1 } }]],
     ];
@@ -98,6 +107,17 @@ describe('producer: validation before any write, transactions, idempotency, grou
       expect(await countJobs(db.url, 'id = $1', [id])).toBe(1);
       await query(db.url, 'DELETE FROM job_queue.jobs');
     });
+  });
+
+  it('accepts what PostgreSQL can store at the edges: paired surrogates, its earliest timestamp', async () => {
+    const earliest = new Date(Date.UTC(-4713, 10, 24));
+    const smile = 'smile \ud83d\ude00';
+    const { id } = await producer.enqueue('p.edge', { s: smile }, { runAt: earliest, idempotencyKey: smile });
+    const rows = await query(db.url, 'SELECT payload, idempotency_key, next_retry_at FROM job_queue.jobs WHERE id = $1', [
+      id,
+    ]);
+    expect(rows).toEqual([{ payload: { s: smile }, idempotency_key: smile, next_retry_at: earliest }]);
+    await query(db.url, 'DELETE FROM job_queue.jobs');
   });
 
   describe('transactions through `manager`', () => {

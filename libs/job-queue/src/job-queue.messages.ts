@@ -2,6 +2,10 @@
 export const messages = {
   invalidOption: (name: string, reason: string) => `JobQueueModule option "${name}" ${reason}`,
   invalidField: (field: string, reason: string) => `Invalid job ${field}: ${reason}`,
+  idempotencyKeyUnresolved: (key: string, others: number) =>
+    `Idempotency key ${JSON.stringify(key)}: its job was neither found nor inserted after several tries (replaced ` +
+    `concurrently again and again, or dropped by a trigger); nothing was written for it` +
+    (others > 0 ? `, the other ${others} jobs of this call were` : ''),
   duplicateHandler: (type: string, first: string, second: string) =>
     `Two handlers for job type "${type}": ${first} and ${second}. A type must have exactly one handler.`,
   invalidHandlerType: (type: unknown, where: string) =>

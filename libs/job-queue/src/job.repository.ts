@@ -143,22 +143,51 @@ export class JobRepository {
   /**
    * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
    * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
-   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit.
+   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit. A null id: the job's
+   * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
    */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number }>,
     options: { manager?: EntityManager; notifyOnCommit: boolean },
-  ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
+  ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
       return this.insertPlain(jobs);
     }
-    const params = [...jobColumns(jobs), jobs.map((j) => j.idempotencyKey), this.tables.channel, options.notifyOnCommit];
     const target = await this.target(options.manager);
-    // A key whose job committed after this statement's snapshot yields a null id; its next run sees that job.
-    for (let round = 0; ; round++) {
-      const rows = await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
-      if (rows.every((r) => r.id !== null) || round === 4) {
-        return rows.map((r) => ({ id: r.id as string, created: r.created, runnable: r.runnable }));
+    const results = new Array<{ id: string | null; created: boolean; runnable: boolean }>(jobs.length);
+    // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
+    // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
+    let todo = jobs.map((_, i) => i);
+    for (let round = 1; ; round++) {
+      const batch = todo.map((i) => jobs[i]);
+      const keys = batch.map((j) => j.idempotencyKey);
+      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit];
+      const rows = await this.insertKeyed(params, target, !options.manager);
+      const missing: number[] = [];
+      rows.forEach(({ id, created, runnable }, n) => {
+        if (id === null) missing.push(todo[n]);
+        else results[todo[n]] = { id, created, runnable };
+      });
+      // Out of rounds (a key's job replaced again and again, or a trigger that drops rows): null ids, for the
+      // producer to fail only the callers they belong to; everything else of the statement is written.
+      if (missing.length === 0 || round === KEY_ROUNDS) {
+        for (const i of missing) results[i] = { id: null, created: false, runnable: false };
+        return results;
+      }
+      todo = missing;
+    }
+  }
+
+  /**
+   * One run of `insertJobs`. Outside a caller's transaction a deadlock (with some other transaction that holds keys
+   * in another order) rolled back only this statement, so it is sent again rather than failing every caller in it.
+   */
+  private async insertKeyed(params: unknown[], target: Queryable, retryDeadlock: boolean) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
+      } catch (error) {
+        if (!retryDeadlock || (error as { code?: string }).code !== '40P01' || attempt === KEY_ROUNDS) throw error;
       }
     }
   }
@@ -354,6 +383,9 @@ export class JobRepository {
     return new Set(rows.map((r) => r.id));
   }
 }
+
+/** Rounds of `insertJobs` for keys still unresolved, and tries after a deadlock, before giving up. */
+const KEY_ROUNDS = 5;
 
 /** The columns both insert statements take, one array per column, in their parameter order. */
 function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknown[] {

@@ -1,6 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
+import { MetricLabels } from './metric-labels';
 import { METRIC } from './metric-names';
 
 const DEPTH_STATUSES = ['pending', 'processing', 'dead'] as const;
@@ -12,10 +16,14 @@ interface JobLabels {
   type: string;
 }
 
-/** The one place that turns queue events into metric updates. */
+/** The one place that turns queue events into metric updates; label values pass through `MetricLabels`. */
 @Injectable()
 export class JobQueueMetrics {
+  private readonly labels: MetricLabels;
+
   constructor(
+    @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
+    registry: JobHandlerRegistry,
     @InjectMetric(METRIC.enqueued) private readonly enqueued: Counter<string>,
     @InjectMetric(METRIC.completed) private readonly completed: Counter<string>,
     @InjectMetric(METRIC.retried) private readonly retried: Counter<string>,
@@ -32,18 +40,20 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
     @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
     @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: Gauge<string>,
-  ) {}
+  ) {
+    this.labels = new MetricLabels(options.queues, registry);
+  }
 
   jobsEnqueued(jobs: JobLabels[]): void {
-    for (const job of jobs) this.enqueued.inc({ queue: job.queue, type: job.type });
+    for (const job of jobs) this.enqueued.inc(this.labels.of(job));
   }
 
   attemptStarted(job: JobLabels, waitSeconds: number): void {
-    this.wait.observe({ queue: job.queue, type: job.type }, Math.max(0, waitSeconds));
+    this.wait.observe(this.labels.of(job), Math.max(0, waitSeconds));
   }
 
   attemptFinished(job: JobLabels, outcome: AttemptOutcome, seconds: number): void {
-    const labels = { queue: job.queue, type: job.type };
+    const labels = this.labels.of(job);
     this.duration.observe({ ...labels, outcome }, seconds);
     if (outcome === 'completed') this.completed.inc(labels);
     else if (outcome === 'retried') this.retried.inc(labels);
@@ -52,11 +62,11 @@ export class JobQueueMetrics {
 
   /** An attempt lost its lease; the executor calls this once per attempt, whoever found the loss first. */
   leaseLost(job: JobLabels): void {
-    this.leaseLostTotal.inc({ queue: job.queue, type: job.type });
+    this.leaseLostTotal.inc(this.labels.of(job));
   }
 
   jobRecovered(job: JobLabels, killed: boolean): void {
-    const labels = { queue: job.queue, type: job.type };
+    const labels = this.labels.of(job);
     this.recovered.inc(labels);
     if (killed) this.dead.inc(labels);
   }
@@ -71,14 +81,18 @@ export class JobQueueMetrics {
 
   /**
    * Replaces the depth series with `rows`. The queues this instance serves read 0 for every status with no rows,
-   * so an empty queue shows as 0 rather than as no data.
+   * so an empty queue shows as 0 rather than as no data; the rows of all other queues add up under `other`.
    */
   queueDepth(rows: Array<{ queue: string; status: string; count: number }>, servedQueues: readonly string[] = []): void {
+    const depth = new Map<string, { queue: string; status: string; count: number }>();
+    const add = (queue: string, status: string, count: number) => {
+      const key = JSON.stringify([queue, status]);
+      depth.set(key, { queue, status, count: (depth.get(key)?.count ?? 0) + count });
+    };
+    for (const queue of servedQueues) for (const status of DEPTH_STATUSES) add(queue, status, 0);
+    for (const row of rows) add(this.labels.queue(row.queue), row.status, row.count);
     this.depth.reset();
-    for (const queue of servedQueues) {
-      for (const status of DEPTH_STATUSES) this.depth.set({ queue, status }, 0);
-    }
-    for (const row of rows) this.depth.set({ queue: row.queue, status: row.status }, row.count);
+    for (const { queue, status, count } of depth.values()) this.depth.set({ queue, status }, count);
   }
 
   /** Age of the oldest runnable pending job, by the database's clock; `null` (none waiting) reads as 0. */

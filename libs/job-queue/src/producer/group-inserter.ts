@@ -17,10 +17,15 @@ export class GroupInserter<T, R> {
   private readonly waiting: Array<Waiting<T, R>> = [];
   private active = 0;
 
+  /**
+   * @param splittable whether a failed group is sent again in halves: true for an error about the data (one caller's
+   *   job the database refused), so that it fails only its own caller; false for an outage, which every caller shares.
+   */
   constructor(
     private readonly insert: Insert<T, R>,
     private readonly lanes = 4,
     private readonly maxBatch = 1_000,
+    private readonly splittable: (error: unknown) => boolean = () => true,
   ) {}
 
   add(items: T[]): Promise<R[]> {
@@ -60,6 +65,14 @@ export class GroupInserter<T, R> {
         offset += entry.items.length;
       }
     } catch (error) {
+      // The statement wrote nothing. Halving finds the callers whose jobs fail in about 2·log2(group) statements
+      // and sends everyone else's jobs through; a caller's own jobs stay together, all or none, as they were sent.
+      if (group.length > 1 && this.splittable(error)) {
+        const half = Math.ceil(group.length / 2);
+        await this.send(group.slice(0, half));
+        await this.send(group.slice(half));
+        return;
+      }
       for (const entry of group) entry.reject(error);
     }
   }

@@ -20,6 +20,15 @@ export interface ValidatedJob {
 const ALLOWED_KEYS = new Set(['type', 'payload', 'priority', 'runAt', 'delayMs', 'maxAttempts', 'queue', 'idempotencyKey']);
 /** `\u0000` in JSON text that is not itself an escaped backslash followed by the letters `u0000`. */
 const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
+/**
+ * A `\\uD800`–`\\uDFFF` escape in JSON text (not itself an escaped backslash). `JSON.stringify` writes a surrogate as
+ * an escape only when it is unpaired, and jsonb refuses unpaired surrogates.
+ */
+const ESCAPED_SURROGATE = /(^|[^\\])(\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+/** An unpaired surrogate in a JS string: UTF-8 cannot encode it, so the driver would store U+FFFD in its place. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** PostgreSQL's earliest timestamptz, 4714-11-24 BC; its latest (294276 AD) is past any JS Date. */
+const MIN_RUN_AT_MS = Date.UTC(-4713, 10, 24);
 /** Ten years: a longer delay is almost certainly a unit mistake (seconds vs ms). */
 const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
 
@@ -37,6 +46,9 @@ function serialise(payload: unknown, prefix: string): string {
   if (json === undefined) invalid(prefix, 'payload', `is not JSON-serializable (${typeof payload})`);
   // jsonb cannot store U+0000; refusing here beats a database error after the job was accepted.
   if (ESCAPED_NUL.test(json!)) invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
+  if (ESCAPED_SURROGATE.test(json!)) {
+    invalid(prefix, 'payload', 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
+  }
   return json!;
 }
 
@@ -75,12 +87,20 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
   if (job.runAt !== undefined) {
     if (job.delayMs !== undefined) invalid(prefix, 'runAt', 'and delayMs cannot both be given');
     if (!(job.runAt instanceof Date) || Number.isNaN(job.runAt.getTime())) invalid(prefix, 'runAt', 'must be a valid Date');
+    if (job.runAt.getTime() < MIN_RUN_AT_MS) {
+      invalid(prefix, 'runAt', 'is before 4714-11-24 BC, the earliest time PostgreSQL stores');
+    }
     runAt = job.runAt;
   }
   let idempotencyKey: string | null = null;
   if (job.idempotencyKey !== undefined) {
     if (typeof job.idempotencyKey !== 'string' || job.idempotencyKey.length < 1 || job.idempotencyKey.length > 255) {
       invalid(prefix, 'idempotencyKey', 'must be a string of 1 to 255 characters');
+    }
+    // text cannot hold NUL, and an unpaired surrogate would be stored as U+FFFD, merging distinct keys into one.
+    if (job.idempotencyKey.includes('\u0000')) invalid(prefix, 'idempotencyKey', 'contains a NUL character');
+    if (LONE_SURROGATE.test(job.idempotencyKey)) {
+      invalid(prefix, 'idempotencyKey', 'contains an unpaired UTF-16 surrogate');
     }
     idempotencyKey = job.idempotencyKey;
   }

@@ -2,18 +2,19 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { JobRepository } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobValidationError } from '../errors/job-queue.errors';
+import { JobQueueError, JobValidationError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/enqueue-options.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { isTransient } from '../worker/batched-writer';
 import { GroupInserter } from './group-inserter';
 import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
 
 type InsertableJob = ValidatedJob & { maxAttempts: number };
-type InsertResult = { id: string; created: boolean; runnable: boolean };
+type InsertResult = { id: string | null; created: boolean; runnable: boolean };
 
 /**
  * Enqueues jobs. Input is validated before anything is written; a `JobValidationError` names the field.
@@ -32,7 +33,13 @@ export class JobProducer {
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
   ) {
-    this.grouped = new GroupInserter((jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }));
+    this.grouped = new GroupInserter(
+      (jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }),
+      undefined,
+      undefined,
+      // An outage fails every caller alike; anything else the database refused may be one caller's job alone.
+      (error) => !isTransient(error),
+    );
     this.notifier = new QueueNotifier(
       (queues) => this.repository.notifyQueues(queues),
       (error) => this.logger.warn(`Waking workers failed; they will find the jobs at their next poll: ${(error as Error).message}`),
@@ -45,8 +52,8 @@ export class JobProducer {
     }
     const { manager, ...jobOptions } = options;
     checkManager(manager);
-    const [result] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
-    return { id: result.id };
+    const [id] = await this.insert([this.prepare({ ...jobOptions, type, payload }, '')], manager);
+    return { id };
   }
 
   /** Inserts every job in one statement, or none: one invalid job refuses the whole batch. */
@@ -58,8 +65,7 @@ export class JobProducer {
     }
     checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
-    const results = await this.insert(prepared, options.manager);
-    return { ids: results.map((r) => r.id) };
+    return { ids: await this.insert(prepared, options.manager) };
   }
 
   private prepare(job: JobToEnqueue, prefix: string): InsertableJob {
@@ -70,7 +76,8 @@ export class JobProducer {
     return { ...validated, maxAttempts };
   }
 
-  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<InsertResult[]> {
+  /** Inserts `jobs`; returns their ids, in order. */
+  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
     // In the caller's transaction the insert itself notifies, so workers wake only if and when it commits.
     // Otherwise the insert has committed when it returns, and the notifier wakes the workers right after.
     const results = manager
@@ -79,7 +86,12 @@ export class JobProducer {
     const created = jobs.filter((_, i) => results[i].created);
     if (!manager) this.notifier.notify(new Set(jobs.filter((_, i) => results[i].runnable).map((job) => job.queue)));
     this.metrics.jobsEnqueued(created);
-    return results;
+    // Only this caller's jobs are in `results`: a key that stayed unresolved fails this call alone.
+    const unresolved = jobs.find((_, i) => results[i].id === null);
+    if (unresolved) {
+      throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
+    }
+    return results.map((r) => r.id as string);
   }
 }
 

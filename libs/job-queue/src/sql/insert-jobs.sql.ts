@@ -11,7 +11,11 @@ import { statement } from './statement';
  * commit that serialises every notifying transaction of the database, so concurrent autocommit inserts that
  * each notified would lose PostgreSQL's group commit. `runnable` tells the caller which queues to wake.
  * A row whose key belongs to a job committed after this statement's snapshot comes back with a null id; the caller
- * runs the statement again (it is idempotent for such rows).
+ * runs the statement again for those rows only (the others are written).
+ *
+ * Rows are inserted in key order (bytewise, then input order; unkeyed rows last): an insert whose key another
+ * uncommitted transaction holds waits for it, so two statements holding the same keys in different orders could each
+ * wait for the other (a deadlock). In one order, a statement only ever waits for one that is ahead of it.
  */
 export const insertJobs = statement(
   'insert-jobs',
@@ -26,7 +30,7 @@ inserted AS (
   SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
          coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key
   FROM input
-  ORDER BY ord
+  ORDER BY idempotency_key COLLATE "C", ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, queue, idempotency_key, next_retry_at
 ),
