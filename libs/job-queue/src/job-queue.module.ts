@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
@@ -29,7 +28,7 @@ import { JobPoller } from './worker/job.poller';
  * at the app's root. Exports `JobProducer`, `JobQueueAdmin` and `JobQueueHealthIndicator`.
  */
 @Module({
-  imports: [DiscoveryModule, ScheduleModule.forRoot(), TerminusModule],
+  imports: [DiscoveryModule, TerminusModule],
   providers: [
     {
       provide: JOB_QUEUE_OPTIONS,
