@@ -32,6 +32,10 @@ export const messages = {
     `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
     `(one per transactional job running at once, plus a claim, three finish writers, the heartbeat, the rescuer, ` +
     `the depth sampler, a group insert and a health check); raise the pool size`,
+  signalWithoutShutdownHooks: (signal: string) =>
+    `${signal} received, but the app did not call app.enableShutdownHooks() and handles no ${signal} itself: ` +
+    `the process ends now, running jobs are not drained or released, and each is recovered only when its lease ` +
+    `expires, with an attempt charged. Call app.enableShutdownHooks() in main.ts.`,
   completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
     `it will run again once its lease expires`,

@@ -11,6 +11,7 @@ import { ConfigurableJobQueueModule, JOB_QUEUE_MODULE_OPTIONS } from './job-queu
 import { jobRepositoryProvider } from './job-queue.repository.provider';
 import { resolveJobQueueOptions } from './job-queue-options.resolver';
 import { JobQueueWorker } from './job-queue.worker';
+import { JobQueueShutdownHooksCheck } from './job-queue.shutdown-hooks';
 import type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
 import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
@@ -49,6 +50,7 @@ import { JobPoller } from './worker/job.poller';
     JobRescuer,
     QueueDepthSampler,
     JobQueueWorker,
+    JobQueueShutdownHooksCheck,
     JobProducer,
     JobQueueAdmin,
     JobQueueHealthIndicator,
