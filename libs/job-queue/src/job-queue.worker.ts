@@ -106,6 +106,6 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     // At once, at most: a claim, three finish writers (completions, retries, dead letters), the heartbeat, the
     // rescuer, the depth sampler, a group insert and a health ping; plus one per transactional job running.
     const needed = Math.min(transactional, this.options.concurrency) + 9;
-    if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed));
+    if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed, !this.options.dataSource));
   }
 }
