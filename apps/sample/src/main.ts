@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { JobValidationFilter } from '@app/job-queue';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { embeddedPort, readSampleConfig } from './config/sample.config';
 import { databaseProblem } from './database/database-preflight';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 import { DatabaseUnavailableFilter } from './http/database-unavailable.filter';
-import { JobValidationFilter } from './http/job-validation.filter';
 import { SampleAppModule } from './sample-app.module';
 
 const logger = new Logger('Sample');
