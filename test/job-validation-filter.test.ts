@@ -26,7 +26,10 @@ describe('JobValidationFilter', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    @Module({ imports: [JobQueueModule.forRoot({ connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0 })], controllers: [JobsController] })
+    @Module({
+      imports: [JobQueueModule.forRoot({ connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0 })],
+      controllers: [JobsController],
+    })
     class AppModule {}
     app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
     app.useGlobalFilters(new JobValidationFilter());
@@ -39,7 +42,9 @@ describe('JobValidationFilter', () => {
   });
 
   it('answers a JobValidationError with 400 naming the field, and writes nothing', async () => {
-    const res = await request(app.getHttpServer()).post('/jobs').send({ type: 'filter.ok', payload: {}, priority: 1.5 });
+    const res = await request(app.getHttpServer())
+      .post('/jobs')
+      .send({ type: 'filter.ok', payload: {}, priority: 1.5 });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
       statusCode: 400,

@@ -14,7 +14,7 @@ class Handlers {
   @JobHandler('hooks.until-aborted')
   async untilAborted(_: unknown, ctx: JobContext) {
     started.add(ctx.id);
-    await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+    await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
   }
 }
 
@@ -36,7 +36,12 @@ describe('shutdown: the hooks and the log', () => {
     process.removeAllListeners('SIGTERM');
     @Module({
       imports: [
-        JobQueueModule.forRoot({ connectionUrl: db.url, pollIntervalMs: 50, shutdownTimeoutMs: 200, depthSampleIntervalMs: 0 }),
+        JobQueueModule.forRoot({
+          connectionUrl: db.url,
+          pollIntervalMs: 50,
+          shutdownTimeoutMs: 200,
+          depthSampleIntervalMs: 0,
+        }),
       ],
       providers: [Handlers],
     })
@@ -62,7 +67,9 @@ describe('shutdown: the hooks and the log', () => {
     await app!.close();
     app = undefined;
     expect(await jobRow(db.url, id)).toMatchObject({ status: 'pending', lock_token: null });
-    expect(logger.warnings).toContainEqual(expect.stringMatching(/1 jobs still running after 200 ms; aborted them and released 1 to pending/));
+    expect(logger.warnings).toContainEqual(
+      expect.stringMatching(/1 jobs still running after 200 ms; aborted them and released 1 to pending/),
+    );
   });
 
   describe('a signal that reaches the process', () => {

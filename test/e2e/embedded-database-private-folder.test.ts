@@ -36,8 +36,17 @@ describe('e2e: the sample app with an embedded database, cloned under a private 
 
   it('as root: says in one line why the database cannot start and what to do, and exits 1; otherwise starts', async () => {
     const port = await freePort();
-    const env = { PATH: process.env.PATH, NO_COLOR: '1', PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()) };
-    const child = spawn(process.execPath, [join(clone, 'dist/apps/sample/main.js')], { cwd: clone, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = {
+      PATH: process.env.PATH,
+      NO_COLOR: '1',
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(await freePort()),
+    };
+    const child = spawn(process.execPath, [join(clone, 'dist/apps/sample/main.js')], {
+      cwd: clone,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proc = new SampleProcess('private', port, child);
     if (process.getuid?.() !== 0) {
       await proc.waitReady(120_000);
@@ -50,7 +59,9 @@ describe('e2e: the sample app with an embedded database, cloned under a private 
     const said = proc.grep(/\[private (out|err)\] ./);
     expect(said).toEqual([
       expect.stringMatching(
-        new RegExp(`runs as the "postgres" user when the app runs as root, and that user cannot enter ${home} \\(mode 0700\\): move the project`),
+        new RegExp(
+          `runs as the "postgres" user when the app runs as root, and that user cannot enter ${home} \\(mode 0700\\): move the project`,
+        ),
       ),
     ]);
   }, 180_000);

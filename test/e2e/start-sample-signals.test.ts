@@ -34,7 +34,10 @@ function alive(pid: number): boolean {
 /** Process ids of the process group `pgid`. */
 function groupMembers(pgid: number): number[] {
   const rows = execFileSync('ps', ['-eo', 'pid=,pgid='], { encoding: 'utf8' }).trim().split('\n');
-  return rows.map((row) => row.trim().split(/\s+/).map(Number)).filter(([, group]) => group === pgid).map(([pid]) => pid);
+  return rows
+    .map((row) => row.trim().split(/\s+/).map(Number))
+    .filter(([, group]) => group === pgid)
+    .map(([pid]) => pid);
 }
 
 /**
@@ -87,7 +90,12 @@ describe('e2e: npm run start:sample stopped by a signal to its process group', (
       JOB_QUEUE_POLL_INTERVAL_MS: '200',
     };
     // detached: npm leads a process group of its own, as a shell's job in a terminal does.
-    const child = spawn('npm', ['run', 'start:sample'], { cwd: workdir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', 'start:sample'], {
+      cwd: workdir,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proc = new SampleProcess(id, port, child);
     procs.push(proc);
     await proc.waitReady(120_000);
@@ -122,7 +130,10 @@ describe('e2e: npm run start:sample stopped by a signal to its process group', (
     const first = await npmStart('signals-1', pgPort);
     const { status, body } = await first.request('POST', '/jobs', { type: 'demo.sleep', payload: { ms: 600_000 } });
     expect(status).toBe(201);
-    await waitFor('the job to run', async () => (await first.request('GET', `/jobs/${body.id}`)).body.status === 'processing');
+    await waitFor(
+      'the job to run',
+      async () => (await first.request('GET', `/jobs/${body.id}`)).body.status === 'processing',
+    );
     await stopGroup(first, 'SIGINT', pgPort);
 
     // The next start takes the job again at once, its attempt refunded: no lease had to expire (30 s by default).

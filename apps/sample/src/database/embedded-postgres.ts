@@ -132,11 +132,20 @@ async function initialise(bin: Binaries, clusterDir: string, owner: ServerUser |
   try {
     await run(
       bin.initdb,
-      [`--pgdata=${clusterDir}`, '--auth=password', '--username=postgres', `--pwfile=${passwordFile}`, '--locale=C', '--encoding=UTF8'],
+      [
+        `--pgdata=${clusterDir}`,
+        '--auth=password',
+        '--username=postgres',
+        `--pwfile=${passwordFile}`,
+        '--locale=C',
+        '--encoding=UTF8',
+      ],
       owner,
     );
   } catch (error) {
-    throw new EmbeddedDatabaseError(`Creating the embedded PostgreSQL in ${clusterDir} failed: ${(error as Error).message}`);
+    throw new EmbeddedDatabaseError(
+      `Creating the embedded PostgreSQL in ${clusterDir} failed: ${(error as Error).message}`,
+    );
   } finally {
     rmSync(passwordFile, { force: true });
   }
@@ -163,7 +172,9 @@ function run(file: string, args: string[], owner: ServerUser | null): Promise<vo
 
 function output(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(file, args, (error, stdout) => (error ? reject(error) : resolve(stdout.trim()))),
+    execFile(file, args, (error, stdout) =>
+      error ? reject(new Error(`${file} failed`, { cause: error })) : resolve(stdout.trim()),
+    ),
   );
 }
 

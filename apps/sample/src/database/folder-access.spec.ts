@@ -37,6 +37,9 @@ describe('unreachableFolder', () => {
     const { uid, gid } = statSync(join(base, 'home'));
     expect(unreachableFolder(join(base, 'home/project/x'), { uid, gid: stranger.gid })).toBeNull();
     expect(unreachableFolder(join(base, 'home/project/x'), { uid: stranger.uid, gid })).toBeNull();
-    expect(unreachableFolder(join(base, 'home/project/x'), stranger)).toEqual({ path: join(base, 'home'), mode: '0750' });
+    expect(unreachableFolder(join(base, 'home/project/x'), stranger)).toEqual({
+      path: join(base, 'home'),
+      mode: '0750',
+    });
   });
 });

@@ -6,7 +6,10 @@ import { dirname, resolve } from 'node:path';
  * or null when every one is open to it. Checks modes only (not ACLs or supplementary groups): enough to catch a
  * project cloned under a private (0700) home, which is what stops PostgreSQL running as another user.
  */
-export function unreachableFolder(path: string, user: { uid: number; gid: number }): { path: string; mode: string } | null {
+export function unreachableFolder(
+  path: string,
+  user: { uid: number; gid: number },
+): { path: string; mode: string } | null {
   const folders: string[] = [];
   for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
     folders.unshift(dir);
