@@ -63,7 +63,8 @@ export async function startEmbeddedPostgres(options: {
     rmSync(clusterDir, { recursive: true, force: true });
     await initialise(bin, clusterDir, owner);
   }
-  await stopOrphan(clusterDir);
+  if (await stopOrphan(clusterDir))
+    options.log?.(`Stopped an embedded PostgreSQL left running in ${clusterDir} by an earlier run`);
   const logFile = join(dataDir, 'postgres.log');
   const serverOptions = `-p ${port} -c max_connections=200 -c listen_addresses=127.0.0.1`;
   try {
@@ -188,17 +189,21 @@ function signalServer(clusterDir: string, signal: NodeJS.Signals): boolean {
   return true;
 }
 
-/** A SIGKILLed owner leaves its server running with a postmaster.pid: stop it (or drop a stale pid file). */
-async function stopOrphan(clusterDir: string): Promise<void> {
+/**
+ * A SIGKILLed owner leaves its server running with a postmaster.pid: stop it (or drop a stale pid file). True when
+ * a server was running.
+ */
+async function stopOrphan(clusterDir: string): Promise<boolean> {
   const pidFile = join(clusterDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
+  if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!signalServer(clusterDir, 'SIGINT')) {
     rmSync(pidFile, { force: true });
-    return;
+    return false;
   }
   const deadline = Date.now() + 15_000;
   while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return true;
 }
 
 function alive(pid: number): boolean {
