@@ -78,9 +78,9 @@ async function bootstrap(): Promise<void> {
   try {
     await started;
   } catch (error) {
-    if (stopping) return; // the shutdown under way reports and exits
-    stopping = true;
     logger.error(`Could not start: ${(error as Error)?.message ?? String(error)}`);
+    if (stopping) return; // a signal came during the start: its shutdown stops what started, and exits
+    stopping = true;
     await app?.close().catch(() => undefined);
     await stopEmbedded();
     process.exit(1);
