@@ -23,10 +23,15 @@ describe('e2e: the sample app with an embedded database, cloned under a private 
     chmodSync(home, 0o700);
     clone = join(home, 'project');
     mkdirSync(clone);
-    // What running the app needs, hard-linked (cheap, same files): the build, its node_modules, and the sources the
-    // start script compares the build with.
+    // What running the app needs: the build, its node_modules, and the sources the start script compares the build
+    // with. Hard-linked (cheap, the same files); copied when the temporary folder is on another file system.
     for (const part of ['package.json', 'scripts', 'dist', 'node_modules', 'apps', 'libs']) {
-      execFileSync('cp', ['-al', join(root, part), join(clone, part)]);
+      try {
+        execFileSync('cp', ['-al', join(root, part), join(clone, part)], { stdio: 'pipe' });
+      } catch {
+        rmSync(join(clone, part), { recursive: true, force: true });
+        execFileSync('cp', ['-a', join(root, part), join(clone, part)]);
+      }
     }
   }, 120_000);
 
