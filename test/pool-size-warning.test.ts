@@ -1,5 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
 import { JobHandler, JobQueueModule } from '@app/job-queue';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -21,8 +22,9 @@ describe('pool size check at start', () => {
     await db?.drop();
   });
 
-  async function warningsWith(poolSize: number, concurrency: number): Promise<string[]> {
-    @Module({ imports: [JobQueueModule.forRoot({ connectionUrl: db.url, poolSize, concurrency })], providers: [TransactionalHandlers] })
+  async function warningsWith(poolSize: number, concurrency: number, dataSource?: DataSource): Promise<string[]> {
+    const connection = dataSource ? { dataSource } : { connectionUrl: db.url, poolSize };
+    @Module({ imports: [JobQueueModule.forRoot({ ...connection, concurrency })], providers: [TransactionalHandlers] })
     class AppModule {}
     const logger = new CapturingLogger();
     const app = await NestFactory.createApplicationContext(AppModule, { logger });
@@ -35,6 +37,23 @@ describe('pool size check at start', () => {
     expect(await warningsWith(8, 10)).toEqual([
       expect.stringMatching(/pool holds 8 connections but the job queue may need 19 at once/),
     ]);
+  });
+
+  it("says how to raise the pool: the poolSize option for the queue's own pool, extra.max for the app's DataSource", async () => {
+    expect(await warningsWith(8, 10)).toEqual([
+      expect.stringMatching(/set the JobQueueModule option poolSize: 19 or more$/),
+    ]);
+    const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 8 } });
+    await dataSource.initialize();
+    try {
+      expect(await warningsWith(0, 10, dataSource)).toEqual([
+        expect.stringMatching(
+          /pool holds 8 connections .* set extra: \{ max: 19 \} \(or more\) in its TypeORM options$/,
+        ),
+      ]);
+    } finally {
+      await dataSource.destroy();
+    }
   });
 
   it('stays quiet when the pool is large enough', async () => {

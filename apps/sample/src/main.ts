@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { JobValidationFilter } from '@app/job-queue';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { embeddedPort, readSampleConfig } from './config/sample.config';
 import { databaseProblem } from './database/database-preflight';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 import { DatabaseUnavailableFilter } from './http/database-unavailable.filter';
-import { JobValidationFilter } from './http/job-validation.filter';
 import { SampleAppModule } from './sample-app.module';
 
 const logger = new Logger('Sample');
@@ -26,20 +26,44 @@ async function resolveDatabase(): Promise<{ url: string; embedded?: EmbeddedData
   return { url: embedded.url, embedded };
 }
 
+/** Stops the app on these signals; SIGHUP is the terminal closing (the embedded server is not in its session). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 async function bootstrap(): Promise<void> {
-  const { url, embedded } = await resolveDatabase();
-  const problem = await databaseProblem(url);
-  if (problem) {
-    logger.error(problem);
-    await embedded?.stop().catch(() => undefined);
-    process.exit(1);
-  }
+  let app: NestExpressApplication | undefined;
+  let embedded: EmbeddedDatabase | undefined;
   const stopEmbedded = async () => {
     if (embedded) await embedded.stop().catch((e) => logger.warn(`Stopping the embedded PostgreSQL: ${String(e)}`));
   };
-  let app: NestExpressApplication;
-  try {
-    const config = readSampleConfig(process.env, url);
+
+  // Our own signal handling (not enableShutdownHooks, which re-raises the signal): drain the queue, close, stop the
+  // embedded database, exit 0. Installed before anything starts, so that a signal during start-up waits for it to
+  // finish and then stops what it started, instead of leaving the embedded server running.
+  let stopping = false;
+  let started: Promise<void> = Promise.resolve();
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: shutting down`);
+    try {
+      await started.catch(() => undefined);
+      await app?.close();
+      await stopEmbedded();
+      process.exit(0);
+    } catch (error) {
+      logger.error(`Shutdown failed: ${(error as Error).message}`);
+      await stopEmbedded();
+      process.exit(1);
+    }
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(signal));
+
+  started = (async () => {
+    const database = await resolveDatabase();
+    embedded = database.embedded;
+    const problem = await databaseProblem(database.url);
+    if (problem) throw new Error(problem);
+    const config = readSampleConfig(process.env, database.url);
     app = await NestFactory.create<NestExpressApplication>(SampleAppModule.forRoot(config), {
       bodyParser: false,
       abortOnError: false,
@@ -50,29 +74,17 @@ async function bootstrap(): Promise<void> {
     app.useGlobalFilters(new DatabaseUnavailableFilter(app.getHttpAdapter()), new JobValidationFilter());
     await app.listen(config.port);
     logger.log(`Listening on http://localhost:${config.port} as instance ${config.instanceId}`);
+  })();
+  try {
+    await started;
   } catch (error) {
-    logger.error(`Could not start: ${(error as Error).message ?? String(error)}`);
+    logger.error(`Could not start: ${(error as Error)?.message ?? String(error)}`);
+    if (stopping) return; // a signal came during the start: its shutdown stops what started, and exits
+    stopping = true;
+    await app?.close().catch(() => undefined);
     await stopEmbedded();
     process.exit(1);
   }
-
-  // Our own signal handling (not enableShutdownHooks, which re-raises the signal): drain the queue, close, exit 0.
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal}: shutting down`);
-    try {
-      await app.close();
-      await stopEmbedded();
-      process.exit(0);
-    } catch (error) {
-      logger.error(`Shutdown failed: ${(error as Error).message}`);
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 bootstrap().catch((error) => {

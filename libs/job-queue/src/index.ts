@@ -18,6 +18,7 @@ export {
   JobTimeoutError,
   JobQueueSchemaMissingError,
 } from './errors/job-queue.errors';
+export { JobValidationFilter, type JobValidationErrorBody } from './http/job-validation.filter';
 export type { JobContext } from './interfaces/job-context.interface';
 export type { JobHandlerOptions } from './interfaces/job-handler-options.interface';
 export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';

@@ -28,10 +28,17 @@ export const messages = {
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',
-  poolTooSmall: (size: number, needed: number) =>
+  poolTooSmall: (size: number, needed: number, ownPool: boolean) =>
     `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
     `(one per transactional job running at once, plus a claim, three finish writers, the heartbeat, the rescuer, ` +
-    `the depth sampler, a group insert and a health check); raise the pool size`,
+    `the depth sampler, a group insert and a health check); raise the pool size: ` +
+    (ownPool
+      ? `set the JobQueueModule option poolSize: ${needed} or more`
+      : `the pool is your DataSource's, set extra: { max: ${needed} } (or more) in its TypeORM options`),
+  signalWithoutShutdownHooks: (signal: string) =>
+    `${signal} received, but the app did not call app.enableShutdownHooks() and handles no ${signal} itself: ` +
+    `the process ends now, running jobs are not drained or released, and each is recovered only when its lease ` +
+    `expires, with an attempt charged. Call app.enableShutdownHooks() in main.ts.`,
   completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
     `it will run again once its lease expires`,

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
@@ -12,6 +11,7 @@ import { ConfigurableJobQueueModule, JOB_QUEUE_MODULE_OPTIONS } from './job-queu
 import { jobRepositoryProvider } from './job-queue.repository.provider';
 import { resolveJobQueueOptions } from './job-queue-options.resolver';
 import { JobQueueWorker } from './job-queue.worker';
+import { JobQueueShutdownHooksCheck } from './job-queue.shutdown-hooks';
 import type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
 import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
@@ -29,7 +29,7 @@ import { JobPoller } from './worker/job.poller';
  * at the app's root. Exports `JobProducer`, `JobQueueAdmin` and `JobQueueHealthIndicator`.
  */
 @Module({
-  imports: [DiscoveryModule, ScheduleModule.forRoot(), TerminusModule],
+  imports: [DiscoveryModule, TerminusModule],
   providers: [
     {
       provide: JOB_QUEUE_OPTIONS,
@@ -50,6 +50,7 @@ import { JobPoller } from './worker/job.poller';
     JobRescuer,
     QueueDepthSampler,
     JobQueueWorker,
+    JobQueueShutdownHooksCheck,
     JobProducer,
     JobQueueAdmin,
     JobQueueHealthIndicator,

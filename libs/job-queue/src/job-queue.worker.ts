@@ -17,7 +17,6 @@ import { JobExecutor } from './worker/job.executor';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
 import { RecurringTask } from './maintenance/recurring-task';
-import { SchedulerRegistry } from '@nestjs/schedule';
 
 /** How long aborted handlers get to settle (and release their own jobs) before shutdown releases them itself. */
 const ABORT_GRACE_MS = 1_000;
@@ -36,7 +35,6 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    scheduler: SchedulerRegistry,
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly executor: JobExecutor,
@@ -46,7 +44,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly rescuer: JobRescuer,
     private readonly sampler: QueueDepthSampler,
   ) {
-    this.pollTask = new RecurringTask(scheduler, `job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
+    this.pollTask = new RecurringTask(`job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
       this.poller.tick(),
     );
   }
@@ -108,6 +106,6 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     // At once, at most: a claim, three finish writers (completions, retries, dead letters), the heartbeat, the
     // rescuer, the depth sampler, a group insert and a health ping; plus one per transactional job running.
     const needed = Math.min(transactional, this.options.concurrency) + 9;
-    if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed));
+    if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed, !this.options.dataSource));
   }
 }

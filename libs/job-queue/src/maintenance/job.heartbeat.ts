@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { JobRepository } from '../job.repository';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
@@ -16,11 +15,10 @@ export class JobHeartbeat {
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
-    scheduler: SchedulerRegistry,
     private readonly repository: JobRepository,
     private readonly executor: JobExecutor,
   ) {
-    this.task = new RecurringTask(scheduler, `job-queue:${options.schema}:heartbeat`, Math.floor(options.leaseMs / 3), () =>
+    this.task = new RecurringTask(`job-queue:${options.schema}:heartbeat`, Math.floor(options.leaseMs / 3), () =>
       this.renew(),
     );
   }

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { JobRepository, type ExpiredJob, type RescueDecision } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
@@ -21,12 +20,11 @@ export class JobRescuer {
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    scheduler: SchedulerRegistry,
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
   ) {
-    this.task = new RecurringTask(scheduler, `job-queue:${options.schema}:rescuer`, options.recoveryIntervalMs, () =>
+    this.task = new RecurringTask(`job-queue:${options.schema}:rescuer`, options.recoveryIntervalMs, () =>
       this.rescueAll(),
     );
   }

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { JobRepository } from '../job.repository';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
@@ -18,13 +17,12 @@ export class QueueDepthSampler {
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    scheduler: SchedulerRegistry,
     private readonly repository: JobRepository,
     private readonly metrics: JobQueueMetrics,
     private readonly poller: JobPoller,
   ) {
     if (options.depthSampleIntervalMs > 0) {
-      this.task = new RecurringTask(scheduler, `job-queue:${options.schema}:depth`, options.depthSampleIntervalMs, () =>
+      this.task = new RecurringTask(`job-queue:${options.schema}:depth`, options.depthSampleIntervalMs, () =>
         this.sample(),
       );
     }

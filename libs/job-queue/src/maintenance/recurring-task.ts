@@ -1,24 +1,25 @@
 import { Logger } from '@nestjs/common';
-import type { SchedulerRegistry } from '@nestjs/schedule';
 
 /**
- * An interval registered with @nestjs/schedule's SchedulerRegistry (so the app can list and inspect it) whose
- * tick never overlaps the previous one and never throws: one failed run is logged and the next tick tries again.
+ * An interval of the library's own whose tick never overlaps the previous one and never throws: one failed run is
+ * logged and the next tick tries again. A plain timer, not @nestjs/schedule: the library must not register a
+ * scheduler in the app (a second `ScheduleModule.forRoot()` fires every `@Interval` and `@Cron` of the app twice,
+ * and an app without one would have its schedules run by ours), nor depend on the app having one.
  */
 export class RecurringTask {
   private current: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private readonly logger = new Logger('JobQueue');
 
   constructor(
-    private readonly scheduler: SchedulerRegistry,
     readonly name: string,
     private readonly intervalMs: number,
     private readonly run: () => Promise<unknown> | void,
   ) {}
 
   start(): void {
-    if (this.scheduler.doesExist('interval', this.name)) this.scheduler.deleteInterval(this.name);
-    this.scheduler.addInterval(this.name, setInterval(() => void this.runOnce(), this.intervalMs));
+    clearInterval(this.timer);
+    this.timer = setInterval(() => void this.runOnce(), this.intervalMs);
   }
 
   /**
@@ -26,7 +27,8 @@ export class RecurringTask {
    * maintenance statement.
    */
   stop(): Promise<void> {
-    if (this.scheduler.doesExist('interval', this.name)) this.scheduler.deleteInterval(this.name);
+    clearInterval(this.timer);
+    this.timer = undefined;
     return this.current ?? Promise.resolve();
   }
 

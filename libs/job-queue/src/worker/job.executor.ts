@@ -36,6 +36,8 @@ export class JobExecutor {
   private readonly idle = new Set<() => void>();
   /** Set when shutdown begins: jobs still queued are released, never started. */
   private closing = false;
+  /** Jobs handed back to `pending` by shutdown's abort, by this executor or by their own aborted attempt. */
+  private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
 
   constructor(
@@ -185,22 +187,25 @@ export class JobExecutor {
    * them now instead of after their lease.
    */
   async abortAndRelease(graceMs: number): Promise<number> {
+    const before = this.releasedAtShutdown;
+    const releasedNow = () => this.releasedAtShutdown - before;
     for (const execution of this.inFlight.values()) {
       execution.abort('shutdown', new Error(messages.shutdownAborted()));
     }
-    if (await this.drain(graceMs)) return 0;
+    if (await this.drain(graceMs)) return releasedNow();
     // A transactional handler that ignores its signal keeps its transaction, and so its row lock: end that session,
     // so the row can be released now rather than when the pool closes.
     const pids = [...this.inFlight.values()].flatMap((e) => (e.transactional && e.backendPid !== null ? [e.backendPid] : []));
     if (pids.length > 0) {
       await this.repository.terminateBackends(pids);
-      if (await this.drain(graceMs)) return 0;
+      if (await this.drain(graceMs)) return releasedNow();
     }
     const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
     for (const execution of stuck) execution.released = true;
     const released = await this.repository.releaseMany(stuck.map((e) => e.lease));
+    this.releasedAtShutdown += released.size;
     for (const execution of stuck) this.finish(execution, 'released');
-    return released.size;
+    return releasedNow();
   }
 
   /** Fails writes that can no longer happen; the last step of shutdown. */
@@ -283,7 +288,7 @@ export class JobExecutor {
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
     if (execution.abortCause === 'shutdown') {
       execution.released = true;
-      await this.repository.releaseMany([execution.lease]);
+      this.releasedAtShutdown += (await this.repository.releaseMany([execution.lease])).size;
       return this.finish(execution, 'released');
     }
     const message = errorMessage(error);
