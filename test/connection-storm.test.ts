@@ -128,8 +128,9 @@ describe('connection storm', () => {
       await killer.end();
       await Promise.all(appWork);
     }
-    // eslint-disable-next-line no-console
-    console.log(`connection storm: ${terminated} terminated in ${Date.now() - stormStart} ms, landed ${JSON.stringify(landings)}`);
+    console.log(
+      `connection storm: ${terminated} terminated in ${Date.now() - stormStart} ms, landed ${JSON.stringify(landings)}`,
+    );
 
     expect(landings.unguarded).toBe(0);
     expect(landings.handingOut).toBeGreaterThanOrEqual(20);

@@ -51,7 +51,9 @@ describe('a schema name as long as PostgreSQL allows', () => {
     const dataSource = new DataSource({ type: 'postgres', url: db.url });
     await dataSource.initialize();
     try {
-      await dataSource.transaction((manager) => producer.enqueue('long.schema', { tag: 'in-transaction' }, { manager }));
+      await dataSource.transaction((manager) =>
+        producer.enqueue('long.schema', { tag: 'in-transaction' }, { manager }),
+      );
     } finally {
       await dataSource.destroy();
     }

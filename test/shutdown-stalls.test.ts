@@ -87,9 +87,11 @@ describe('shutdown does not stall', () => {
     child = await QueueChild.start({ connectionUrl: proxy.url, instanceId: 'stall-listen', pollIntervalMs: 200 });
     await waitFor('listening', () => proxy!.connections('job-queue-listener:stall-listen').length === 1, 15_000);
     await waitFor('LISTEN sent', async () => {
-      const rows = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [
-        'job-queue-listener:stall-listen',
-      ]);
+      const rows = await query(
+        db.url,
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+        ['job-queue-listener:stall-listen'],
+      );
       return rows.length === 1;
     });
     expect(proxy.freeze('job-queue-listener:stall-listen')).toBe(1);
@@ -144,7 +146,11 @@ describe('shutdown does not stall', () => {
     await waitFor('listening', () => listener.connected, 15_000);
     expect(proxy.freeze(`job-queue-listener:${instanceId}`)).toBe(1);
 
-    await waitFor('a new LISTEN connection', () => proxy!.connections(`job-queue-listener:${instanceId}`).length === 2, 15_000);
+    await waitFor(
+      'a new LISTEN connection',
+      () => proxy!.connections(`job-queue-listener:${instanceId}`).length === 2,
+      15_000,
+    );
     await waitFor('listening again', () => listener.connected, 15_000);
     expect(proxy.connections(`job-queue-listener:${instanceId}`)[0].clientClosed).toBe(true);
     await app.get(JobProducer).enqueue('stall.noop', { tag: 'after-drop' });

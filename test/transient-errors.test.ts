@@ -44,13 +44,26 @@ describe('transient errors', () => {
 
   /** New sessions of the test database start read-only (or not); the app's sessions are ended so that it reconnects. */
   async function setReadOnly(on: boolean): Promise<void> {
-    await query(serverUrl(), `ALTER DATABASE "${db.name}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
-    await query(serverUrl(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`job-queue:${INSTANCE}`]);
+    await query(
+      serverUrl(),
+      `ALTER DATABASE "${db.name}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`,
+    );
+    await query(serverUrl(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [
+      `job-queue:${INSTANCE}`,
+    ]);
   }
 
   it('retries a completion refused while the database is read-only, and writes it once it takes writes again', async () => {
     @Module({
-      imports: [JobQueueModule.forRoot({ connectionUrl: db.url, instanceId: INSTANCE, pollOnly: true, pollIntervalMs: 50, leaseMs: 60_000 })],
+      imports: [
+        JobQueueModule.forRoot({
+          connectionUrl: db.url,
+          instanceId: INSTANCE,
+          pollOnly: true,
+          pollIntervalMs: 50,
+          leaseMs: 60_000,
+        }),
+      ],
       providers: [GatedHandlers],
     })
     class AppModule {}
@@ -61,7 +74,9 @@ describe('transient errors', () => {
 
     await setReadOnly(true);
     openGate();
-    await waitFor('a completion refused as read-only', () => logger.warnings.some((w) => w.includes('read-only transaction')));
+    await waitFor('a completion refused as read-only', () =>
+      logger.warnings.some((w) => w.includes('read-only transaction')),
+    );
     await setReadOnly(false);
 
     // Before the lease (60 s) could expire: only a retried completion removes the row this soon.

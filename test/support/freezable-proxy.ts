@@ -71,7 +71,9 @@ export class FreezableProxy {
 
   /** Makes every open connection of `applicationName` silent; returns how many. */
   freeze(applicationName: string): number {
-    const chosen = this.links.filter((l) => !l.clientClosed && l.startup.includes(`application_name\0${applicationName}`));
+    const chosen = this.links.filter(
+      (l) => !l.clientClosed && l.startup.includes(`application_name\0${applicationName}`),
+    );
     for (const link of chosen) link.frozen = true;
     return chosen.length;
   }

@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   const options = JSON.parse(process.env.QUEUE_CHILD_OPTIONS ?? '{}') as JobQueueModuleOptions;
   @Module({ imports: [JobQueueModule.forRoot(options)], providers: [ChildHandlers] })
   class ChildModule {}
-  const app = await NestFactory.createApplicationContext(ChildModule, { logger: ['error', 'warn'], abortOnError: false });
+  const app = await NestFactory.createApplicationContext(ChildModule, {
+    logger: ['error', 'warn'],
+    abortOnError: false,
+  });
   process.once('SIGTERM', () => {
     console.log('closing');
     app.close().then(

@@ -39,7 +39,7 @@ export class JobQueueDatabase implements OnApplicationShutdown {
   private guard(dataSource: DataSource): void {
     const driver = dataSource.driver as unknown as { master?: Pool; slaves?: Pool[] };
     for (const pool of [driver.master, ...(driver.slaves ?? [])]) {
-      if (pool) guardPoolClients(pool, (error) => this.logger.debug?.(`A pooled connection failed: ${error.message}`));
+      if (pool) guardPoolClients(pool, (error) => this.logger.debug(`A pooled connection failed: ${error.message}`));
     }
   }
 
