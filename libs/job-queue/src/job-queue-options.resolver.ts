@@ -68,6 +68,7 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   integer(raw, 'completionBatchDelayMs', 0, 1_000);
   integer(raw, 'recoveryBatchSize', 1, 100_000);
   integer(raw, 'depthSampleIntervalMs', 0, MAX_TIMER_MS);
+  integer(raw, 'listenerCheckIntervalMs', 0, MAX_TIMER_MS);
   for (const flag of ['runMigrations', 'pollOnly'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }

@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { JobQueueError } from './errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import { messages } from './job-queue.messages';
+import { guardPoolClients } from './pool-client.guard';
 import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
 
 /**
@@ -20,6 +22,7 @@ export class JobQueueDatabase implements OnApplicationShutdown {
     const given = this.options.dataSource;
     if (given) {
       if (!given.isInitialized) await this.initialise(given);
+      this.guard(given);
       return given;
     }
     this.owned = new DataSource({
@@ -28,7 +31,16 @@ export class JobQueueDatabase implements OnApplicationShutdown {
       extra: { max: this.options.poolSize, application_name: `job-queue:${this.options.instanceId}` },
     });
     await this.initialise(this.owned);
+    this.guard(this.owned);
     return this.owned;
+  }
+
+  /** Every pool of the DataSource (primary and replicas): the app's own queries share them with the queue. */
+  private guard(dataSource: DataSource): void {
+    const driver = dataSource.driver as unknown as { master?: Pool; slaves?: Pool[] };
+    for (const pool of [driver.master, ...(driver.slaves ?? [])]) {
+      if (pool) guardPoolClients(pool, (error) => this.logger.debug(`A pooled connection failed: ${error.message}`));
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

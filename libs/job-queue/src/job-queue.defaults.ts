@@ -22,4 +22,5 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   completionBatchDelayMs: 0,
   recoveryBatchSize: 500,
   depthSampleIntervalMs: 5_000,
+  listenerCheckIntervalMs: 10_000,
 };

@@ -52,6 +52,11 @@ export interface JobQueueModuleOptions {
   recoveryBatchSize?: number;
   /** Interval of the queue-depth sampler that feeds the `queue_depth` gauge (0 turns it off). */
   depthSampleIntervalMs?: number;
+  /**
+   * How often the LISTEN connection is checked with a query; one that has not answered by the next check is taken
+   * for dead (a socket dropped without a word, which TCP alone notices only after minutes) and replaced (0: off).
+   */
+  listenerCheckIntervalMs?: number;
 }
 
 /** Every option after defaults are merged; `dataSource` is resolved by the module. */

@@ -17,6 +17,8 @@ import { RecurringTask } from './recurring-task';
 export class JobRescuer {
   private readonly logger = new Logger('JobQueue');
   private readonly task: RecurringTask;
+  /** Set when shutdown begins: a run under way ends after its current batch instead of working through the rest. */
+  private stopping = false;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -30,10 +32,12 @@ export class JobRescuer {
   }
 
   start(): void {
+    this.stopping = false;
     this.task.start();
   }
 
   stop(): Promise<void> {
+    this.stopping = true;
     return this.task.stop();
   }
 
@@ -58,7 +62,7 @@ export class JobRescuer {
         this.metrics.jobRecovered(job, true);
         this.logger.warn(messages.jobRescuedToDeadLetter(job.id, job.type, job.attempt_count, job.max_attempts));
       }
-      if (retried.length + killed.length < limit) return;
+      if (retried.length + killed.length < limit || this.stopping) return;
     }
   }
 

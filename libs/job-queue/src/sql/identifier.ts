@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one place where a configured identifier (the schema) enters SQL text. Everything else is a bind parameter.
  * Only lower-case plain identifiers are accepted, so quoting never changes meaning and no name needs escaping.
@@ -15,7 +17,14 @@ export interface QueueTables {
   deadJobs: string;
   /** The NOTIFY channel of this schema's queue. */
   channel: string;
+  /** Names this schema's prepared statements (`jq:<key>:<statement>`); short, so that every name stays distinct. */
+  statementKey: string;
 }
+
+/** PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes; our identifiers are ASCII, so in characters too. */
+const MAX_IDENTIFIER_LENGTH = 63;
+/** Longer schema names are replaced by a digest in statement names (see `statementKey`). */
+const MAX_SCHEMA_IN_STATEMENT_NAME = 24;
 
 export function queueTables(schema: string): QueueTables {
   if (!isSafeIdentifier(schema)) {
@@ -25,6 +34,23 @@ export function queueTables(schema: string): QueueTables {
     schema: `"${schema}"`,
     jobs: `"${schema}"."jobs"`,
     deadJobs: `"${schema}"."dead_jobs"`,
-    channel: `${schema}_jobs`,
+    channel: notifyChannel(schema),
+    statementKey: schema.length <= MAX_SCHEMA_IN_STATEMENT_NAME ? schema : digest(schema, 16),
   };
+}
+
+/**
+ * `<schema>_jobs`, or, when that would pass 63 characters (a schema of 59 or more), the schema's first 45
+ * characters, a digest of the whole name and `_jobs`: 63 characters, the same on every instance, distinct per
+ * schema. Why: LISTEN silently cuts a longer channel to 63 characters while pg_notify refuses it, so workers would
+ * never be woken and a notifying insert would fail.
+ */
+function notifyChannel(schema: string): string {
+  const plain = `${schema}_jobs`;
+  if (plain.length <= MAX_IDENTIFIER_LENGTH) return plain;
+  return `${schema.slice(0, 45)}_${digest(schema, 12)}_jobs`;
+}
+
+function digest(text: string, length: number): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
 }

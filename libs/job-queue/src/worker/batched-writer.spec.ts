@@ -1,4 +1,4 @@
-import { BatchedWriter } from './batched-writer';
+import { BatchedWriter, isTransient } from './batched-writer';
 
 describe('BatchedWriter', () => {
   it('writes items submitted in one tick as one batch and tells each whether its row held', async () => {
@@ -64,5 +64,23 @@ describe('BatchedWriter handing its items to another statement', () => {
     writer.giveBack(writer.take());
     await expect(c).resolves.toBe(true);
     expect(writes).toEqual([['c']]);
+  });
+});
+
+describe('isTransient', () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+  it('retries what a failover, a lock timeout or a system error causes', () => {
+    // 25006 read-only (a standby during failover), 55P03 lock_timeout, 58030 I/O error, 58P01 undefined file.
+    expect(['25006', '55P03', '58030', '58P01'].filter((code) => !isTransient(withCode(code)))).toEqual([]);
+  });
+
+  it('still retries connection, operator, resource and serialisation errors, and errors without a SQLSTATE', () => {
+    expect(['08006', '57P01', '53300', '40001', '40P01'].every((code) => isTransient(withCode(code)))).toBe(true);
+    expect(isTransient(new Error('Connection terminated unexpectedly'))).toBe(true);
+  });
+
+  it('does not retry errors about the data', () => {
+    expect(['22003', '23505', '22P02', '25P02', '55000'].filter((code) => isTransient(withCode(code)))).toEqual([]);
   });
 });

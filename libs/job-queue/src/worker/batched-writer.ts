@@ -110,11 +110,16 @@ interface Entry<T> {
 
 /**
  * Errors worth retrying as they are: no SQLSTATE (the connection failed), connection exceptions (08), operator
- * intervention such as a terminated backend or a shutting-down server (57), insufficient resources (53), and
- * serialisation failures or deadlocks (40). Anything else is about the data and would fail again.
+ * intervention such as a terminated backend or a shutting-down server (57), insufficient resources (53),
+ * serialisation failures or deadlocks (40), system errors such as an I/O error (58), a lock not available in time
+ * (55P03, `lock_timeout`), and a read-only transaction (25006: the server is a standby, as during a failover, or
+ * was set read-only for a while). Anything else is about the data and would fail again.
  */
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return ['08', '57', '53', '40'].includes(code.slice(0, 2));
+  return TRANSIENT_CLASSES.has(code.slice(0, 2)) || TRANSIENT_CODES.has(code);
 }
+
+const TRANSIENT_CLASSES = new Set(['08', '57', '53', '40', '58']);
+const TRANSIENT_CODES = new Set(['25006', '55P03']);

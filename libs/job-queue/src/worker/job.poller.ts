@@ -131,6 +131,12 @@ export class JobPoller {
     } catch (error) {
       this.consecutiveErrors += 1;
       this.metrics.claimFailed();
+      // A claim that fails after stop (shutdown ends its connection, the database goes away) must arm no retry
+      // timer: nothing would ever clear it, and it would keep the process alive for up to 30 s.
+      if (this.stopped) {
+        this.logger.warn(`Claiming jobs failed while stopping: ${(error as Error).message}`);
+        return;
+      }
       const delay = Math.min(MAX_ERROR_BACKOFF_MS, 100 * 2 ** Math.min(this.consecutiveErrors, 16));
       // One line per error streak step keeps the log readable during an outage.
       this.logger.warn(`Claiming jobs failed (${this.consecutiveErrors} in a row), next try in ${delay} ms: ${(error as Error).message}`);
