@@ -40,6 +40,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
     @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
     @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: Gauge<string>,
+    @InjectMetric(METRIC.unserved) private readonly unserved: Gauge<string>,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
   }
@@ -93,6 +94,16 @@ export class JobQueueMetrics {
     for (const row of rows) add(this.labels.queue(row.queue), row.status, row.count);
     this.depth.reset();
     for (const { queue, status, count } of depth.values()) this.depth.set({ queue, status }, count);
+  }
+
+  /**
+   * Replaces the unserved-jobs series: a pair that is served again disappears rather than reading a stale count.
+   * The one metric labelled with queues and types this instance does not serve, since naming them is its purpose;
+   * its series stay bounded because the check reports at most 50 pairs and every sample replaces them all.
+   */
+  unservedJobs(rows: Array<{ queue: string; type: string; pending: number }>): void {
+    this.unserved.reset();
+    for (const row of rows) this.unserved.set({ queue: row.queue, type: row.type }, row.pending);
   }
 
   /** Age of the oldest runnable pending job, by the database's clock; `null` (none waiting) reads as 0. */
