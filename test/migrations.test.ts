@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -52,6 +53,24 @@ describe('migrations', () => {
     expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
     expect(await tables(db.url, 'sample')).toEqual(['effects']);
     expect((await versions(db.url, 'job_queue')).map((v) => v.name)).toEqual(chainNames('job_queue'));
+    expect(await runJobQueueMigrations(await dataSource(db.url), 'job_queue')).toEqual([]);
+  }, 60_000);
+
+  it("run through the TypeORM CLI from the data-source.ts that docs/operations.md shows a user's app", async () => {
+    const db = await fresh();
+    const docs = readFileSync(join(root, 'docs/operations.md'), 'utf8');
+    const block = /```ts\n( *)\/\/ data-source\.ts[^\n]*\n([\s\S]*?)\n *```/.exec(docs);
+    expect(block).not.toBeNull();
+    const indent = new RegExp(`^${block![1]}`, 'gm');
+    // The example imports the published package; here that is the library's source.
+    const source = block![2].replace(indent, '').replace(/from '[^']*job-queue[^']*'/, `from '${join(root, 'libs/job-queue/src')}'`);
+    expect(source).toContain('createJobQueueMigrations');
+    const file = join(root, 'dist/doc-examples/data-source.ts');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, source);
+    await run('npx', ['typeorm-ts-node-commonjs', 'migration:run', '-d', file], { cwd: root, env: { ...process.env, DATABASE_URL: db.url } });
+    expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
+    expect((await query<{ name: string }>(db.url, 'SELECT name FROM migrations ORDER BY id')).map((r) => r.name)).toEqual(chainNames('job_queue'));
     expect(await runJobQueueMigrations(await dataSource(db.url), 'job_queue')).toEqual([]);
   }, 60_000);
 
