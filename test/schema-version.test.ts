@@ -92,11 +92,14 @@ describe('the schema version at start', () => {
     await app.close();
     const recorded = await query<{ name: string }>(db.url, 'SELECT name FROM migrations ORDER BY id');
     expect(recorded.map((r) => r.name)).toEqual(names);
-    const versions = await query<{ version: number }>(db.url, 'SELECT version FROM job_queue.schema_versions ORDER BY 1');
+    const versions = await query<{ version: number }>(
+      db.url,
+      'SELECT version FROM job_queue.schema_versions ORDER BY 1',
+    );
     expect(versions.map((v) => v.version)).toEqual(JOB_QUEUE_MIGRATION_CHAIN.slice(1).map((s) => s.version));
   });
 
-  it("an app whose TypeORM DataSource lists the migrations but does not run them is told to set migrationsRun", async () => {
+  it('an app whose TypeORM DataSource lists the migrations but does not run them is told to set migrationsRun', async () => {
     const db = await track(createTestDatabase({ migrate: false }));
     const error = await startFailure(() => userApp(db.url, {}));
     expect(error).toBeInstanceOf(JobQueueSchemaMissingError);
@@ -119,7 +122,11 @@ describe('the schema version at start', () => {
   it('refuses a database ahead of this code by a step that is not additive; accepts it once the step is additive', async () => {
     const db = await track(createTestDatabase());
     const future = JOB_QUEUE_SCHEMA_VERSION + 1;
-    await query(db.url, `INSERT INTO job_queue.schema_versions (version, name, additive) VALUES ($1, 'JobQueueFuture', false)`, [future]);
+    await query(
+      db.url,
+      `INSERT INTO job_queue.schema_versions (version, name, additive) VALUES ($1, 'JobQueueFuture', false)`,
+      [future],
+    );
     const error = await startFailure(() => startTestApp({ connectionUrl: db.url, concurrency: 0 }));
     expect(error).toBeInstanceOf(JobQueueSchemaTooNewError);
     expect((error as JobQueueSchemaTooNewError).breaking).toEqual(['JobQueueFuture']);

@@ -23,7 +23,10 @@ interface WorkerRow {
 }
 
 const workers = (url: string) =>
-  query<WorkerRow>(url, 'SELECT instance_id, queues, types, concurrency, expires_at > now() AS live FROM job_queue.workers ORDER BY 1');
+  query<WorkerRow>(
+    url,
+    'SELECT instance_id, queues, types, concurrency, expires_at > now() AS live FROM job_queue.workers ORDER BY 1',
+  );
 
 describe('live workers and unserved jobs', () => {
   let db: TestDatabase;
@@ -51,7 +54,9 @@ describe('live workers and unserved jobs', () => {
   it('warns at start when a worker instance finds no handler (a handler class missing from every providers)', async () => {
     const logger = new CapturingLogger();
     await start({ connectionUrl: db.url, concurrency: 4, instanceId: 'no-handlers' }, [], logger);
-    expect(logger.warnings).toEqual([expect.stringContaining('No @JobHandler found: this instance only enqueues (concurrency 4 is unused)')]);
+    expect(logger.warnings).toEqual([
+      expect.stringContaining('No @JobHandler found: this instance only enqueues (concurrency 4 is unused)'),
+    ]);
     // It serves nothing, so it does not register as a worker.
     expect(await workers(db.url)).toEqual([]);
   });
@@ -63,11 +68,20 @@ describe('live workers and unserved jobs', () => {
   });
 
   it('registers a worker with its queues and types at start, and removes it at shutdown', async () => {
-    const app = await start({ connectionUrl: db.url, instanceId: 'worker-a', queues: ['default', 'mail'], concurrency: 3 }, [
-      ServedHandlers,
-    ]);
-    const row = await waitFor('registered', async () => (await workers(db.url)).find((w) => w.instance_id === 'worker-a'));
-    expect(row).toEqual({ instance_id: 'worker-a', queues: ['default', 'mail'], types: ['reg.served'], concurrency: 3, live: true });
+    const app = await start(
+      { connectionUrl: db.url, instanceId: 'worker-a', queues: ['default', 'mail'], concurrency: 3 },
+      [ServedHandlers],
+    );
+    const row = await waitFor('registered', async () =>
+      (await workers(db.url)).find((w) => w.instance_id === 'worker-a'),
+    );
+    expect(row).toEqual({
+      instance_id: 'worker-a',
+      queues: ['default', 'mail'],
+      types: ['reg.served'],
+      concurrency: 3,
+      live: true,
+    });
     await app.close();
     apps.pop();
     expect(await workers(db.url)).toEqual([]);
@@ -76,7 +90,11 @@ describe('live workers and unserved jobs', () => {
   it('flags pending jobs that no live worker serves: a warning, a metric and a health option', async () => {
     const logger = new CapturingLogger();
     await start({ connectionUrl: db.url, instanceId: 'worker-b', pollIntervalMs: 100 }, [ServedHandlers]);
-    const producer = await start({ connectionUrl: db.url, concurrency: 0, instanceId: 'producer-b', depthSampleIntervalMs: 100 }, [], logger);
+    const producer = await start(
+      { connectionUrl: db.url, concurrency: 0, instanceId: 'producer-b', depthSampleIntervalMs: 100 },
+      [],
+      logger,
+    );
     const jobs = producer.get(JobProducer);
     // Served: runs. Unserved: a type no instance handles, and a served type in a queue no instance listens to.
     await jobs.enqueueMany([
@@ -86,7 +104,10 @@ describe('live workers and unserved jobs', () => {
       { type: 'reg.served', payload: {}, queue: 'nobody' },
     ]);
     const gauge = (queue: string, type: string) => metricSample(JOB_QUEUE_METRICS.unserved, { queue, type });
-    await waitFor('gauge set', async () => (await gauge('default', 'reg.unhandled')) === 2 && (await gauge('nobody', 'reg.served')) === 1);
+    await waitFor(
+      'gauge set',
+      async () => (await gauge('default', 'reg.unhandled')) === 2 && (await gauge('nobody', 'reg.served')) === 1,
+    );
     expect(await gauge('default', 'reg.served')).toBe(0);
     await waitFor('warned', () => logger.warnings.filter((w) => w.includes('have no live worker')).length === 2);
     expect(logger.warnings).toEqual(
@@ -99,14 +120,25 @@ describe('live workers and unserved jobs', () => {
     const health = producer.get(JobQueueHealthIndicator);
     const down = await health.isHealthy('job_queue', { maxUnservedJobs: 0 });
     expect(down.job_queue.status).toBe('down');
-    expect(down.job_queue.message).toBe('3 pending jobs have no live worker (default/reg.unhandled, nobody/reg.served)');
+    expect(down.job_queue.message).toBe(
+      '3 pending jobs have no live worker (default/reg.unhandled, nobody/reg.served)',
+    );
     expect((await health.isHealthy('job_queue', { maxUnservedJobs: 3 })).job_queue.status).toBe('up');
 
     // A worker whose row expired (no heartbeat for a lease) does not count; once live, the pair is served.
-    await query(db.url, `INSERT INTO job_queue.workers (instance_id, queues, types, concurrency, expires_at)
-                         VALUES ('ghost', '{default}', '{reg.unhandled}', 1, now() - interval '1 second')`);
-    expect((await producer.get(WorkerRegistry).findUnserved()).map((u) => u.type)).toEqual(['reg.unhandled', 'reg.served']);
-    await query(db.url, `UPDATE job_queue.workers SET expires_at = now() + interval '1 minute' WHERE instance_id = 'ghost'`);
+    await query(
+      db.url,
+      `INSERT INTO job_queue.workers (instance_id, queues, types, concurrency, expires_at)
+                         VALUES ('ghost', '{default}', '{reg.unhandled}', 1, now() - interval '1 second')`,
+    );
+    expect((await producer.get(WorkerRegistry).findUnserved()).map((u) => u.type)).toEqual([
+      'reg.unhandled',
+      'reg.served',
+    ]);
+    await query(
+      db.url,
+      `UPDATE job_queue.workers SET expires_at = now() + interval '1 minute' WHERE instance_id = 'ghost'`,
+    );
     await waitFor('served again', async () => (await gauge('default', 'reg.unhandled')) === 0);
     expect(await gauge('nobody', 'reg.served')).toBe(1);
     // Each pair was warned about once, however many samples saw it.
@@ -114,7 +146,12 @@ describe('live workers and unserved jobs', () => {
   });
 
   it('bounds the check: at most 50 pairs reported, each counted up to 10,000', async () => {
-    const producer = await start({ connectionUrl: db.url, concurrency: 0, instanceId: 'producer-c', depthSampleIntervalMs: 0 });
+    const producer = await start({
+      connectionUrl: db.url,
+      concurrency: 0,
+      instanceId: 'producer-c',
+      depthSampleIntervalMs: 0,
+    });
     await query(
       db.url,
       `INSERT INTO job_queue.jobs (type, payload, status, max_attempts)

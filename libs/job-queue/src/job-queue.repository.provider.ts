@@ -28,7 +28,8 @@ export const jobRepositoryProvider: Provider = {
         if (ran.length > 0) logger.log(`Ran migrations: ${ran.join(', ')}`);
       }
       const report = checkSchemaVersion(await repository.schemaState(), migrationSetup(options, dataSource));
-      if (report.ahead.length > 0) logger.log(messages.schemaAhead(options.schema, report.version, JOB_QUEUE_SCHEMA_VERSION));
+      if (report.ahead.length > 0)
+        logger.log(messages.schemaAhead(options.schema, report.version, JOB_QUEUE_SCHEMA_VERSION));
       return repository;
     } catch (error) {
       // The app will not start, so no shutdown hook will run: close the pool opened above, or it outlives the failure.

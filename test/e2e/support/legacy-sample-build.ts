@@ -16,31 +16,40 @@ export function ensureLegacySampleBuilt(commit: string): string {
   const full = git(['rev-parse', '--verify', `${commit}^{commit}`]).trim();
   const bundle = join(root, 'dist/legacy', full, 'main.js');
   if (existsSync(bundle)) return bundle;
-  buildOnce(join(root, 'dist/.legacy-build.lock'), () => existsSync(bundle), () => {
-    process.stdout.write(`e2e: building the sample app of ${commit} (git archive, nest build sample)...\n`);
-    const work = mkdtempSync(join(tmpdir(), `legacy-sample-${commit}-`));
-    try {
-      const archive = join(work, 'source.tar');
-      git(['archive', '--output', archive, full, 'libs', 'apps', 'tsconfig.json', 'nest-cli.json', 'package.json']);
-      execFileSync('tar', ['-xf', archive, '-C', work]);
-      symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
+  buildOnce(
+    join(root, 'dist/.legacy-build.lock'),
+    () => existsSync(bundle),
+    () => {
+      process.stdout.write(`e2e: building the sample app of ${commit} (git archive, nest build sample)...\n`);
+      const work = mkdtempSync(join(tmpdir(), `legacy-sample-${commit}-`));
       try {
-        execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', 'sample'], {
-          cwd: work,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-      } catch (error) {
-        const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-        throw new Error(`Building the sample app of ${commit} failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`);
+        const archive = join(work, 'source.tar');
+        git(['archive', '--output', archive, full, 'libs', 'apps', 'tsconfig.json', 'nest-cli.json', 'package.json']);
+        execFileSync('tar', ['-xf', archive, '-C', work]);
+        symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
+        try {
+          execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', 'sample'], {
+            cwd: work,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+        } catch (error) {
+          const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+          throw new Error(
+            `Building the sample app of ${commit} failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        mkdirSync(join(bundle, '..'), { recursive: true });
+        // Copied under a temporary name, then renamed: a bundle that exists is whole.
+        copyFileSync(join(work, 'dist/apps/sample/main.js'), `${bundle}.partial`);
+        renameSync(`${bundle}.partial`, bundle);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
       }
-      mkdirSync(join(bundle, '..'), { recursive: true });
-      // Copied under a temporary name, then renamed: a bundle that exists is whole.
-      copyFileSync(join(work, 'dist/apps/sample/main.js'), `${bundle}.partial`);
-      renameSync(`${bundle}.partial`, bundle);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  });
+    },
+  );
   return bundle;
 }
 
@@ -49,6 +58,11 @@ function git(args: string[]): string {
     return execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   } catch (error) {
     const { stderr } = error as { stderr?: Buffer };
-    throw new Error(`git ${args.join(' ')} failed (the upgrade tests need the repository's history: a full clone): ${stderr?.toString() ?? ''}`);
+    throw new Error(
+      `git ${args.join(' ')} failed (the upgrade tests need the repository's history: a full clone): ${stderr?.toString() ?? ''}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

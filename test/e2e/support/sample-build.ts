@@ -61,7 +61,7 @@ export function ensureSampleBuilt(): void {
       // webpack may still have written a bundle, newer than the sources: remove it so that the next run rebuilds.
       rmSync(SAMPLE_BUNDLE, { force: true });
       const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`);
+      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`, { cause: error });
     }
   });
   stampRun();
@@ -82,7 +82,7 @@ export function buildOnce(lock: string, fresh: () => boolean, build: () => void)
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = existsSync(lock) ? Date.now() - statSync(lock).mtimeMs : 0;
       if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for another build (${lock})`);
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for another build (${lock})`, { cause: error });
       sleepSync(250);
     }
   }

@@ -52,14 +52,20 @@ export class WorkerRegistry {
     await this.lastTouch.catch(() => undefined);
     await this.repository
       .removeWorker(this.options.instanceId)
-      .catch((error) => this.logger.warn(`Removing this worker's registration failed; it expires after the lease: ${error.message}`));
+      .catch((error: Error) =>
+        this.logger.warn(`Removing this worker's registration failed; it expires after the lease: ${error.message}`),
+      );
   }
 
   /** Queue/type pairs with pending jobs that no live worker serves (bounded: see UNSERVED_LIMITS). */
   async findUnserved(): Promise<UnservedJobs[]> {
     // This instance's own registration, sent at start, must land before it judges what is served.
     await this.lastTouch?.catch(() => undefined);
-    return this.repository.findUnserved(UNSERVED_LIMITS.reportedPairs, UNSERVED_LIMITS.countCap, UNSERVED_LIMITS.scannedPairs);
+    return this.repository.findUnserved(
+      UNSERVED_LIMITS.reportedPairs,
+      UNSERVED_LIMITS.countCap,
+      UNSERVED_LIMITS.scannedPairs,
+    );
   }
 
   /** The sampler's check: sets the gauge, and warns once for each pair that became unserved. */
@@ -71,7 +77,9 @@ export class WorkerRegistry {
       const key = `${row.queue}\u0000${row.type}`;
       now.add(key);
       if (!this.flagged.has(key)) {
-        this.logger.warn(messages.unservedJobs(row.queue, row.type, row.pending, row.pending >= UNSERVED_LIMITS.countCap));
+        this.logger.warn(
+          messages.unservedJobs(row.queue, row.type, row.pending, row.pending >= UNSERVED_LIMITS.countCap),
+        );
       }
     }
     this.flagged = now;

@@ -5,7 +5,11 @@ import { checkSchemaVersion } from './schema-check';
 
 const schema = 'job_queue';
 const names = JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
-const allApplied = JOB_QUEUE_MIGRATION_CHAIN.map((step, i) => ({ version: step.version, name: names[i], additive: step.additive }));
+const allApplied = JOB_QUEUE_MIGRATION_CHAIN.map((step, i) => ({
+  version: step.version,
+  name: names[i],
+  additive: step.additive,
+}));
 
 function failure(fn: () => unknown): Error {
   try {
@@ -48,7 +52,10 @@ describe('the start-up schema check', () => {
 
   it('tells an app whose DataSource does not list them to add them', () => {
     const error = failure(() =>
-      checkSchemaVersion({ tablesPresent: false, versions: [] }, { schema: 'billing', listed: ['AppInit1700000000000'] }),
+      checkSchemaVersion(
+        { tablesPresent: false, versions: [] },
+        { schema: 'billing', listed: ['AppInit1700000000000'] },
+      ),
     );
     expect(error.message).toContain("add ...createJobQueueMigrations('billing')");
     expect(error.message).toContain('"billing"');
@@ -65,7 +72,9 @@ describe('the start-up schema check', () => {
   it('refuses a database ahead of this code by a step that is not additive, naming it', () => {
     const additive = { version: JOB_QUEUE_SCHEMA_VERSION + 1, name: 'JobQueueAdditive', additive: true };
     const breaking = { version: JOB_QUEUE_SCHEMA_VERSION + 2, name: 'JobQueueBreaking', additive: false };
-    const error = failure(() => checkSchemaVersion({ tablesPresent: true, versions: [...allApplied, additive, breaking] }, { schema }));
+    const error = failure(() =>
+      checkSchemaVersion({ tablesPresent: true, versions: [...allApplied, additive, breaking] }, { schema }),
+    );
     expect(error).toBeInstanceOf(JobQueueSchemaTooNewError);
     expect((error as JobQueueSchemaTooNewError).breaking).toEqual(['JobQueueBreaking']);
     expect(error.message).toContain(`up to version ${JOB_QUEUE_SCHEMA_VERSION}`);

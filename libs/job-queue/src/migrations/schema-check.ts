@@ -44,7 +44,11 @@ export function checkSchemaVersion(state: SchemaState, setup: MigrationSetup): S
   if (breaking.length > 0) {
     throw new JobQueueSchemaTooNewError(
       breaking.map((v) => v.name),
-      messages.schemaTooNew(setup.schema, JOB_QUEUE_SCHEMA_VERSION, breaking.map((v) => `${v.version} (${v.name})`)),
+      messages.schemaTooNew(
+        setup.schema,
+        JOB_QUEUE_SCHEMA_VERSION,
+        breaking.map((v) => `${v.version} (${v.name})`),
+      ),
     );
   }
   return { version: Math.max(...recorded), ahead };

@@ -32,6 +32,8 @@ export async function recordVersion(
 
 /** Forgets a reverted step (the table is gone once version 1 is reverted: nothing left to forget). */
 export async function forgetVersion(queryRunner: QueryRunner, t: QueueTables, version: number): Promise<void> {
-  const [{ present }] = await queryRunner.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [t.schemaVersions]);
+  const [{ present }] = (await queryRunner.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+    t.schemaVersions,
+  ])) as Array<{ present: boolean }>;
   if (present) await queryRunner.query(`DELETE FROM ${t.schemaVersions} WHERE version = $1`, [version]);
 }
