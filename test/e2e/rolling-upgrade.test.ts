@@ -81,12 +81,12 @@ describe('rolling upgrade from the previous release', () => {
         await waitFor('dead jobs', async () => (await counts(db.url)).dead === 5, 30_000);
         const sleeping = await enqueueBatch(
           old,
-          Array.from({ length: 4 }, () => ({ type: 'demo.sleep', payload: { ms: 6_000 } })),
+          Array.from({ length: 4 }, () => ({ type: 'demo.sleep', payload: { ms: 10_000 } })),
         );
         await waitFor('all slots busy', async () => (await counts(db.url)).processing === 4, 30_000);
         const backlog = [
           ...(await enqueueBatch(old, records(200))),
-          ...(await enqueueBatch(old, records(50, {}, { delayMs: 8_000 }))),
+          ...(await enqueueBatch(old, records(50, {}, { delayMs: 12_000 }))),
         ];
         const atUpgrade = await counts(db.url);
         expect(atUpgrade).toEqual({ pending: 250, processing: 4, dead: 5 });
@@ -97,6 +97,8 @@ describe('rolling upgrade from the previous release', () => {
         expect(await runJobQueueMigrations(dataSource, 'job_queue')).toEqual(names.slice(1));
         const migrationMs = Date.now() - started;
         expect(old.alive).toBe(true);
+        // The sleeping jobs were held by the old worker throughout.
+        expect((await counts(db.url)).processing).toBe(4);
 
         // The old worker finishes what it held and what waited, and keeps enqueueing and running on the new schema.
         const afterUpgrade = await enqueueBatch(old, records(100));
