@@ -7,6 +7,8 @@ import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
 import { metricSample } from './support/queue-probes';
+import { findUnserved } from '@app/job-queue/sql/find-unserved.sql';
+import { queueTables } from '@app/job-queue/sql/identifier';
 
 @Injectable()
 class ServedHandlers {
@@ -162,4 +164,59 @@ describe('live workers and unserved jobs', () => {
     expect(unserved).toHaveLength(UNSERVED_LIMITS.reportedPairs);
     expect(unserved[0]).toEqual({ queue: 'default', type: 'reg.big', pending: UNSERVED_LIMITS.countCap });
   });
+
+  it('reads a bounded number of index entries with a large backlog: one probe per pair, capped counts, no table scan', async () => {
+    // The check walks an index that leads with (queue, type) over pending rows: the claim index of schema version 2
+    // (jobs_available_idx). Created here with the same definition when this schema lacks it; a no-op once it has it.
+    await query(
+      db.url,
+      `CREATE INDEX IF NOT EXISTS jobs_available_idx
+       ON job_queue.jobs (queue, type, priority DESC, next_retry_at, created_at, id) WHERE status = 'pending'`,
+    );
+    // 200,000 pending jobs over 21 (queue, type) pairs, of which a live worker serves 18.
+    await query(
+      db.url,
+      `INSERT INTO job_queue.jobs (queue, type, payload, status, max_attempts)
+       SELECT 'q' || (i % 3), 't' || (i % 7), '{}'::jsonb, 'pending', 1 FROM generate_series(1, 200000) i`,
+    );
+    await query(
+      db.url,
+      `INSERT INTO job_queue.workers (instance_id, queues, types, concurrency, expires_at)
+       VALUES ('w', '{q0,q1,q2}', '{t0,t1,t2,t3,t4,t5}', 1, now() + interval '1 minute')`,
+    );
+    await query(db.url, 'VACUUM ANALYZE job_queue.jobs');
+    const { text } = findUnserved(queueTables('job_queue'));
+    const params = [UNSERVED_LIMITS.reportedPairs, UNSERVED_LIMITS.countCap, UNSERVED_LIMITS.scannedPairs];
+    const [
+      {
+        'QUERY PLAN': [explained],
+      },
+    ] = await query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      db.url,
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+      params,
+    );
+    const scans = nodes(explained.Plan).filter((n) => n['Relation Name'] === 'jobs');
+    expect(scans.map((n) => n['Node Type'])).not.toContain('Seq Scan');
+    // Rows read from jobs: one per pair walked, plus at most countCap per unserved pair counted.
+    const read = scans.reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
+    expect(read).toBeLessThanOrEqual(21 + 3 * UNSERVED_LIMITS.countCap);
+    expect(await query(db.url, text, params)).toEqual([
+      { queue: 'q0', type: 't6', pending: 9_524 },
+      { queue: 'q1', type: 't6', pending: 9_524 },
+      { queue: 'q2', type: 't6', pending: 9_523 },
+    ]);
+  });
 });
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
