@@ -74,6 +74,9 @@ export const messages = {
   noHandlersFound: (concurrency: number) =>
     `No @JobHandler found: this instance only enqueues (concurrency ${concurrency} is unused). A handler's class must ` +
     `be listed in the providers of a module of the app; set concurrency: 0 for an instance that is meant to only enqueue.`,
+  producerOnly: (instanceId: string) => `Instance ${instanceId} started as a producer only (concurrency 0)`,
+  workerNotRemoved: (reason: string) =>
+    `Removing this worker from the live-worker registry failed; its row expires after the lease: ${reason}`,
   databaseUnreachable: (reason: string) => `The job queue cannot reach PostgreSQL: ${reason}`,
   secondForRoot: () =>
     'JobQueueModule.forRoot() was imported twice in one application: import it once (at the root) and use ' +

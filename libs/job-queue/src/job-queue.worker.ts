@@ -70,7 +70,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
       // jobs that nothing here runs.
       this.logger.warn(messages.noHandlersFound(this.options.concurrency));
     } else {
-      this.logger.log(`Instance ${this.options.instanceId} started as a producer only (concurrency 0)`);
+      this.logger.log(messages.producerOnly(this.options.instanceId));
     }
     this.started = true;
   }

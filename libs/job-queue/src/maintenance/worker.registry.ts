@@ -47,14 +47,14 @@ export class WorkerRegistry {
 
   /** Removes the row at shutdown, once claiming has stopped. A failure only leaves the row to expire. */
   async leave(): Promise<void> {
-    if (this.left || this.lastTouch === undefined) return;
+    if (this.left) return;
+    // From here on touch() writes nothing, so no beat can register the worker again.
     this.left = true;
+    if (this.lastTouch === undefined) return;
     await this.lastTouch.catch(() => undefined);
     await this.repository
       .removeWorker(this.options.instanceId)
-      .catch((error: Error) =>
-        this.logger.warn(`Removing this worker's registration failed; it expires after the lease: ${error.message}`),
-      );
+      .catch((error: Error) => this.logger.warn(messages.workerNotRemoved(error.message)));
   }
 
   /** Queue/type pairs with pending jobs that no live worker serves (bounded: see UNSERVED_LIMITS). */
