@@ -58,7 +58,9 @@ export const jobQueueMetricProviders = [
   makeGaugeProvider({ name: METRIC.lastPollAge, help: 'Seconds since the claim loop last ran' }),
   makeGaugeProvider({
     name: METRIC.unserved,
-    help: 'Pending jobs that no live worker serves (their queue and type), counted up to 10000, for at most 50 pairs; sampled on an interval',
+    help:
+      'Pending jobs that no live worker serves, by queue and type (other when this instance does not serve them), ' +
+      'counted up to 10000 per pair for at most 50 pairs; sampled on an interval',
     labelNames: byJob,
   }),
 ];

@@ -98,12 +98,18 @@ export class JobQueueMetrics {
 
   /**
    * Replaces the unserved-jobs series: a pair that is served again disappears rather than reading a stale count.
-   * The one metric labelled with queues and types this instance does not serve, since naming them is its purpose;
-   * its series stay bounded because the check reports at most 50 pairs and every sample replaces them all.
+   * Labelled like every other metric (a type or queue this instance does not know counts as `other`), so a producer
+   * cannot create series; the warning and the health details name the pairs.
    */
   unservedJobs(rows: Array<{ queue: string; type: string; pending: number }>): void {
+    const sums = new Map<string, { queue: string; type: string; pending: number }>();
+    for (const row of rows) {
+      const labels = this.labels.of(row);
+      const key = JSON.stringify([labels.queue, labels.type]);
+      sums.set(key, { ...labels, pending: (sums.get(key)?.pending ?? 0) + row.pending });
+    }
     this.unserved.reset();
-    for (const row of rows) this.unserved.set({ queue: row.queue, type: row.type }, row.pending);
+    for (const { queue, type, pending } of sums.values()) this.unserved.set({ queue, type }, pending);
   }
 
   /** Age of the oldest runnable pending job, by the database's clock; `null` (none waiting) reads as 0. */
