@@ -1,4 +1,4 @@
-import { Logger, type INestApplicationContext, type Type } from '@nestjs/common';
+import { Logger, type INestApplicationContext, type LoggerService, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { JobQueueModule, type JobQueueModuleOptions } from '@app/job-queue';
@@ -7,12 +7,13 @@ import { JobQueueModule, type JobQueueModuleOptions } from '@app/job-queue';
 export async function startTestApp(
   options: JobQueueModuleOptions,
   providers: Type[] = [],
+  logger?: LoggerService,
 ): Promise<INestApplicationContext> {
   @Module({ imports: [JobQueueModule.forRoot(options)], providers })
   class TestAppModule {}
 
   return NestFactory.createApplicationContext(TestAppModule, {
-    logger: process.env.TEST_LOGS ? new Logger() : false,
+    logger: logger ?? (process.env.TEST_LOGS ? new Logger() : false),
     abortOnError: false,
   });
 }

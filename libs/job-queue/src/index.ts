@@ -17,6 +17,7 @@ export {
   UnrecoverableJobError,
   JobTimeoutError,
   JobQueueSchemaMissingError,
+  JobQueueSchemaTooNewError,
 } from './errors/job-queue.errors';
 export { JobValidationFilter, type JobValidationErrorBody } from './http/job-validation.filter';
 export type { JobContext } from './interfaces/job-context.interface';

@@ -42,9 +42,41 @@ export const messages = {
   completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
     `it will run again once its lease expires`,
-  migrationsMissing: (schema: string) =>
-    `The job queue tables are missing in schema "${schema}". Run the migrations (npm run migration:run, or add ` +
-    `JobQueueMigrations to your DataSource), or set runMigrations: true.`,
+  migrationsMissing: (schema: string, missing: string[], how: string) =>
+    `The job queue schema "${schema}" lacks ${missing.length === 1 ? 'the migration' : 'the migrations'} ` +
+    `${missing.join(', ')}. ${how} See docs/operations.md#migrations.`,
+  migrateOwnDataSource: (schema: string) =>
+    `The queue opened its own DataSource (connectionUrl), so nothing else runs them: set runMigrations: true on ` +
+    `JobQueueModule, or run them before the deploy with the TypeORM CLI and a data-source.ts that lists ` +
+    `createJobQueueMigrations('${schema}') (npx typeorm-ts-node-commonjs migration:run -d data-source.ts).`,
+  migrateListedNotRun: () =>
+    `Your DataSource lists them, but listing does not run them: set migrationsRun: true in its options, run them ` +
+    `with the TypeORM CLI (npx typeorm-ts-node-commonjs migration:run -d data-source.ts), or set ` +
+    `runMigrations: true on JobQueueModule.`,
+  migrateListedAndRun: () =>
+    `Your DataSource lists them and has migrationsRun: true, yet they are not recorded: was the schema reverted ` +
+    `after start-up? Run them with the TypeORM CLI, or set runMigrations: true on JobQueueModule.`,
+  migrateNotListed: (schema: string) =>
+    `Your DataSource does not list them: add ...createJobQueueMigrations('${schema}') to its migrations and set ` +
+    `migrationsRun: true or run the TypeORM CLI (npx typeorm-ts-node-commonjs migration:run -d data-source.ts), ` +
+    `or set runMigrations: true on JobQueueModule.`,
+  schemaTooNew: (schema: string, version: number, breaking: string[]) =>
+    `The job queue schema "${schema}" has steps newer than this release (which knows up to version ${version}) ` +
+    `that are not additive: ${breaking.join(', ')}. This release cannot run on it; deploy the release that ` +
+    `migrated it (docs/operations.md#rolling-deploys).`,
+  schemaAhead: (schema: string, version: number, known: number) =>
+    `The job queue schema "${schema}" is at version ${version}, ahead of this release (version ${known}); the ` +
+    `newer steps are additive, so this release runs on it`,
+  unservedJobs: (queue: string, type: string, pending: number, capped: boolean) =>
+    `${capped ? 'At least ' : ''}${pending} pending jobs of type "${type}" in queue "${queue}" have no live worker: ` +
+    `no running instance serves this type on this queue. Is the handler's class in a module's providers, and does ` +
+    `an instance list "${queue}" in its queues?`,
+  noHandlersFound: (concurrency: number) =>
+    `No @JobHandler found: this instance only enqueues (concurrency ${concurrency} is unused). A handler's class must ` +
+    `be listed in the providers of a module of the app; set concurrency: 0 for an instance that is meant to only enqueue.`,
+  producerOnly: (instanceId: string) => `Instance ${instanceId} started as a producer only (concurrency 0)`,
+  workerNotRemoved: (reason: string) =>
+    `Removing this worker from the live-worker registry failed; its row expires after the lease: ${reason}`,
   databaseUnreachable: (reason: string) => `The job queue cannot reach PostgreSQL: ${reason}`,
   secondForRoot: () =>
     'JobQueueModule.forRoot() was imported twice in one application: import it once (at the root) and use ' +

@@ -16,6 +16,7 @@ import type { JobQueueModuleOptions } from './interfaces/job-queue-options.inter
 import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
+import { WorkerRegistry } from './maintenance/worker.registry';
 import { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
 import { JobQueueHealthIndicator } from './observability/job-queue.health';
 import { JobQueueMetrics } from './observability/job-queue.metrics';
@@ -49,6 +50,7 @@ import { JobPoller } from './worker/job.poller';
     JobHeartbeat,
     JobRescuer,
     QueueDepthSampler,
+    WorkerRegistry,
     JobQueueWorker,
     JobQueueShutdownHooksCheck,
     JobProducer,

@@ -13,6 +13,7 @@ import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.int
 import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
+import { WorkerRegistry } from './maintenance/worker.registry';
 import { JobExecutor } from './worker/job.executor';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
@@ -43,6 +44,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly heartbeat: JobHeartbeat,
     private readonly rescuer: JobRescuer,
     private readonly sampler: QueueDepthSampler,
+    private readonly workers: WorkerRegistry,
   ) {
     this.pollTask = new RecurringTask(`job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
       this.poller.tick(),
@@ -63,6 +65,12 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
         `Worker ${this.options.instanceId} started: concurrency ${this.options.concurrency}, queues ` +
           `[${this.options.queues.join(', ')}], types [${types.join(', ')}]${this.options.pollOnly ? ', poll only' : ''}`,
       );
+    } else if (this.options.concurrency > 0) {
+      // Most likely a handler class missing from every module's providers: without a word, the app would enqueue
+      // jobs that nothing here runs.
+      this.logger.warn(messages.noHandlersFound(this.options.concurrency));
+    } else {
+      this.logger.log(messages.producerOnly(this.options.instanceId));
     }
     this.started = true;
   }
@@ -72,9 +80,11 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     this.started = false;
     const claimsReturned = this.poller.stop();
     this.executor.stopStarting();
+    const left = this.workers.leave();
     const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop()]);
     await this.listener.stop();
     await maintenanceDone;
+    await left;
     // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
     await claimsReturned;
     const handedBack = await this.executor.releaseQueued().catch((error) => {

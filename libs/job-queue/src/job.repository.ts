@@ -12,19 +12,23 @@ import { findExpired } from './sql/find-expired.sql';
 import { findHeldLeases } from './sql/find-held-leases.sql';
 import { findJob } from './sql/find-job.sql';
 import { findTables } from './sql/find-tables.sql';
+import { findUnserved } from './sql/find-unserved.sql';
 import { queueTables, type QueueTables } from './sql/identifier';
 import { insertJobs } from './sql/insert-jobs.sql';
 import { insertJobsPlain } from './sql/insert-jobs-plain.sql';
 import { notifyQueues } from './sql/notify-queues.sql';
 import { killMany } from './sql/kill-many.sql';
 import { listDead } from './sql/list-dead.sql';
+import { listSchemaVersions } from './sql/list-schema-versions.sql';
 import { lockForTransaction } from './sql/lock-for-transaction.sql';
 import { oldestPending } from './sql/oldest-pending.sql';
 import { releaseMany } from './sql/release-many.sql';
+import { removeWorker } from './sql/remove-worker.sql';
 import { renewLeases } from './sql/renew-leases.sql';
 import { requeueDead } from './sql/requeue-dead.sql';
 import { retryMany } from './sql/retry-many.sql';
 import { terminateBackends } from './sql/terminate-backends.sql';
+import { touchWorker } from './sql/touch-worker.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 
 /** What a claim returns per job: enough to run it and to fence every later statement. */
@@ -75,6 +79,26 @@ export type RescueDecision = { retryInMs: number } | 'kill';
 export interface RescueResult {
   retried: ExpiredJob[];
   killed: ExpiredJob[];
+}
+
+/** A step of the migration chain recorded in the schema. */
+export interface AppliedVersion {
+  version: number;
+  name: string;
+  additive: boolean;
+}
+
+/** What the schema holds: its tables, and the versions recorded (none for a database migrated before the chain). */
+export interface SchemaState {
+  tablesPresent: boolean;
+  versions: AppliedVersion[];
+}
+
+/** Pending jobs of one queue and type that no live worker serves; `pending` is counted up to a cap. */
+export interface UnservedJobs {
+  queue: string;
+  type: string;
+  pending: number;
 }
 
 export interface StatusCount {
@@ -351,9 +375,24 @@ export class JobRepository {
     return row?.age_ms == null ? null : Number(row.age_ms);
   }
 
-  async tablesPresent(): Promise<boolean> {
-    const [row] = await this.rows<{ present: boolean }>(findTables, []);
-    return row.present;
+  async schemaState(): Promise<SchemaState> {
+    const [row] = await this.rows<{ present: boolean; versioned: boolean }>(findTables, []);
+    const versions = row.versioned ? await this.rows<AppliedVersion>(listSchemaVersions, []) : [];
+    return { tablesPresent: row.present, versions };
+  }
+
+  /** Registers this worker or renews its row, live for `leaseMs` from the database's now(). */
+  async touchWorker(worker: { instanceId: string; queues: string[]; types: string[]; concurrency: number; leaseMs: number }): Promise<void> {
+    await this.rows(touchWorker, [worker.instanceId, worker.queues, worker.types, worker.concurrency, worker.leaseMs]);
+  }
+
+  async removeWorker(instanceId: string): Promise<void> {
+    await this.rows(removeWorker, [instanceId]);
+  }
+
+  /** Up to `maxPairs` queue/type pairs with pending jobs and no live worker; each count stops at `countCap`. */
+  async findUnserved(maxPairs: number, countCap: number, maxScanned: number): Promise<UnservedJobs[]> {
+    return this.rows<UnservedJobs>(findUnserved, [maxPairs, countCap, maxScanned]);
   }
 
   async ping(): Promise<void> {

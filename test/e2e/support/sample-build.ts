@@ -50,23 +50,7 @@ function sleepSync(ms: number): void {
  */
 export function ensureSampleBuilt(): void {
   if (bundleIsFresh()) return stampRun();
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  const deadline = Date.now() + STALE_LOCK_MS;
-  let fd: number | undefined;
-  while (fd === undefined) {
-    try {
-      fd = openSync(LOCK, 'wx');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = existsSync(LOCK) ? Date.now() - statSync(LOCK).mtimeMs : 0;
-      if (age > STALE_LOCK_MS) rmSync(LOCK, { force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for another build of the sample app (${LOCK})`);
-      sleepSync(250);
-    }
-  }
-  try {
-    writeSync(fd, String(process.pid));
-    if (bundleIsFresh()) return stampRun(); // another worker built it while this one waited
+  buildOnce(LOCK, bundleIsFresh, () => {
     process.stdout.write('e2e: building the sample app (nest build sample)...\n');
     try {
       execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', 'sample'], {
@@ -77,11 +61,36 @@ export function ensureSampleBuilt(): void {
       // webpack may still have written a bundle, newer than the sources: remove it so that the next run rebuilds.
       rmSync(SAMPLE_BUNDLE, { force: true });
       const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`);
+      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`, { cause: error });
     }
-    stampRun();
+  });
+  stampRun();
+}
+
+/**
+ * Runs `build` under the lock file `lock` (created with O_EXCL), unless `fresh()` says, once the lock is held, that
+ * another process built it meanwhile. A lock older than STALE_LOCK_MS belongs to a build that died and is taken over.
+ */
+export function buildOnce(lock: string, fresh: () => boolean, build: () => void): void {
+  mkdirSync(join(lock, '..'), { recursive: true });
+  const deadline = Date.now() + STALE_LOCK_MS;
+  let fd: number | undefined;
+  while (fd === undefined) {
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = existsSync(lock) ? Date.now() - statSync(lock).mtimeMs : 0;
+      if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for another build (${lock})`, { cause: error });
+      sleepSync(250);
+    }
+  }
+  try {
+    writeSync(fd, String(process.pid));
+    if (!fresh()) build();
   } finally {
     closeSync(fd);
-    rmSync(LOCK, { force: true });
+    rmSync(lock, { force: true });
   }
 }

@@ -195,13 +195,16 @@ export class SampleFleet {
     ensureSampleBuilt();
   }
 
-  /** Spawns `id` (again, if it ran before) without waiting for it. */
-  async spawn(id: string, env: SampleEnv = this.envOf.get(id) ?? {}): Promise<SampleProcess> {
+  /**
+   * Spawns `id` (again, if it ran before) without waiting for it; `bundle` runs another build of the sample app (a
+   * previous release's, for the upgrade tests).
+   */
+  async spawn(id: string, env: SampleEnv = this.envOf.get(id) ?? {}, bundle = SAMPLE_BUNDLE): Promise<SampleProcess> {
     this.envOf.set(id, env);
     const port = await freePort();
     const merged: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...this.env, ...env })) if (v !== undefined) merged[k] = String(v);
-    const child = spawn(process.execPath, [SAMPLE_BUNDLE], {
+    const child = spawn(process.execPath, [bundle], {
       cwd: join(SAMPLE_BUNDLE, '../../../..'),
       env: {
         PATH: process.env.PATH,
@@ -221,8 +224,8 @@ export class SampleFleet {
   }
 
   /** Spawns `id` and waits until it answers. */
-  async start(id: string, env?: SampleEnv): Promise<SampleProcess> {
-    const proc = await this.spawn(id, env);
+  async start(id: string, env?: SampleEnv, bundle?: string): Promise<SampleProcess> {
+    const proc = await this.spawn(id, env, bundle);
     await proc.waitReady();
     return proc;
   }

@@ -35,8 +35,31 @@ export class UnrecoverableJobError extends JobQueueError {}
 /** Thrown into a handler's signal when its attempt ran longer than the handler's `timeoutMs`. */
 export class JobTimeoutError extends JobQueueError {}
 
-/** The queue's tables are missing and the app did not opt into running migrations. */
-export class JobQueueSchemaMissingError extends JobQueueError {}
+/**
+ * The schema lacks steps of the migration chain this code needs (all of them, on a new database) and the app did
+ * not opt into running them. `missing` names them as TypeORM records them; the message says how to run them.
+ */
+export class JobQueueSchemaMissingError extends JobQueueError {
+  constructor(
+    readonly missing: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The schema holds steps newer than this code that are not additive (`breaking` names them): this release cannot
+ * run on it. A rolling deploy runs side by side only releases whose newer steps are all additive.
+ */
+export class JobQueueSchemaTooNewError extends JobQueueError {
+  constructor(
+    readonly breaking: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Internal: a transactional job's transaction could not start (no connection, BEGIN or the row lock failed), so its

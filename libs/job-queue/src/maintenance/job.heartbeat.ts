@@ -4,10 +4,12 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobExecutor } from '../worker/job.executor';
 import { RecurringTask } from './recurring-task';
+import { WorkerRegistry } from './worker.registry';
 
 /**
  * Renews the leases of every in-flight job of this instance in one statement, every `leaseMs / 3`: a job may run
- * far longer than its lease while its instance lives. A lease found taken over aborts its handler's signal.
+ * far longer than its lease while its instance lives. A lease found taken over aborts its handler's signal. The
+ * same beat renews this worker's row in the live-worker registry (first at start).
  */
 @Injectable()
 export class JobHeartbeat {
@@ -17,14 +19,16 @@ export class JobHeartbeat {
     @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
     private readonly repository: JobRepository,
     private readonly executor: JobExecutor,
+    private readonly workers: WorkerRegistry,
   ) {
     this.task = new RecurringTask(`job-queue:${options.schema}:heartbeat`, Math.floor(options.leaseMs / 3), () =>
-      this.renew(),
+      this.beat(),
     );
   }
 
   start(): void {
     this.task.start();
+    void this.task.runOnce();
   }
 
   stop(): Promise<void> {
@@ -33,6 +37,11 @@ export class JobHeartbeat {
 
   runOnce(): Promise<void> {
     return this.task.runOnce();
+  }
+
+  private async beat(): Promise<void> {
+    await this.renew(); // leases first: they matter most
+    await this.workers.touch();
   }
 
   private async renew(): Promise<void> {

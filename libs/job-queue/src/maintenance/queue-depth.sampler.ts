@@ -5,11 +5,12 @@ import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.in
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { JobPoller } from '../worker/job.poller';
 import { RecurringTask } from './recurring-task';
+import { WorkerRegistry } from './worker.registry';
 
 /**
  * Feeds the gauges that need a query or a look at the pool: queue depth by status and the age of the oldest
  * runnable pending job (two statements per interval, never per scrape or per job), waiting pool clients, and the
- * age of the claim loop's last tick.
+ * age of the claim loop's last tick; and flags pending jobs that no live worker serves.
  */
 @Injectable()
 export class QueueDepthSampler {
@@ -20,6 +21,7 @@ export class QueueDepthSampler {
     private readonly repository: JobRepository,
     private readonly metrics: JobQueueMetrics,
     private readonly poller: JobPoller,
+    private readonly workers: WorkerRegistry,
   ) {
     if (options.depthSampleIntervalMs > 0) {
       this.task = new RecurringTask(`job-queue:${options.schema}:depth`, options.depthSampleIntervalMs, () =>
@@ -42,5 +44,6 @@ export class QueueDepthSampler {
     if (this.poller.active) this.metrics.lastPollAge.set((Date.now() - this.poller.lastTickAt) / 1000);
     this.metrics.queueDepth(await this.repository.countByStatus(), this.options.queues);
     this.metrics.oldestPending(await this.repository.oldestPendingAgeMs());
+    await this.workers.checkUnserved();
   }
 }

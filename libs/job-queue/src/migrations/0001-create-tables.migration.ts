@@ -9,6 +9,8 @@ import type { JobQueueMigrationStep } from './job-queue-migration';
 export const createTables: JobQueueMigrationStep = {
   version: 1,
   title: 'CreateTables',
+  // Nothing ran before it: no older code to keep working.
+  additive: false,
 
   async up(queryRunner: QueryRunner, t: QueueTables): Promise<void> {
     await queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`);
@@ -77,6 +79,8 @@ export const createTables: JobQueueMigrationStep = {
   },
 
   async down(queryRunner: QueryRunner, t: QueueTables): Promise<void> {
+    // The chain's record goes with the first step: a schema reverted to nothing keeps no version.
+    await queryRunner.query(`DROP TABLE IF EXISTS ${t.schemaVersions}`);
     await queryRunner.query(`DROP TABLE IF EXISTS ${t.deadJobs}`);
     await queryRunner.query(`DROP TABLE IF EXISTS ${t.jobs}`);
   },

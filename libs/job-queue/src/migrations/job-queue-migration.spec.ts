@@ -1,9 +1,16 @@
-import { JOB_QUEUE_MIGRATION_CHAIN } from './index';
+import { JOB_QUEUE_MIGRATION_CHAIN, JOB_QUEUE_SCHEMA_VERSION } from './index';
 import { migrationName } from './job-queue-migration';
 
 describe('the migration chain', () => {
-  it('numbers its steps 1, 2, 3… in order, with no gap', () => {
-    expect(JOB_QUEUE_MIGRATION_CHAIN.map((step) => step.version)).toEqual(JOB_QUEUE_MIGRATION_CHAIN.map((_, i) => i + 1));
+  it('numbers its steps from 1, in increasing order, and needs the last one', () => {
+    const versions = JOB_QUEUE_MIGRATION_CHAIN.map((step) => step.version);
+    expect(versions[0]).toBe(1);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    expect(JOB_QUEUE_SCHEMA_VERSION).toBe(versions[versions.length - 1]);
+  });
+
+  it('says of every step whether older code keeps working after it', () => {
+    for (const step of JOB_QUEUE_MIGRATION_CHAIN) expect(typeof step.additive).toBe('boolean');
   });
 
   it('keeps the name version 1 was recorded under before the chain was numbered', () => {

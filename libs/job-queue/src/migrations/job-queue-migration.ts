@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { queueTables, type QueueTables } from '../sql/identifier';
 import { MIGRATION_LOCK_SQL } from './migration-lock';
+import { forgetVersion, recordVersion } from './schema-versions';
 
 /** One step of the schema's chain: what it changes, written for any schema. */
 export interface JobQueueMigrationStep {
@@ -8,6 +9,13 @@ export interface JobQueueMigrationStep {
   version: number;
   /** PascalCase words naming the change, part of the recorded migration name. */
   title: string;
+  /**
+   * True when code written for the schema before this step keeps working after it: new tables, new indexes, new
+   * columns that are nullable or have a default, looser constraints. Code of an older release starts on a database
+   * that is ahead of it only when every step it does not know is additive (docs/operations.md, rolling deploys).
+   * False for a step that drops, renames or narrows what older code reads or writes.
+   */
+  additive: boolean;
   up(queryRunner: QueryRunner, tables: QueueTables): Promise<void>;
   down(queryRunner: QueryRunner, tables: QueueTables): Promise<void>;
 }
@@ -33,7 +41,8 @@ export function migrationName(step: Pick<JobQueueMigrationStep, 'version' | 'tit
 /**
  * A step bound to one schema, as the TypeORM migration class the CLI and `runMigrations` both run. Up and down each
  * first take the schema's advisory lock (transaction-scoped), so instances that start at the same moment, through
- * the CLI or at start, cannot race each other.
+ * the CLI or at start, cannot race each other. Each also records (or forgets) its version in the schema's
+ * `schema_versions`, which the start-up check reads.
  */
 export function bindMigrationStep(step: JobQueueMigrationStep, schema: string): new () => MigrationInterface {
   const tables = queueTables(schema);
@@ -44,11 +53,13 @@ export function bindMigrationStep(step: JobQueueMigrationStep, schema: string): 
     async up(queryRunner: QueryRunner): Promise<void> {
       await queryRunner.query(MIGRATION_LOCK_SQL, [schema]);
       await step.up(queryRunner, tables);
+      await recordVersion(queryRunner, tables, step, name);
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
       await queryRunner.query(MIGRATION_LOCK_SQL, [schema]);
       await step.down(queryRunner, tables);
+      await forgetVersion(queryRunner, tables, step.version);
     }
   };
 }

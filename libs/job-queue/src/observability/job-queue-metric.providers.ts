@@ -56,4 +56,11 @@ export const jobQueueMetricProviders = [
   }),
   makeGaugeProvider({ name: METRIC.poolWaiting, help: 'Clients waiting for a connection of the queue pool' }),
   makeGaugeProvider({ name: METRIC.lastPollAge, help: 'Seconds since the claim loop last ran' }),
+  makeGaugeProvider({
+    name: METRIC.unserved,
+    help:
+      'Pending jobs that no live worker serves, by queue and type (other when this instance does not serve them), ' +
+      'counted up to 10000 per pair for at most 50 pairs; sampled on an interval',
+    labelNames: byJob,
+  }),
 ];

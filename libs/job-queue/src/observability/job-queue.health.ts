@@ -5,6 +5,7 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobPoller } from '../worker/job.poller';
 import { JobNotifyListener } from '../worker/job-notify.listener';
+import { WorkerRegistry } from '../maintenance/worker.registry';
 
 export interface JobQueueHealthOptions {
   /** Down when the database does not answer within this long. Default 1000 ms. */
@@ -13,11 +14,16 @@ export interface JobQueueHealthOptions {
   maxBacklogAgeMs?: number;
   /** Down when the dead-letter table holds more jobs than this. */
   maxDeadJobs?: number;
+  /**
+   * Down when more than this many pending jobs wait in a queue and type that no live worker serves (0: any such
+   * job). For a readiness probe or an alert, not a liveness probe: restarting this instance does not serve them.
+   */
+  maxUnservedJobs?: number;
 }
 
 /**
  * The `job_queue` Terminus indicator: down when the database does not answer within a second, when the claim loop
- * has not ticked for three poll intervals, or past the optional backlog and dead-letter thresholds.
+ * has not ticked for three poll intervals, or past the optional backlog, dead-letter and unserved-jobs thresholds.
  */
 @Injectable()
 export class JobQueueHealthIndicator {
@@ -27,6 +33,7 @@ export class JobQueueHealthIndicator {
     private readonly repository: JobRepository,
     private readonly poller: JobPoller,
     private readonly listener: JobNotifyListener,
+    private readonly workers: WorkerRegistry,
   ) {}
 
   async isHealthy<const Key extends string = 'job_queue'>(
@@ -60,6 +67,15 @@ export class JobQueueHealthIndicator {
         info.dead = dead;
         if (dead > thresholds.maxDeadJobs) {
           return indicator.down({ ...info, message: `${dead} dead jobs (threshold ${thresholds.maxDeadJobs})` });
+        }
+      }
+      if (thresholds.maxUnservedJobs !== undefined) {
+        const unserved = await withTimeout(this.workers.findUnserved(), timeoutMs);
+        const count = unserved.reduce((sum, u) => sum + u.pending, 0);
+        info.unserved = unserved;
+        if (count > thresholds.maxUnservedJobs) {
+          const pairs = unserved.map((u) => `${u.queue}/${u.type}`).join(', ');
+          return indicator.down({ ...info, message: `${count} pending jobs have no live worker (${pairs})` });
         }
       }
     } catch (error) {

@@ -40,6 +40,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
     @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
     @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: Gauge<string>,
+    @InjectMetric(METRIC.unserved) private readonly unserved: Gauge<string>,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
   }
@@ -93,6 +94,22 @@ export class JobQueueMetrics {
     for (const row of rows) add(this.labels.queue(row.queue), row.status, row.count);
     this.depth.reset();
     for (const { queue, status, count } of depth.values()) this.depth.set({ queue, status }, count);
+  }
+
+  /**
+   * Replaces the unserved-jobs series: a pair that is served again disappears rather than reading a stale count.
+   * Labelled like every other metric (a type or queue this instance does not know counts as `other`), so a producer
+   * cannot create series; the warning and the health details name the pairs.
+   */
+  unservedJobs(rows: Array<{ queue: string; type: string; pending: number }>): void {
+    const sums = new Map<string, { queue: string; type: string; pending: number }>();
+    for (const row of rows) {
+      const labels = this.labels.of(row);
+      const key = JSON.stringify([labels.queue, labels.type]);
+      sums.set(key, { ...labels, pending: (sums.get(key)?.pending ?? 0) + row.pending });
+    }
+    this.unserved.reset();
+    for (const { queue, type, pending } of sums.values()) this.unserved.set({ queue, type }, pending);
   }
 
   /** Age of the oldest runnable pending job, by the database's clock; `null` (none waiting) reads as 0. */

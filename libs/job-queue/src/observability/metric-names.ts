@@ -16,4 +16,5 @@ export const METRIC = {
   listenerConnected: 'job_queue_listener_connected',
   poolWaiting: 'job_queue_pool_waiting_clients',
   lastPollAge: 'job_queue_poller_last_tick_age_seconds',
+  unserved: 'job_queue_unserved_jobs',
 } as const;

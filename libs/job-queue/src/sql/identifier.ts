@@ -15,6 +15,10 @@ export interface QueueTables {
   schema: string;
   jobs: string;
   deadJobs: string;
+  /** The schema versions applied, one row per step of the migration chain (see migrations/). */
+  schemaVersions: string;
+  /** The live workers: one row per worker instance, renewed by its heartbeat. */
+  workers: string;
   /** The NOTIFY channel of this schema's queue. */
   channel: string;
   /** Names this schema's prepared statements (`jq:<key>:<statement>`); short, so that every name stays distinct. */
@@ -34,6 +38,8 @@ export function queueTables(schema: string): QueueTables {
     schema: `"${schema}"`,
     jobs: `"${schema}"."jobs"`,
     deadJobs: `"${schema}"."dead_jobs"`,
+    schemaVersions: `"${schema}"."schema_versions"`,
+    workers: `"${schema}"."workers"`,
     channel: notifyChannel(schema),
     statementKey: schema.length <= MAX_SCHEMA_IN_STATEMENT_NAME ? schema : digest(schema, 16),
   };
