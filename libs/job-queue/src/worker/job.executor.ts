@@ -7,7 +7,7 @@ import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
-import { retryDelayMs } from './backoff';
+import { RetryDelays } from './retry-delays';
 import { BatchedWriter, isTransient, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
 
@@ -39,6 +39,7 @@ export class JobExecutor {
   /** Jobs handed back to `pending` by shutdown's abort, by this executor or by their own aborted attempt. */
   private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
+  private readonly delays: RetryDelays;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -52,6 +53,7 @@ export class JobExecutor {
     this.retries = new BatchedWriter((r) => repository.retryMany(r), options.completionBatchDelayMs, onError('retries'));
     this.kills = new BatchedWriter((k) => repository.killMany(k), options.completionBatchDelayMs, onError('dead letters'));
     metrics.concurrency.set(options.concurrency);
+    this.delays = new RetryDelays(options, this.logger);
   }
 
   /** Called whenever a slot frees, so the poller can claim again. */
@@ -293,7 +295,7 @@ export class JobExecutor {
     }
     const message = errorMessage(error);
     // Computed only when a retry is written: a custom backoff function is not called for a job that dies.
-    const delay = () => retryDelayMs(this.options, handler.options.backoff, job.attempt_count, error);
+    const delay = () => this.delays.delayMs(job.type, handler.options.backoff, job.attempt_count, error);
     if (error instanceof JobNotStartedError && isTransient(error.cause)) {
       // The database could not give the job its transaction (no free connection, a dropped one): the handler never
       // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
