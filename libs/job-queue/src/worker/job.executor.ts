@@ -21,8 +21,13 @@ type SlotListener = () => void;
 @Injectable()
 export class JobExecutor {
   private readonly logger = new Logger('JobQueue');
-  /** Every attempt from claim until its end is written (or given up at shutdown). */
+  /**
+   * Every attempt from claim until its end is written (or given up at shutdown), by lock token: a job recovered
+   * elsewhere and claimed here again is a second attempt, while the first may not have settled yet.
+   */
   private readonly inFlight = new Map<string, JobExecution>();
+  /** The newest attempt of each job id in flight. */
+  private readonly latest = new Map<string, JobExecution>();
   /** Attempts whose handler has not settled yet: what concurrency limits. */
   private running = 0;
   private readonly runningByType = new Map<string, number>();
@@ -105,16 +110,21 @@ export class JobExecutor {
 
   /**
    * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
-   * still in the local queue is dropped without running.
+   * still in the local queue is dropped without running. Matched by token, never by id alone: a newer attempt of
+   * the same job, claimed since the heartbeat read its leases, holds its own lease.
    */
-  leasesLost(ids: Iterable<string>): void {
-    for (const id of ids) {
-      const execution = this.inFlight.get(id);
-      if (!execution || execution.finishing) continue;
-      this.countLeaseLoss(execution, 'heartbeat');
-      if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
-      else execution.abort('lease_lost', new Error('lease lost'));
+  leasesLost(leases: Iterable<Lease>): void {
+    for (const { id, token } of leases) {
+      const execution = this.inFlight.get(token);
+      if (execution && execution.job.id === id) this.loseLease(execution, 'heartbeat');
     }
+  }
+
+  private loseLease(execution: JobExecution, step: string): void {
+    if (execution.finishing) return;
+    this.countLeaseLoss(execution, step);
+    if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
+    else execution.abort('lease_lost', new Error('lease lost'));
   }
 
   /** Takes a claimed job: it starts now if a slot is free, else it waits in the local queue for one. */
@@ -122,7 +132,12 @@ export class JobExecutor {
     const handler = this.registry.get(job.type);
     if (!handler) throw new Error(messages.noHandler(job.type));
     const execution = new JobExecution(job, handler);
-    this.inFlight.set(job.id, execution);
+    // The job is claimed again while an earlier attempt of it is still here: the claim proves that attempt's lease
+    // was lost (the row carries a new token). Both stay tracked; the older one is aborted and its result discarded.
+    const earlier = this.latest.get(job.id);
+    if (earlier) this.loseLease(earlier, 'new claim');
+    this.latest.set(job.id, execution);
+    this.inFlight.set(job.lock_token, execution);
     this.metrics.inFlight.set(this.inFlight.size);
     this.queued.push(execution);
     increment(this.queuedByType, job.type, 1);
@@ -384,9 +399,10 @@ export class JobExecutor {
   /** Records the attempt's outcome once its end is written, and forgets it. */
   private finish(execution: JobExecution, outcome: AttemptOutcome): void {
     const { job } = execution;
-    if (this.inFlight.get(job.id) !== execution) return;
+    if (this.inFlight.get(job.lock_token) !== execution) return;
     this.settle(execution);
-    this.inFlight.delete(job.id);
+    this.inFlight.delete(job.lock_token);
+    if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.metrics.inFlight.set(this.inFlight.size);
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
