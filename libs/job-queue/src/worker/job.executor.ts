@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobRepository, type ClaimedJob, type Kill, type Lease, type Retry } from '../job.repository';
+import {
+  JobRepository,
+  type AttemptEnd,
+  type ClaimedJob,
+  type JobTransactionResult,
+  type Kill,
+  type Lease,
+  type Retry,
+} from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JobNotStartedError, JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
@@ -10,6 +18,22 @@ import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue
 import { RetryDelays } from './retry-delays';
 import { BatchedWriter, isTransient, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
+import { TransactionSlots } from './transaction-slots';
+
+/**
+ * Connections of the pool that transactional jobs never take all of: the heartbeat that renews their leases, the
+ * claim and the finish writers always find one.
+ */
+const CONNECTIONS_RESERVED = 2;
+
+/** How a failed attempt ends: what to write, and what to count and say once it is written. */
+type FailureDecision =
+  | { outcome: 'lease_lost' }
+  | { outcome: 'released'; end: { release: Lease } }
+  | { outcome: 'postponed'; end: { retry: Retry }; delayMs: number; message: string }
+  | { outcome: 'dead'; end: { kill: Kill }; message: string }
+  | { outcome: 'retried'; end: { retry: Retry }; delayMs: number; message: string };
+type WrittenDecision = Exclude<FailureDecision, { outcome: 'lease_lost' }>;
 
 type SlotListener = () => void;
 
@@ -45,6 +69,7 @@ export class JobExecutor {
   private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
   private readonly delays: RetryDelays;
+  private readonly transactionSlots: TransactionSlots;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -59,6 +84,8 @@ export class JobExecutor {
     this.kills = new BatchedWriter((k) => repository.killMany(k), options.completionBatchDelayMs, onError('dead letters'));
     metrics.concurrency.set(options.concurrency);
     this.delays = new RetryDelays(options, this.logger);
+    const poolMax = () => (repository.pool as unknown as { options: { max?: number } }).options.max ?? 10;
+    this.transactionSlots = new TransactionSlots(poolMax, CONNECTIONS_RESERVED);
   }
 
   /** Called whenever a slot frees, so the poller can claim again. */
@@ -97,13 +124,14 @@ export class JobExecutor {
   }
 
   /**
-   * Leases the heartbeat renews: every attempt waiting or running, but running transactional ones, whose open
-   * transaction is the lease.
+   * Leases the heartbeat renews: every attempt waiting or running, but transactional ones while their transaction
+   * holds the row, which is then the lease. A transactional job still waiting for its connection is renewed: it
+   * has not used its lease yet.
    */
   renewableLeases(): Lease[] {
     const leases: Lease[] = [];
     for (const execution of this.inFlight.values()) {
-      if (!execution.released && !(execution.transactional && execution.started)) leases.push(execution.lease);
+      if (!execution.released && execution.backend === null) leases.push(execution.lease);
     }
     return leases;
   }
@@ -211,10 +239,13 @@ export class JobExecutor {
     }
     if (await this.drain(graceMs)) return releasedNow();
     // A transactional handler that ignores its signal keeps its transaction, and so its row lock: end that session,
-    // so the row can be released now rather than when the pool closes.
-    const pids = [...this.inFlight.values()].flatMap((e) => (e.transactional && e.backendPid !== null ? [e.backendPid] : []));
-    if (pids.length > 0) {
-      await this.repository.terminateBackends(pids);
+    // so the row can be released now rather than when the pool closes. Only transactions still open are ended (the
+    // statement checks that each backend still runs the transaction it began for its job), and their jobs are
+    // released however their handlers end.
+    const holding = [...this.inFlight.values()].filter((e) => e.backend !== null);
+    if (holding.length > 0) {
+      for (const execution of holding) execution.terminated = true;
+      await this.repository.terminateBackends(holding.flatMap((e) => (e.backend ? [e.backend] : [])));
       if (await this.drain(graceMs)) return releasedNow();
     }
     const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
@@ -237,26 +268,16 @@ export class JobExecutor {
     const { job, handler } = execution;
     const ctx = this.context(execution);
     const timeoutMs = handler.options.timeoutMs;
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = () => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
+    };
     try {
       if (execution.transactional) {
-        // No race here: the transaction may end only once the handler has settled. Rolled back under a handler
-        // still running, its next query on ctx.manager would run outside the transaction and commit on its own.
-        const held = await this.repository.inJobTransaction(
-          execution.lease,
-          (manager) => {
-            // A job that waited for its connection past a shutdown's abort does not start its handler at all.
-            if (execution.abortReason) throw execution.abortReason;
-            return handler.run(job.payload, { ...ctx, manager });
-          },
-          (pid) => (execution.backendPid = pid),
-        );
-        this.settle(execution);
-        this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
+        await this.runInTransaction(execution, ctx, startTimer);
       } else {
+        startTimer();
         await this.raceAbort(execution, () => handler.run(job.payload, ctx));
         this.settle(execution);
         await this.succeed(execution);
@@ -270,6 +291,46 @@ export class JobExecutor {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A transactional attempt: waits for a connection (its lease renewed meanwhile, its timeout not running), runs
+   * the handler in the transaction that holds its row, and writes a failure in that same transaction. No race
+   * here: the transaction may end only once the handler has settled. Rolled back under a handler still running,
+   * its next query on ctx.manager would run outside the transaction and commit on its own.
+   */
+  private async runInTransaction(execution: JobExecution, ctx: JobContext, startTimer: () => void): Promise<void> {
+    const { job, handler } = execution;
+    const releaseSlot = await this.transactionSlots.acquire(execution);
+    let result: JobTransactionResult;
+    try {
+      result = await this.repository.inJobTransaction(
+        execution.lease,
+        (manager) => {
+          // A job that waited for its connection past an abort does not start its handler at all.
+          if (execution.abortReason) throw execution.abortReason;
+          return handler.run(job.payload, { ...ctx, manager });
+        },
+        {
+          onLocked: (backend) => {
+            execution.backend = backend;
+            startTimer();
+          },
+          onUnlocked: () => (execution.backend = null),
+          onFailure: (error) => {
+            const decision = this.decideFailure(execution, error);
+            return decision.outcome === 'lease_lost' ? null : decision.end;
+          },
+        },
+      );
+    } finally {
+      releaseSlot();
+    }
+    this.settle(execution);
+    if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
+    if (result.status === 'completed') return this.finish(execution, 'completed');
+    // The failure's end was written with the rollback, the row locked throughout: it held.
+    this.report(execution, this.decisionFor(result.end), true);
   }
 
   /**
@@ -300,13 +361,28 @@ export class JobExecutor {
   }
 
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
-    const { job, handler } = execution;
     if (execution.released) return;
-    if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
-    if (execution.abortCause === 'shutdown') {
+    const decision = this.decideFailure(execution, error);
+    if (decision.outcome === 'lease_lost') return this.finish(execution, 'lease_lost');
+    let held: boolean;
+    if (decision.outcome === 'released') {
       execution.released = true;
-      this.releasedAtShutdown += (await this.repository.releaseMany([execution.lease])).size;
-      return this.finish(execution, 'released');
+      held = await this.repository.writeEnd(decision.end);
+    } else if (decision.outcome === 'dead') {
+      held = await this.kills.submit(decision.end.kill);
+    } else {
+      held = await this.retries.submit(decision.end.retry);
+    }
+    this.report(execution, decision, held);
+  }
+
+  /** How a failed attempt ends; the one place that decides it, whether the end is written apart or in its transaction. */
+  private decideFailure(execution: JobExecution, error: unknown): FailureDecision {
+    const { job, handler } = execution;
+    if (execution.abortCause === 'lease_lost') return { outcome: 'lease_lost' };
+    // Stopped by shutdown (or its transaction ended by it): handed back, runnable now, the attempt refunded.
+    if (execution.abortCause === 'shutdown' || execution.terminated) {
+      return { outcome: 'released', end: { release: execution.lease } };
     }
     const message = errorMessage(error);
     // Computed only when a retry is written: a custom backoff function is not called for a job that dies.
@@ -315,25 +391,49 @@ export class JobExecutor {
       // The database could not give the job its transaction (no free connection, a dropped one): the handler never
       // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
       const delayMs = delay();
-      const held = await this.retries.submit({ ...execution.lease, delayMs, error: message, refund: 1 });
-      if (held) this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, delayMs, message));
-      return this.finish(execution, held ? 'released' : this.leaseLost(execution, 'retry'));
+      return { outcome: 'postponed', end: { retry: { ...execution.lease, delayMs, error: message, refund: 1 } }, delayMs, message };
     }
-    const last = error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts;
-    if (last) {
+    if (error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts) {
       const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
-      const held = await this.kills.submit({ ...execution.lease, reason: message, stack });
-      if (held) {
-        this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, message));
-      }
-      return this.finish(execution, held ? 'dead' : this.leaseLost(execution, 'dead letter'));
+      return { outcome: 'dead', end: { kill: { ...execution.lease, reason: message, stack } }, message };
     }
     const delayMs = delay();
-    const held = await this.retries.submit({ ...execution.lease, delayMs, error: message });
-    if (held) {
-      this.logger.warn(messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, delayMs, message));
+    return { outcome: 'retried', end: { retry: { ...execution.lease, delayMs, error: message } }, delayMs, message };
+  }
+
+  /** The decision whose end a job's transaction wrote (it was made by `decideFailure` inside that transaction). */
+  private decisionFor(end: AttemptEnd): WrittenDecision {
+    if ('release' in end) return { outcome: 'released', end };
+    if ('kill' in end) return { outcome: 'dead', end, message: end.kill.reason };
+    const { retry } = end;
+    return retry.refund
+      ? { outcome: 'postponed', end: { retry }, delayMs: retry.delayMs, message: retry.error }
+      : { outcome: 'retried', end: { retry }, delayMs: retry.delayMs, message: retry.error };
+  }
+
+  /** Counts, logs and forgets a failed attempt once its end is written; `held` says whether its lease held. */
+  private report(execution: JobExecution, decision: WrittenDecision, held: boolean): void {
+    const { job } = execution;
+    if (decision.outcome === 'released') {
+      if (held) this.releasedAtShutdown += 1;
+      return this.finish(execution, 'released');
     }
-    this.finish(execution, held ? 'retried' : this.leaseLost(execution, 'retry'));
+    if (!held) {
+      const step = decision.outcome === 'dead' ? 'dead letter' : 'retry';
+      return this.finish(execution, this.leaseLost(execution, step));
+    }
+    if (decision.outcome === 'postponed') {
+      this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, decision.delayMs, decision.message));
+      return this.finish(execution, 'released');
+    }
+    if (decision.outcome === 'dead') {
+      this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, decision.message));
+      return this.finish(execution, 'dead');
+    }
+    this.logger.warn(
+      messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, decision.delayMs, decision.message),
+    );
+    this.finish(execution, 'retried');
   }
 
   private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
