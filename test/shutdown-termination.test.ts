@@ -1,0 +1,146 @@
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { Client } from 'pg';
+import { JobHandler, JobProducer, type JobContext } from '@app/job-queue';
+import { JobExecutor } from '@app/job-queue/worker/job.executor';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { startTestApp } from './support/test-app';
+import { query } from './support/sql';
+import { waitFor } from './support/wait-for';
+import { gate, openRepository, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from './support/queue-probes';
+
+let failNow = gate();
+const started: string[] = [];
+
+@Injectable()
+class Handlers {
+  /** Fails when the test says so. */
+  @JobHandler('term.fail', { transactional: true, maxAttempts: 3 })
+  async fail(_: unknown, ctx: JobContext) {
+    started.push(ctx.id);
+    await failNow.promise;
+    throw new Error('the real error');
+  }
+
+  /** Times out inside a long statement it does not cancel: only ending its backend stops it. */
+  @JobHandler('term.long-query', { transactional: true, timeoutMs: 100, maxAttempts: 3 })
+  async longQuery(_: unknown, ctx: JobContext) {
+    started.push(ctx.id);
+    await ctx.manager!.query('SELECT pg_sleep(60)');
+  }
+}
+
+/** Sessions of this database that were terminated (pg_terminate_backend), as the server counts them. */
+async function sessionsKilled(url: string): Promise<number> {
+  const [row] = await query<{ n: string }>(url, 'SELECT sessions_killed AS n FROM pg_stat_database WHERE datname = current_database()');
+  return Number(row.n);
+}
+
+describe("shutdown's backend termination", () => {
+  let db: TestDatabase;
+  let app: INestApplicationContext | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterEach(async () => {
+    failNow.open();
+    await app?.close();
+    app = undefined;
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  // One slot: while the job runs (or writes its end in its transaction), the poller sends no claim that the test's
+  // table lock would hold up.
+  const start = () =>
+    startTestApp({ connectionUrl: db.url, concurrency: 1, pollIntervalMs: 50, retryDelayMs: 60_000, shutdownTimeoutMs: 200 }, [
+      Handlers,
+    ]);
+
+  it("ends only the transaction that still holds its job, even while the job's end is being written, and releases it", async () => {
+    failNow = gate();
+    app = await start();
+    const { id } = await app.get(JobProducer).enqueue('term.fail', {});
+    await waitFor('handler running', () => started.includes(id));
+
+    // Hold back every write to the table (the job's transaction only holds a row lock, which this does not wait
+    // for), so that the failed attempt's end cannot be written until the test says so.
+    const blocker = new Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE job_queue.jobs IN SHARE MODE');
+      failNow.open();
+      await waitFor('the failed attempt writing its end', async () => {
+        const rows = await query(
+          db.url,
+          `SELECT 1 FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%f.delay_ms%'`,
+        );
+        return rows.length > 0;
+      });
+      const killedBefore = await sessionsKilled(db.url);
+      const running = app;
+      app = undefined;
+      const closed = running.close();
+      // Shutdown ends a backend: with the job's end written inside its transaction, the one still holding its row.
+      await waitFor('a backend ended by shutdown', async () => (await sessionsKilled(db.url)) > killedBefore, 15_000);
+      await blocker.query('COMMIT');
+      await closed;
+      expect(await sessionsKilled(db.url)).toBe(killedBefore + 1);
+    } finally {
+      await blocker.end();
+    }
+    const [row] = await query(db.url, `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`, [id]);
+    expect(row).toEqual(RELEASED_UNTRIED);
+  }, 30_000);
+
+  it('ends the transaction of a handler stuck in a statement, and releases its job with the attempt refunded', async () => {
+    app = await start();
+    const { id } = await app.get(JobProducer).enqueue('term.long-query', {});
+    await waitFor('its statement running', async () => {
+      const rows = await query(
+        db.url,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(60)' AND state = 'active'`,
+      );
+      return rows.length === 1;
+    });
+    const killedBefore = await sessionsKilled(db.url);
+    const running = app;
+    app = undefined;
+    await running.close();
+    expect(await sessionsKilled(db.url)).toBe(killedBefore + 1);
+    const [row] = await query(db.url, `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`, [id]);
+    expect(row).toEqual(RELEASED_UNTRIED);
+  }, 30_000);
+
+  it('the termination statement spares a connection that has moved on to another transaction', async () => {
+    const { repository, dataSource } = await openRepository(db.url);
+    // Plays a pooled connection: it ran a job's transaction, went back to the pool and now runs someone else's.
+    const pooled = new Client({ connectionString: db.url });
+    await pooled.connect();
+    try {
+      const pid = (pooled as unknown as { processID: number }).processID;
+      await pooled.query('BEGIN');
+      const [{ xact_start: jobTransaction }] = (await pooled.query('SELECT now()::text AS xact_start')).rows;
+      await pooled.query('COMMIT');
+      await pooled.query('BEGIN');
+      const [{ xact_start: later }] = (await pooled.query('SELECT now()::text AS xact_start')).rows;
+      expect(later).not.toBe(jobTransaction);
+
+      expect(await repository.terminateBackends([{ pid, xactStart: jobTransaction }])).toBe(0);
+      await expect(pooled.query('SELECT 1')).resolves.toBeDefined();
+
+      // The transaction it runs now is ended when named.
+      const ended = new Promise((resolve) => pooled.once('error', resolve));
+      expect(await repository.terminateBackends([{ pid, xactStart: later }])).toBe(1);
+      expect(await ended).toMatchObject({ code: '57P01' });
+    } finally {
+      await pooled.end().catch(() => undefined);
+      await dataSource.destroy();
+    }
+  });
+});
