@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   JobRepository,
-  type AttemptEnd,
   type ClaimedJob,
   type JobTransactionResult,
   type Kill,
@@ -9,16 +8,17 @@ import {
   type Retry,
 } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobNotStartedError, JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { JobTimeoutError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
 import { RetryDelays } from './retry-delays';
-import { BatchedWriter, isTransient, type Taken } from './batched-writer';
+import { BatchedWriter, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
 import { TransactionSlots } from './transaction-slots';
+import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision } from './failure-decision';
 
 /**
  * Connections of the pool that transactional jobs never take all of: the heartbeat that renews their leases, the
@@ -26,14 +26,6 @@ import { TransactionSlots } from './transaction-slots';
  */
 const CONNECTIONS_RESERVED = 2;
 
-/** How a failed attempt ends: what to write, and what to count and say once it is written. */
-type FailureDecision =
-  | { outcome: 'lease_lost' }
-  | { outcome: 'released'; end: { release: Lease } }
-  | { outcome: 'postponed'; end: { retry: Retry }; delayMs: number; message: string }
-  | { outcome: 'dead'; end: { kill: Kill }; message: string }
-  | { outcome: 'retried'; end: { retry: Retry }; delayMs: number; message: string };
-type WrittenDecision = Exclude<FailureDecision, { outcome: 'lease_lost' }>;
 
 type SlotListener = () => void;
 
@@ -303,6 +295,7 @@ export class JobExecutor {
     const { job, handler } = execution;
     const releaseSlot = await this.transactionSlots.acquire(execution);
     let result: JobTransactionResult;
+    let written: WrittenDecision | undefined;
     try {
       result = await this.repository.inJobTransaction(
         execution.lease,
@@ -319,7 +312,9 @@ export class JobExecutor {
           onUnlocked: () => (execution.backend = null),
           onFailure: (error) => {
             const decision = this.decideFailure(execution, error);
-            return decision.outcome === 'lease_lost' ? null : decision.end;
+            if (decision.outcome === 'lease_lost') return null;
+            written = decision;
+            return decision.end;
           },
         },
       );
@@ -330,7 +325,7 @@ export class JobExecutor {
     if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
     if (result.status === 'completed') return this.finish(execution, 'completed');
     // The failure's end was written with the rollback, the row locked throughout: it held.
-    this.report(execution, this.decisionFor(result.end), true);
+    this.report(execution, written!, true);
   }
 
   /**
@@ -376,39 +371,12 @@ export class JobExecutor {
     this.report(execution, decision, held);
   }
 
-  /** How a failed attempt ends; the one place that decides it, whether the end is written apart or in its transaction. */
+  /** How this failed attempt ends (`decideFailure`), its backoff computed only for a retry. */
   private decideFailure(execution: JobExecution, error: unknown): FailureDecision {
     const { job, handler } = execution;
-    if (execution.abortCause === 'lease_lost') return { outcome: 'lease_lost' };
-    // Stopped by shutdown (or its transaction ended by it): handed back, runnable now, the attempt refunded.
-    if (execution.abortCause === 'shutdown' || execution.terminated) {
-      return { outcome: 'released', end: { release: execution.lease } };
-    }
-    const message = errorMessage(error);
-    // Computed only when a retry is written: a custom backoff function is not called for a job that dies.
-    const delay = () => this.delays.delayMs(job.type, handler.options.backoff, job.attempt_count, error);
-    if (error instanceof JobNotStartedError && isTransient(error.cause)) {
-      // The database could not give the job its transaction (no free connection, a dropped one): the handler never
-      // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
-      const delayMs = delay();
-      return { outcome: 'postponed', end: { retry: { ...execution.lease, delayMs, error: message, refund: 1 } }, delayMs, message };
-    }
-    if (error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts) {
-      const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
-      return { outcome: 'dead', end: { kill: { ...execution.lease, reason: message, stack } }, message };
-    }
-    const delayMs = delay();
-    return { outcome: 'retried', end: { retry: { ...execution.lease, delayMs, error: message } }, delayMs, message };
-  }
-
-  /** The decision whose end a job's transaction wrote (it was made by `decideFailure` inside that transaction). */
-  private decisionFor(end: AttemptEnd): WrittenDecision {
-    if ('release' in end) return { outcome: 'released', end };
-    if ('kill' in end) return { outcome: 'dead', end, message: end.kill.reason };
-    const { retry } = end;
-    return retry.refund
-      ? { outcome: 'postponed', end: { retry }, delayMs: retry.delayMs, message: retry.error }
-      : { outcome: 'retried', end: { retry }, delayMs: retry.delayMs, message: retry.error };
+    return decideFailure(execution, error, () =>
+      this.delays.delayMs(job.type, handler.options.backoff, job.attempt_count, error),
+    );
   }
 
   /** Counts, logs and forgets a failed attempt once its end is written; `held` says whether its lease held. */
@@ -532,29 +500,4 @@ export class JobExecutor {
 
 function increment(counts: Map<string, number>, key: string, by: number): void {
   counts.set(key, (counts.get(key) ?? 0) + by);
-}
-
-/** Longest error text kept per attempt: enough for any message, bounded for a row that is rewritten per retry. */
-const MAX_ERROR_TEXT = 8_192;
-
-function errorMessage(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = error.message || error.name;
-  else {
-    try {
-      text = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
-    } catch {
-      text = String(error);
-    }
-  }
-  return storable(text);
-}
-
-/**
- * Text PostgreSQL will store: no NUL characters (text columns refuse them, and a refused write would keep the
- * attempt from being recorded), and bounded in length.
- */
-export function storable(text: string): string {
-  const clean = text.replace(/\u0000/g, '');
-  return clean.length > MAX_ERROR_TEXT ? `${clean.slice(0, MAX_ERROR_TEXT)}…` : clean;
 }
