@@ -102,14 +102,22 @@ describe('a broken custom backoff never blocks a retry, of its own job or of any
     await waitFor(
       'every expired job back to pending',
       async () => {
-        const [row] = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM job_queue.jobs WHERE status = 'pending' AND id = ANY($1)`, [ids]);
+        const [row] = await query<{ n: number }>(
+          db.url,
+          `SELECT count(*)::int AS n FROM job_queue.jobs WHERE status = 'pending' AND id = ANY($1)`,
+          [ids],
+        );
         return row.n === ids.length;
       },
       20_000,
     );
     for (const id of ids) {
-      const retried = (await transitionsOf(db.url, id)).filter((t) => t.old_status === 'processing' && t.status === 'pending');
-      expect(retried.map((t) => [t.attempt_count, t.delay_ms, t.last_error])).toEqual([[1, RETRY_DELAY_MS, 'lease expired']]);
+      const retried = (await transitionsOf(db.url, id)).filter(
+        (t) => t.old_status === 'processing' && t.status === 'pending',
+      );
+      expect(retried.map((t) => [t.attempt_count, t.delay_ms, t.last_error])).toEqual([
+        [1, RETRY_DELAY_MS, 'lease expired'],
+      ]);
     }
     // Said once per type, however many of its jobs fell back.
     for (const type of RESCUED) {
@@ -123,8 +131,12 @@ describe('a broken custom backoff never blocks a retry, of its own job or of any
     for (const type of EXECUTED) ids.push((await producer.enqueue(type, {})).id);
     for (const id of ids) {
       await waitFor(`job ${id} dead-lettered after its second attempt`, () => deadRow(db.url, id), 20_000);
-      const retried = (await transitionsOf(db.url, id)).filter((t) => t.old_status === 'processing' && t.status === 'pending');
-      expect(retried.map((t) => [t.attempt_count, t.delay_ms, t.last_error])).toEqual([[1, RETRY_DELAY_MS, 'handler failed']]);
+      const retried = (await transitionsOf(db.url, id)).filter(
+        (t) => t.old_status === 'processing' && t.status === 'pending',
+      );
+      expect(retried.map((t) => [t.attempt_count, t.delay_ms, t.last_error])).toEqual([
+        [1, RETRY_DELAY_MS, 'handler failed'],
+      ]);
     }
     for (const type of EXECUTED) {
       expect(logger.warnings.filter((w) => w.includes(`job type "${type}"`))).toHaveLength(1);

@@ -21,7 +21,7 @@ class Handlers {
     attempts.push({ attempt: ctx.attempt, signal: ctx.signal });
     await new Promise<void>((resolve, reject) => {
       void finish.promise.then(resolve);
-      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
     });
   }
 }
@@ -34,7 +34,14 @@ describe('a lease loss is matched by (id, token): it never aborts a newer attemp
     db = await createTestDatabase();
     // Long lease and recovery interval: the test runs the heartbeat itself and plays the rescuer.
     app = await startTestApp(
-      { connectionUrl: db.url, concurrency: 2, leaseMs: 600_000, recoveryIntervalMs: 600_000, pollIntervalMs: 50, instanceId: 'lease-a' },
+      {
+        connectionUrl: db.url,
+        concurrency: 2,
+        leaseMs: 600_000,
+        recoveryIntervalMs: 600_000,
+        pollIntervalMs: 50,
+        instanceId: 'lease-a',
+      },
       [Handlers],
     );
   });

@@ -1,7 +1,6 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Client } from 'pg';
 import { JobHandler, JobProducer, type JobContext } from '@app/job-queue';
-import { JobExecutor } from '@app/job-queue/worker/job.executor';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
@@ -31,7 +30,10 @@ class Handlers {
 
 /** Sessions of this database that were terminated (pg_terminate_backend), as the server counts them. */
 async function sessionsKilled(url: string): Promise<number> {
-  const [row] = await query<{ n: string }>(url, 'SELECT sessions_killed AS n FROM pg_stat_database WHERE datname = current_database()');
+  const [row] = await query<{ n: string }>(
+    url,
+    'SELECT sessions_killed AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
   return Number(row.n);
 }
 
@@ -56,9 +58,10 @@ describe("shutdown's backend termination", () => {
   // One slot: while the job runs (or writes its end in its transaction), the poller sends no claim that the test's
   // table lock would hold up.
   const start = () =>
-    startTestApp({ connectionUrl: db.url, concurrency: 1, pollIntervalMs: 50, retryDelayMs: 60_000, shutdownTimeoutMs: 200 }, [
-      Handlers,
-    ]);
+    startTestApp(
+      { connectionUrl: db.url, concurrency: 1, pollIntervalMs: 50, retryDelayMs: 60_000, shutdownTimeoutMs: 200 },
+      [Handlers],
+    );
 
   it("ends only the transaction that still holds its job, even while the job's end is being written, and releases it", async () => {
     failNow = gate();

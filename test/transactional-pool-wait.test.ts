@@ -63,7 +63,12 @@ describe('transactional jobs and the pool: no lease is charged for a wait, no er
       },
       [Handlers],
     );
-    rescuer = await startTestApp({ connectionUrl: db.url, leaseMs: LEASE_MS, recoveryIntervalMs: 100, instanceId: 'pool-b' });
+    rescuer = await startTestApp({
+      connectionUrl: db.url,
+      leaseMs: LEASE_MS,
+      recoveryIntervalMs: 100,
+      instanceId: 'pool-b',
+    });
   });
 
   afterAll(async () => {
@@ -130,7 +135,11 @@ describe('transactional jobs and the pool: no lease is charged for a wait, no er
     failNow.open();
     await waitFor('the failure written', async () => (await pendingAgain(id)).length > 0);
     expect((await pendingAgain(id)).map((t) => [t.attempt_count, t.last_error])).toEqual([[1, 'the real error']]);
-    expect(await jobRow(db.url, id)).toMatchObject({ status: 'pending', attempt_count: 1, last_error: 'the real error' });
+    expect(await jobRow(db.url, id)).toMatchObject({
+      status: 'pending',
+      attempt_count: 1,
+      last_error: 'the real error',
+    });
     // Its effect was rolled back with the attempt.
     expect(await query(db.url, 'SELECT * FROM effects WHERE job_id = $1', [id])).toEqual([]);
   }, 40_000);

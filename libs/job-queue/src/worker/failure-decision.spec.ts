@@ -31,12 +31,19 @@ describe('decideFailure', () => {
   it('releases an attempt stopped by shutdown, or whose backend shutdown ended, whatever the error', () => {
     const released = { outcome: 'released', end: { release: lease } };
     expect(decideFailure(attempt({ abortCause: 'shutdown' }), new Error('aborted'), delay)).toEqual(released);
-    expect(decideFailure(attempt({ abortCause: 'timeout', terminated: true }), new Error('57P01'), delay)).toEqual(released);
+    expect(decideFailure(attempt({ abortCause: 'timeout', terminated: true }), new Error('57P01'), delay)).toEqual(
+      released,
+    );
   });
 
   it('writes nothing for a lost lease, and refunds a transaction that could not start for a transient reason', () => {
-    expect(decideFailure(attempt({ abortCause: 'lease_lost' }), new Error('x'), delay)).toEqual({ outcome: 'lease_lost' });
+    expect(decideFailure(attempt({ abortCause: 'lease_lost' }), new Error('x'), delay)).toEqual({
+      outcome: 'lease_lost',
+    });
     const notStarted = new JobNotStartedError(Object.assign(new Error('too many clients'), { code: '53300' }));
-    expect(decideFailure(attempt(), notStarted, delay)).toMatchObject({ outcome: 'postponed', end: { retry: { refund: 1 } } });
+    expect(decideFailure(attempt(), notStarted, delay)).toMatchObject({
+      outcome: 'postponed',
+      end: { retry: { refund: 1 } },
+    });
   });
 });

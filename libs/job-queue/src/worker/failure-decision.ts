@@ -38,7 +38,12 @@ export function decideFailure(attempt: FailedAttempt, error: unknown, delayMs: (
     // The database could not give the job its transaction (no free connection, a dropped one): the handler never
     // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
     const delay = delayMs();
-    return { outcome: 'postponed', end: { retry: { ...lease, delayMs: delay, error: message, refund: 1 } }, delayMs: delay, message };
+    return {
+      outcome: 'postponed',
+      end: { retry: { ...lease, delayMs: delay, error: message, refund: 1 } },
+      delayMs: delay,
+      message,
+    };
   }
   if (error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts) {
     const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
@@ -69,6 +74,6 @@ export function errorMessage(error: unknown): string {
  * attempt from being recorded), and bounded in length.
  */
 export function storable(text: string): string {
-  const clean = text.replace(/\u0000/g, '');
+  const clean = text.replaceAll('\u0000', '');
   return clean.length > MAX_ERROR_TEXT ? `${clean.slice(0, MAX_ERROR_TEXT)}…` : clean;
 }

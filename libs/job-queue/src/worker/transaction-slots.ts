@@ -33,7 +33,7 @@ export class TransactionSlots {
       const onAbort = () => {
         const index = this.waiting.indexOf(grant);
         if (index >= 0) this.waiting.splice(index, 1);
-        reject(execution.abortReason);
+        reject(execution.abortReason ?? new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(grant);
