@@ -9,12 +9,16 @@ import { gate, openRepository, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED } from '.
 
 let failNow = gate();
 const started: string[] = [];
+/** The backend of each job's transaction, as its handler saw it. */
+const backends = new Map<string, number>();
 
 @Injectable()
 class Handlers {
   /** Fails when the test says so. */
   @JobHandler('term.fail', { transactional: true, maxAttempts: 3 })
   async fail(_: unknown, ctx: JobContext) {
+    const [{ pid }] = await ctx.manager!.query<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid');
+    backends.set(ctx.id, pid);
     started.push(ctx.id);
     await failNow.promise;
     throw new Error('the real error');
@@ -28,13 +32,13 @@ class Handlers {
   }
 }
 
-/** Sessions of this database that were terminated (pg_terminate_backend), as the server counts them. */
-async function sessionsKilled(url: string): Promise<number> {
-  const [row] = await query<{ n: string }>(
+/** The pids of the queue's connections to the test database (its pool's, by application name). */
+async function queueBackends(url: string): Promise<number[]> {
+  const rows = await query<{ pid: number }>(
     url,
-    'SELECT sessions_killed AS n FROM pg_stat_database WHERE datname = current_database()',
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'job-queue:term'`,
   );
-  return Number(row.n);
+  return rows.map((r) => r.pid);
 }
 
 describe("shutdown's backend termination", () => {
@@ -59,7 +63,14 @@ describe("shutdown's backend termination", () => {
   // table lock would hold up.
   const start = () =>
     startTestApp(
-      { connectionUrl: db.url, concurrency: 1, pollIntervalMs: 50, retryDelayMs: 60_000, shutdownTimeoutMs: 200 },
+      {
+        connectionUrl: db.url,
+        concurrency: 1,
+        pollIntervalMs: 50,
+        retryDelayMs: 60_000,
+        shutdownTimeoutMs: 200,
+        instanceId: 'term',
+      },
       [Handlers],
     );
 
@@ -77,23 +88,31 @@ describe("shutdown's backend termination", () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE job_queue.jobs IN SHARE MODE');
       failNow.open();
-      await waitFor('the failed attempt writing its end', async () => {
-        const rows = await query(
+      const [writer] = await waitFor('the failed attempt writing its end', async () => {
+        const rows = await query<{ pid: number }>(
           db.url,
-          `SELECT 1 FROM pg_stat_activity
+          `SELECT pid FROM pg_stat_activity
            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%f.delay_ms%'`,
         );
-        return rows.length > 0;
+        return rows.length > 0 && rows;
       });
-      const killedBefore = await sessionsKilled(db.url);
+      // The end is written in the job's own transaction, which still holds its row.
+      expect(writer.pid).toBe(backends.get(id));
+      const others = (await queueBackends(db.url)).filter((pid) => pid !== writer.pid);
+      expect(others.length).toBeGreaterThan(0);
       const running = app;
       app = undefined;
       const closed = running.close();
-      // Shutdown ends a backend: with the job's end written inside its transaction, the one still holding its row.
-      await waitFor('a backend ended by shutdown', async () => (await sessionsKilled(db.url)) > killedBefore, 15_000);
+      // Shutdown ends that backend (the table stays locked: nothing else could end its wait)...
+      await waitFor(
+        'the job transaction ended by shutdown',
+        async () => !(await queueBackends(db.url)).includes(writer.pid),
+        15_000,
+      );
+      // ...and no other connection of the pool, idle or busy.
+      expect((await queueBackends(db.url)).filter((pid) => others.includes(pid)).sort()).toEqual([...others].sort());
       await blocker.query('COMMIT');
       await closed;
-      expect(await sessionsKilled(db.url)).toBe(killedBefore + 1);
     } finally {
       await blocker.end();
     }
@@ -111,11 +130,10 @@ describe("shutdown's backend termination", () => {
       );
       return rows.length === 1;
     });
-    const killedBefore = await sessionsKilled(db.url);
+    // Not ended, its 60 s statement would hold the pool's closing (and this test) far past its deadline.
     const running = app;
     app = undefined;
     await running.close();
-    expect(await sessionsKilled(db.url)).toBe(killedBefore + 1);
     const [row] = await query(db.url, `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`, [id]);
     expect(row).toEqual(RELEASED_UNTRIED);
   }, 30_000);
