@@ -94,7 +94,7 @@ describe("shutdown's backend termination", () => {
           `SELECT pid FROM pg_stat_activity
            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%f.delay_ms%'`,
         );
-        return rows.length > 0 && rows;
+        return rows.length > 0 ? rows : undefined;
       });
       // The end is written in the job's own transaction, which still holds its row.
       expect(writer.pid).toBe(backends.get(id));

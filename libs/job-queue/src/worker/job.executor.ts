@@ -26,7 +26,6 @@ import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision
  */
 const CONNECTIONS_RESERVED = 2;
 
-
 type SlotListener = () => void;
 
 /**
