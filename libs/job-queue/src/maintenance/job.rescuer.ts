@@ -76,6 +76,8 @@ export class JobRescuer {
   private decide(job: ExpiredJob): RescueDecision {
     if (job.attempt_count >= job.max_attempts) return 'kill';
     const error = new JobLeaseExpiredError(messages.leaseExpired());
-    return { retryInMs: this.delays.delayMs(job.type, this.registry.get(job.type)?.options.backoff, job.attempt_count, error) };
+    return {
+      retryInMs: this.delays.delayMs(job.type, this.registry.get(job.type)?.options.backoff, job.attempt_count, error),
+    };
   }
 }

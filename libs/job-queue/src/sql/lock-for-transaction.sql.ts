@@ -8,5 +8,6 @@ import { statement } from './statement';
  */
 export const lockForTransaction = statement(
   'lock-for-transaction',
-  (t) => `SELECT id, pg_backend_pid() AS pid, now()::text AS xact_start FROM ${t.jobs} WHERE id = $1 AND lock_token = $2 FOR UPDATE`,
+  (t) =>
+    `SELECT id, pg_backend_pid() AS pid, now()::text AS xact_start FROM ${t.jobs} WHERE id = $1 AND lock_token = $2 FOR UPDATE`,
 );

@@ -262,7 +262,10 @@ export class JobExecutor {
     let timer: NodeJS.Timeout | undefined;
     const startTimer = () => {
       if (timeoutMs === undefined) return;
-      timer = setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
+      timer = setTimeout(
+        () => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))),
+        timeoutMs,
+      );
     };
     try {
       if (execution.transactional) {
@@ -394,7 +397,9 @@ export class JobExecutor {
       return this.finish(execution, 'released');
     }
     if (decision.outcome === 'dead') {
-      this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, decision.message));
+      this.logger.warn(
+        messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, decision.message),
+      );
       return this.finish(execution, 'dead');
     }
     this.logger.warn(
