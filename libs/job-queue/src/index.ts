@@ -16,6 +16,7 @@ export {
   DuplicateJobHandlerError,
   UnrecoverableJobError,
   JobTimeoutError,
+  JobLeaseExpiredError,
   JobQueueSchemaMissingError,
   JobQueueSchemaTooNewError,
 } from './errors/job-queue.errors';

@@ -25,6 +25,10 @@ export const messages = {
     `Job ${id} (${type}) attempt ${attempt}/${max} lease expired on its last attempt; dead-lettered`,
   leaseLost: (id: string, type: string, attempt: number, step: string) =>
     `Job ${id} (${type}) attempt ${attempt} lost its lease at ${step}: another instance recovered it; result discarded`,
+  invalidBackoff: (type: string, source: 'handler' | 'module', reason: string) =>
+    `The ${source === 'handler' ? 'handler' : 'module'} backoff used for job type "${type}" ${reason}; ` +
+    `its jobs are retried with the ${source === 'handler' ? "module's" : 'default linear'} backoff instead ` +
+    `(said once per type)`,
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',

@@ -76,6 +76,31 @@ export interface ExpiredJob {
 
 export type RescueDecision = { retryInMs: number } | 'kill';
 
+/** How a failed attempt ends, as one fenced write: retried, dead-lettered, or released (its attempt refunded). */
+export type AttemptEnd = { retry: Retry } | { kill: Kill } | { release: Lease };
+
+/** The backend running a job's transaction: its pid, and when that transaction began (the database's `now()`). */
+export interface JobBackend {
+  pid: number;
+  xactStart: string;
+}
+
+export interface JobTransactionHooks {
+  /** The row is locked: the transaction is now the job's lease. */
+  onLocked?: (backend: JobBackend) => void;
+  /** The transaction has ended (committed, rolled back or broken): its connection is about to go back to the pool. */
+  onUnlocked?: () => void;
+  /**
+   * The work failed: how the attempt ends. Written inside the same transaction, after rolling the work back to a
+   * savepoint, so that the row stays locked until the real error is recorded (a rescuer could otherwise take a
+   * row whose lease ran out while its transaction held it). Null: roll back and throw, as before.
+   */
+  onFailure?: (error: unknown) => AttemptEnd | null;
+}
+
+/** What a job's transaction came to; a failure not written inside it is thrown instead. */
+export type JobTransactionResult = { status: 'lost' } | { status: 'completed' } | { status: 'failed'; end: AttemptEnd };
+
 export interface RescueResult {
   retried: ExpiredJob[];
   killed: ExpiredJob[];
@@ -257,9 +282,18 @@ export class JobRepository {
     return this.ids(findHeldLeases, [leases.map((l) => l.id), leases.map((l) => l.token)]);
   }
 
-  async releaseMany(leases: Lease[]): Promise<Set<string>> {
+  async releaseMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    return this.ids(releaseMany, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+    return this.ids(releaseMany, [leases.map((l) => l.id), leases.map((l) => l.token)], client);
+  }
+
+  /** Writes one attempt's end; returns whether its lease held. */
+  async writeEnd(end: AttemptEnd, client?: Queryable): Promise<boolean> {
+    let written: Set<string>;
+    if ('retry' in end) written = await this.retryMany([end.retry], client);
+    else if ('kill' in end) written = await this.killMany([end.kill], client);
+    else written = await this.releaseMany([end.release], client);
+    return written.size === 1;
   }
 
   /**
@@ -312,43 +346,79 @@ export class JobRepository {
   /**
    * Runs `work` inside a transaction that holds the job's row (fenced by its token) and deletes the job before it
    * commits: the work's database effects and the job's completion commit together or not at all.
-   * Returns false, having run nothing, when the lease was already lost. `onLocked` learns the backend's pid.
+   * Returns `lost`, having run nothing, when the lease was already lost; `failed` when the work failed and
+   * `hooks.onFailure`'s end was written in the transaction (see there). `onLocked` learns the backend.
    * A failure before `work` starts (no connection, the BEGIN or the lock failed) is thrown as `JobNotStartedError`:
    * the handler never ran, and the caller must not charge the job an attempt for it.
    */
   async inJobTransaction(
     lease: Lease,
     work: (manager: EntityManager) => Promise<unknown>,
-    onLocked: (backendPid: number) => void = () => undefined,
-  ): Promise<boolean> {
+    hooks: JobTransactionHooks = {},
+  ): Promise<JobTransactionResult> {
     const runner: QueryRunner = this.dataSource.createQueryRunner();
     let started = false;
+    let locked = false;
     try {
       await runner.connect();
       await runner.startTransaction();
       const client = (await runner.connect()) as PoolClient;
-      const [held] = await this.rows<{ id: string; pid: number }>(lockForTransaction, [lease.id, lease.token], client);
+      const [held] = await this.rows<{ id: string; pid: number; xact_start: string }>(
+        lockForTransaction,
+        [lease.id, lease.token],
+        client,
+      );
       if (!held) {
         await runner.rollbackTransaction();
-        return false;
+        return { status: 'lost' };
       }
-      onLocked(held.pid);
+      locked = true;
+      hooks.onLocked?.({ pid: held.pid, xactStart: held.xact_start });
+      await client.query(`SAVEPOINT ${WORK_SAVEPOINT}`);
       started = true;
-      await work(runner.manager);
+      try {
+        await work(runner.manager);
+      } catch (error) {
+        const end = decideEnd(hooks, error);
+        if (!end || !(await this.endInTransaction(runner, client, end))) throw error;
+        return { status: 'failed', end };
+      }
       await this.completeMany([lease], client);
       await runner.commitTransaction();
-      return true;
+      return { status: 'completed' };
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw started ? error : new JobNotStartedError(error);
     } finally {
+      if (locked) hooks.onUnlocked?.();
       await runner.release();
     }
   }
 
-  /** Ends these backends' sessions (and so their transactions); shutdown's last resort for stuck handlers. */
-  async terminateBackends(pids: number[]): Promise<void> {
-    if (pids.length > 0) await this.rows(terminateBackends, [pids]);
+  /**
+   * Undoes the work back to its savepoint and writes the attempt's end in the same transaction, the row still
+   * locked; false when that cannot be done (the connection broke): the caller then rolls back and writes it apart.
+   */
+  private async endInTransaction(runner: QueryRunner, client: PoolClient, end: AttemptEnd): Promise<boolean> {
+    try {
+      await client.query(`ROLLBACK TO SAVEPOINT ${WORK_SAVEPOINT}`);
+      if (!(await this.writeEnd(end, client))) return false;
+      await runner.commitTransaction();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Ends these backends' sessions (and so their transactions); shutdown's last resort for stuck handlers. Only a
+   * backend still in the transaction it began for the job is ended, never one that went back to the pool and
+   * moved on. Returns how many were ended.
+   */
+  async terminateBackends(backends: JobBackend[]): Promise<number> {
+    if (backends.length === 0) return 0;
+    const rows = await this.rows(terminateBackends, [backends.map((b) => b.pid), backends.map((b) => b.xactStart)]);
+    return rows.length;
   }
 
   async findJob(id: string): Promise<Record<string, unknown> | null> {
@@ -425,6 +495,18 @@ export class JobRepository {
 
 /** Rounds of `insertJobs` for keys still unresolved, and tries after a deadlock, before giving up. */
 const KEY_ROUNDS = 5;
+
+/** The end `onFailure` gives, or null (roll back, and let the caller write it) if it had none or threw. */
+function decideEnd(hooks: JobTransactionHooks, error: unknown): AttemptEnd | null {
+  try {
+    return hooks.onFailure?.(error) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where a job's transaction returns to when its work fails, to record the failure while the row stays locked. */
+const WORK_SAVEPOINT = 'job_queue_work';
 
 /** The columns both insert statements take, one array per column, in their parameter order. */
 function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknown[] {

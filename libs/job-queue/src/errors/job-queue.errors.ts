@@ -36,6 +36,12 @@ export class UnrecoverableJobError extends JobQueueError {}
 export class JobTimeoutError extends JobQueueError {}
 
 /**
+ * What the rescuer hands a backoff function as the error of an attempt whose lease expired: its instance died or
+ * stalled, so there is no error of the handler's to give.
+ */
+export class JobLeaseExpiredError extends JobQueueError {}
+
+/**
  * The schema lacks steps of the migration chain this code needs (all of them, on a new database) and the app did
  * not opt into running them. `missing` names them as TypeORM records them; the message says how to run them.
  */

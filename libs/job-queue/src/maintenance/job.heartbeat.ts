@@ -52,6 +52,7 @@ export class JobHeartbeat {
     if (skipped.length === 0) return;
     // Skipped rows were busy (being completed, or locked by the rescuer) or are no longer ours: read which.
     const held = await this.repository.findHeldLeases(skipped);
-    this.executor.leasesLost(skipped.filter((l) => !held.has(l.id)).map((l) => l.id));
+    // Reported as (id, token): by the time the answer is back, the same job may run here again under a new lease.
+    this.executor.leasesLost(skipped.filter((l) => !held.has(l.id)));
   }
 }

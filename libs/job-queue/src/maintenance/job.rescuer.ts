@@ -5,7 +5,8 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
-import { retryDelayMs } from '../worker/backoff';
+import { JobLeaseExpiredError } from '../errors/job-queue.errors';
+import { RetryDelays } from '../worker/retry-delays';
 import { RecurringTask } from './recurring-task';
 
 /**
@@ -19,6 +20,7 @@ export class JobRescuer {
   private readonly task: RecurringTask;
   /** Set when shutdown begins: a run under way ends after its current batch instead of working through the rest. */
   private stopping = false;
+  private readonly delays: RetryDelays;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -26,6 +28,7 @@ export class JobRescuer {
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
   ) {
+    this.delays = new RetryDelays(options, this.logger);
     this.task = new RecurringTask(`job-queue:${options.schema}:rescuer`, options.recoveryIntervalMs, () =>
       this.rescueAll(),
     );
@@ -66,8 +69,15 @@ export class JobRescuer {
     }
   }
 
+  /**
+   * Called per job inside the batch's transaction: it must never throw, or the batch rolls back and, expired rows
+   * being taken oldest first, the same job heads every batch again. `RetryDelays` guards a custom backoff.
+   */
   private decide(job: ExpiredJob): RescueDecision {
     if (job.attempt_count >= job.max_attempts) return 'kill';
-    return { retryInMs: retryDelayMs(this.options, this.registry.get(job.type)?.options.backoff, job.attempt_count) };
+    const error = new JobLeaseExpiredError(messages.leaseExpired());
+    return {
+      retryInMs: this.delays.delayMs(job.type, this.registry.get(job.type)?.options.backoff, job.attempt_count, error),
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS, MAX_BACKOFF_MS } from './backoff';
+import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS, InvalidBackoffError, MAX_BACKOFF_MS, retryDelayMs } from './backoff';
 
 describe('backoffDelayMs', () => {
   it('is attempt × delay for linear backoff, from the module delay unless the strategy names one', () => {
@@ -24,10 +24,37 @@ describe('backoffDelayMs', () => {
     expect(backoffDelayMs(fn, 3, 0, err)).toBe(21);
     expect(fn).toHaveBeenCalledWith(3, err);
     expect(backoffDelayMs(() => -5, 1, 0)).toBe(0);
-    expect(backoffDelayMs(() => Number.NaN, 1, 0)).toBe(0);
     expect(backoffDelayMs(() => 1.6, 1, 0)).toBe(2);
     // a huge delay would overflow the database's timestamp arithmetic and make the retry write fail forever
     expect(backoffDelayMs(() => 1e300, 1, 0)).toBe(MAX_BACKOFF_MS);
     expect(backoffDelayMs(() => Infinity, 1, 0)).toBe(MAX_BACKOFF_MS);
+  });
+
+  it('refuses an answer of a custom function that is not a number', () => {
+    for (const answer of [undefined, '5s', {}, Number.NaN, null]) {
+      expect(() => backoffDelayMs((() => answer) as never, 1, 0)).toThrow(InvalidBackoffError);
+    }
+  });
+});
+
+describe('retryDelayMs', () => {
+  const module = { backoff: { type: 'linear' as const }, retryDelayMs: 100 };
+
+  it("falls back to the module's backoff when the handler's throws or answers no number, and says why", () => {
+    const heard: string[] = [];
+    const onInvalid = (source: string, reason: string) => heard.push(`${source}: ${reason}`);
+    const throwing = () => {
+      throw new TypeError('boom');
+    };
+    expect(retryDelayMs(module, throwing, 3, undefined, onInvalid)).toBe(300);
+    expect(retryDelayMs(module, (() => '5s') as never, 2, undefined, onInvalid)).toBe(200);
+    expect(heard).toEqual(['handler: threw TypeError: boom', 'handler: returned "5s"']);
+  });
+
+  it("falls back to the default linear backoff when the module's own function fails too", () => {
+    const heard: string[] = [];
+    const broken = { backoff: (() => undefined) as never, retryDelayMs: 50 };
+    expect(retryDelayMs(broken, (() => ({})) as never, 4, undefined, (s) => heard.push(s))).toBe(200);
+    expect(heard).toEqual(['handler', 'module']);
   });
 });

@@ -1,4 +1,4 @@
-import type { ClaimedJob, Lease } from '../job.repository';
+import type { ClaimedJob, JobBackend, Lease } from '../job.repository';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
@@ -23,8 +23,10 @@ export class JobExecution {
   released = false;
   /** The handler has settled and the final write is under way. */
   finishing = false;
-  /** A transactional attempt's backend, once its transaction holds the row. */
-  backendPid: number | null = null;
+  /** A transactional attempt's backend while its transaction holds the row; null before and after. */
+  backend: JobBackend | null = null;
+  /** Shutdown ended its transaction's backend: whatever the handler does next, the job is released. */
+  terminated = false;
 
   constructor(
     readonly job: ClaimedJob,

@@ -1,15 +1,30 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobRepository, type ClaimedJob, type Kill, type Lease, type Retry } from '../job.repository';
+import {
+  JobRepository,
+  type ClaimedJob,
+  type JobTransactionResult,
+  type Kill,
+  type Lease,
+  type Retry,
+} from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobNotStartedError, JobTimeoutError, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { JobTimeoutError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
-import { retryDelayMs } from './backoff';
-import { BatchedWriter, isTransient, type Taken } from './batched-writer';
+import { RetryDelays } from './retry-delays';
+import { BatchedWriter, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
+import { TransactionSlots } from './transaction-slots';
+import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision } from './failure-decision';
+
+/**
+ * Connections of the pool that transactional jobs never take all of: the heartbeat that renews their leases, the
+ * claim and the finish writers always find one.
+ */
+const CONNECTIONS_RESERVED = 2;
 
 type SlotListener = () => void;
 
@@ -21,8 +36,13 @@ type SlotListener = () => void;
 @Injectable()
 export class JobExecutor {
   private readonly logger = new Logger('JobQueue');
-  /** Every attempt from claim until its end is written (or given up at shutdown). */
+  /**
+   * Every attempt from claim until its end is written (or given up at shutdown), by lock token: a job recovered
+   * elsewhere and claimed here again is a second attempt, while the first may not have settled yet.
+   */
   private readonly inFlight = new Map<string, JobExecution>();
+  /** The newest attempt of each job id in flight. */
+  private readonly latest = new Map<string, JobExecution>();
   /** Attempts whose handler has not settled yet: what concurrency limits. */
   private running = 0;
   private readonly runningByType = new Map<string, number>();
@@ -39,6 +59,8 @@ export class JobExecutor {
   /** Jobs handed back to `pending` by shutdown's abort, by this executor or by their own aborted attempt. */
   private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
+  private readonly delays: RetryDelays;
+  private readonly transactionSlots: TransactionSlots;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -52,6 +74,9 @@ export class JobExecutor {
     this.retries = new BatchedWriter((r) => repository.retryMany(r), options.completionBatchDelayMs, onError('retries'));
     this.kills = new BatchedWriter((k) => repository.killMany(k), options.completionBatchDelayMs, onError('dead letters'));
     metrics.concurrency.set(options.concurrency);
+    this.delays = new RetryDelays(options, this.logger);
+    const poolMax = () => (repository.pool as unknown as { options: { max?: number } }).options.max ?? 10;
+    this.transactionSlots = new TransactionSlots(poolMax, CONNECTIONS_RESERVED);
   }
 
   /** Called whenever a slot frees, so the poller can claim again. */
@@ -90,29 +115,35 @@ export class JobExecutor {
   }
 
   /**
-   * Leases the heartbeat renews: every attempt waiting or running, but running transactional ones, whose open
-   * transaction is the lease.
+   * Leases the heartbeat renews: every attempt waiting or running, but transactional ones while their transaction
+   * holds the row, which is then the lease. A transactional job still waiting for its connection is renewed: it
+   * has not used its lease yet.
    */
   renewableLeases(): Lease[] {
     const leases: Lease[] = [];
     for (const execution of this.inFlight.values()) {
-      if (!execution.released && !(execution.transactional && execution.started)) leases.push(execution.lease);
+      if (!execution.released && execution.backend === null) leases.push(execution.lease);
     }
     return leases;
   }
 
   /**
    * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
-   * still in the local queue is dropped without running.
+   * still in the local queue is dropped without running. Matched by token, never by id alone: a newer attempt of
+   * the same job, claimed since the heartbeat read its leases, holds its own lease.
    */
-  leasesLost(ids: Iterable<string>): void {
-    for (const id of ids) {
-      const execution = this.inFlight.get(id);
-      if (!execution || execution.finishing) continue;
-      this.countLeaseLoss(execution, 'heartbeat');
-      if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
-      else execution.abort('lease_lost', new Error('lease lost'));
+  leasesLost(leases: Iterable<Lease>): void {
+    for (const { id, token } of leases) {
+      const execution = this.inFlight.get(token);
+      if (execution && execution.job.id === id) this.loseLease(execution, 'heartbeat');
     }
+  }
+
+  private loseLease(execution: JobExecution, step: string): void {
+    if (execution.finishing) return;
+    this.countLeaseLoss(execution, step);
+    if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
+    else execution.abort('lease_lost', new Error('lease lost'));
   }
 
   /** Takes a claimed job: it starts now if a slot is free, else it waits in the local queue for one. */
@@ -120,7 +151,12 @@ export class JobExecutor {
     const handler = this.registry.get(job.type);
     if (!handler) throw new Error(messages.noHandler(job.type));
     const execution = new JobExecution(job, handler);
-    this.inFlight.set(job.id, execution);
+    // The job is claimed again while an earlier attempt of it is still here: the claim proves that attempt's lease
+    // was lost (the row carries a new token). Both stay tracked; the older one is aborted and its result discarded.
+    const earlier = this.latest.get(job.id);
+    if (earlier) this.loseLease(earlier, 'new claim');
+    this.latest.set(job.id, execution);
+    this.inFlight.set(job.lock_token, execution);
     this.metrics.inFlight.set(this.inFlight.size);
     this.queued.push(execution);
     increment(this.queuedByType, job.type, 1);
@@ -194,10 +230,13 @@ export class JobExecutor {
     }
     if (await this.drain(graceMs)) return releasedNow();
     // A transactional handler that ignores its signal keeps its transaction, and so its row lock: end that session,
-    // so the row can be released now rather than when the pool closes.
-    const pids = [...this.inFlight.values()].flatMap((e) => (e.transactional && e.backendPid !== null ? [e.backendPid] : []));
-    if (pids.length > 0) {
-      await this.repository.terminateBackends(pids);
+    // so the row can be released now rather than when the pool closes. Only transactions still open are ended (the
+    // statement checks that each backend still runs the transaction it began for its job), and their jobs are
+    // released however their handlers end.
+    const holding = [...this.inFlight.values()].filter((e) => e.backend !== null);
+    if (holding.length > 0) {
+      for (const execution of holding) execution.terminated = true;
+      await this.repository.terminateBackends(holding.flatMap((e) => (e.backend ? [e.backend] : [])));
       if (await this.drain(graceMs)) return releasedNow();
     }
     const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
@@ -220,26 +259,19 @@ export class JobExecutor {
     const { job, handler } = execution;
     const ctx = this.context(execution);
     const timeoutMs = handler.options.timeoutMs;
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))), timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = () => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(
+        () => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))),
+        timeoutMs,
+      );
+    };
     try {
       if (execution.transactional) {
-        // No race here: the transaction may end only once the handler has settled. Rolled back under a handler
-        // still running, its next query on ctx.manager would run outside the transaction and commit on its own.
-        const held = await this.repository.inJobTransaction(
-          execution.lease,
-          (manager) => {
-            // A job that waited for its connection past a shutdown's abort does not start its handler at all.
-            if (execution.abortReason) throw execution.abortReason;
-            return handler.run(job.payload, { ...ctx, manager });
-          },
-          (pid) => (execution.backendPid = pid),
-        );
-        this.settle(execution);
-        this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'transaction start'));
+        await this.runInTransaction(execution, ctx, startTimer);
       } else {
+        startTimer();
         await this.raceAbort(execution, () => handler.run(job.payload, ctx));
         this.settle(execution);
         await this.succeed(execution);
@@ -253,6 +285,49 @@ export class JobExecutor {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A transactional attempt: waits for a connection (its lease renewed meanwhile, its timeout not running), runs
+   * the handler in the transaction that holds its row, and writes a failure in that same transaction. No race
+   * here: the transaction may end only once the handler has settled. Rolled back under a handler still running,
+   * its next query on ctx.manager would run outside the transaction and commit on its own.
+   */
+  private async runInTransaction(execution: JobExecution, ctx: JobContext, startTimer: () => void): Promise<void> {
+    const { job, handler } = execution;
+    const releaseSlot = await this.transactionSlots.acquire(execution);
+    let result: JobTransactionResult;
+    let written: WrittenDecision | undefined;
+    try {
+      result = await this.repository.inJobTransaction(
+        execution.lease,
+        (manager) => {
+          // A job that waited for its connection past an abort does not start its handler at all.
+          if (execution.abortReason) throw execution.abortReason;
+          return handler.run(job.payload, { ...ctx, manager });
+        },
+        {
+          onLocked: (backend) => {
+            execution.backend = backend;
+            startTimer();
+          },
+          onUnlocked: () => (execution.backend = null),
+          onFailure: (error) => {
+            const decision = this.decideFailure(execution, error);
+            if (decision.outcome === 'lease_lost') return null;
+            written = decision;
+            return decision.end;
+          },
+        },
+      );
+    } finally {
+      releaseSlot();
+    }
+    this.settle(execution);
+    if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
+    if (result.status === 'completed') return this.finish(execution, 'completed');
+    // The failure's end was written with the rollback, the row locked throughout: it held.
+    this.report(execution, written!, true);
   }
 
   /**
@@ -283,40 +358,54 @@ export class JobExecutor {
   }
 
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
-    const { job, handler } = execution;
     if (execution.released) return;
-    if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
-    if (execution.abortCause === 'shutdown') {
+    const decision = this.decideFailure(execution, error);
+    if (decision.outcome === 'lease_lost') return this.finish(execution, 'lease_lost');
+    let held: boolean;
+    if (decision.outcome === 'released') {
       execution.released = true;
-      this.releasedAtShutdown += (await this.repository.releaseMany([execution.lease])).size;
+      held = await this.repository.writeEnd(decision.end);
+    } else if (decision.outcome === 'dead') {
+      held = await this.kills.submit(decision.end.kill);
+    } else {
+      held = await this.retries.submit(decision.end.retry);
+    }
+    this.report(execution, decision, held);
+  }
+
+  /** How this failed attempt ends (`decideFailure`), its backoff computed only for a retry. */
+  private decideFailure(execution: JobExecution, error: unknown): FailureDecision {
+    const { job, handler } = execution;
+    return decideFailure(execution, error, () =>
+      this.delays.delayMs(job.type, handler.options.backoff, job.attempt_count, error),
+    );
+  }
+
+  /** Counts, logs and forgets a failed attempt once its end is written; `held` says whether its lease held. */
+  private report(execution: JobExecution, decision: WrittenDecision, held: boolean): void {
+    const { job } = execution;
+    if (decision.outcome === 'released') {
+      if (held) this.releasedAtShutdown += 1;
       return this.finish(execution, 'released');
     }
-    const message = errorMessage(error);
-    // Computed only when a retry is written: a custom backoff function is not called for a job that dies.
-    const delay = () => retryDelayMs(this.options, handler.options.backoff, job.attempt_count, error);
-    if (error instanceof JobNotStartedError && isTransient(error.cause)) {
-      // The database could not give the job its transaction (no free connection, a dropped one): the handler never
-      // ran, so the attempt is given back. Under connection pressure this waits; it does not dead-letter.
-      const delayMs = delay();
-      const held = await this.retries.submit({ ...execution.lease, delayMs, error: message, refund: 1 });
-      if (held) this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, delayMs, message));
-      return this.finish(execution, held ? 'released' : this.leaseLost(execution, 'retry'));
+    if (!held) {
+      const step = decision.outcome === 'dead' ? 'dead letter' : 'retry';
+      return this.finish(execution, this.leaseLost(execution, step));
     }
-    const last = error instanceof UnrecoverableJobError || job.attempt_count >= job.max_attempts;
-    if (last) {
-      const stack = error instanceof Error && error.stack ? storable(error.stack) : null;
-      const held = await this.kills.submit({ ...execution.lease, reason: message, stack });
-      if (held) {
-        this.logger.warn(messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, message));
-      }
-      return this.finish(execution, held ? 'dead' : this.leaseLost(execution, 'dead letter'));
+    if (decision.outcome === 'postponed') {
+      this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, decision.delayMs, decision.message));
+      return this.finish(execution, 'released');
     }
-    const delayMs = delay();
-    const held = await this.retries.submit({ ...execution.lease, delayMs, error: message });
-    if (held) {
-      this.logger.warn(messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, delayMs, message));
+    if (decision.outcome === 'dead') {
+      this.logger.warn(
+        messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, decision.message),
+      );
+      return this.finish(execution, 'dead');
     }
-    this.finish(execution, held ? 'retried' : this.leaseLost(execution, 'retry'));
+    this.logger.warn(
+      messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, decision.delayMs, decision.message),
+    );
+    this.finish(execution, 'retried');
   }
 
   private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
@@ -382,9 +471,10 @@ export class JobExecutor {
   /** Records the attempt's outcome once its end is written, and forgets it. */
   private finish(execution: JobExecution, outcome: AttemptOutcome): void {
     const { job } = execution;
-    if (this.inFlight.get(job.id) !== execution) return;
+    if (this.inFlight.get(job.lock_token) !== execution) return;
     this.settle(execution);
-    this.inFlight.delete(job.id);
+    this.inFlight.delete(job.lock_token);
+    if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.metrics.inFlight.set(this.inFlight.size);
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
@@ -414,29 +504,4 @@ export class JobExecutor {
 
 function increment(counts: Map<string, number>, key: string, by: number): void {
   counts.set(key, (counts.get(key) ?? 0) + by);
-}
-
-/** Longest error text kept per attempt: enough for any message, bounded for a row that is rewritten per retry. */
-const MAX_ERROR_TEXT = 8_192;
-
-function errorMessage(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = error.message || error.name;
-  else {
-    try {
-      text = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
-    } catch {
-      text = String(error);
-    }
-  }
-  return storable(text);
-}
-
-/**
- * Text PostgreSQL will store: no NUL characters (text columns refuse them, and a refused write would keep the
- * attempt from being recorded), and bounded in length.
- */
-export function storable(text: string): string {
-  const clean = text.replace(/\u0000/g, '');
-  return clean.length > MAX_ERROR_TEXT ? `${clean.slice(0, MAX_ERROR_TEXT)}…` : clean;
 }

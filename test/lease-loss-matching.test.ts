@@ -1,0 +1,105 @@
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { Client } from 'pg';
+import { JobHandler, JobProducer, type JobContext } from '@app/job-queue';
+import type { ClaimedJob } from '@app/job-queue/job.repository';
+import { JobExecutor } from '@app/job-queue/worker/job.executor';
+import { JobHeartbeat } from '@app/job-queue/maintenance/job.heartbeat';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { startTestApp } from './support/test-app';
+import { query } from './support/sql';
+import { waitFor } from './support/wait-for';
+import { deadRow, gate, jobRow } from './support/queue-probes';
+
+const attempts: Array<{ attempt: number; signal: AbortSignal }> = [];
+let finish = gate();
+
+@Injectable()
+class Handlers {
+  /** Runs until the test opens the gate; honours its signal, so an abort shows. */
+  @JobHandler('lease.gated', { maxAttempts: 5 })
+  async gated(_: unknown, ctx: JobContext) {
+    attempts.push({ attempt: ctx.attempt, signal: ctx.signal });
+    await new Promise<void>((resolve, reject) => {
+      void finish.promise.then(resolve);
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+    });
+  }
+}
+
+describe('a lease loss is matched by (id, token): it never aborts a newer attempt of the same job', () => {
+  let db: TestDatabase;
+  let app: INestApplicationContext;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // Long lease and recovery interval: the test runs the heartbeat itself and plays the rescuer.
+    app = await startTestApp(
+      {
+        connectionUrl: db.url,
+        concurrency: 2,
+        leaseMs: 600_000,
+        recoveryIntervalMs: 600_000,
+        pollIntervalMs: 50,
+        instanceId: 'lease-a',
+      },
+      [Handlers],
+    );
+  });
+
+  afterAll(async () => {
+    finish.open();
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('a heartbeat that read the old lease before the job was claimed again aborts only the old attempt', async () => {
+    finish = gate();
+    const { id } = await app.get(JobProducer).enqueue('lease.gated', {});
+    await waitFor('attempt 1 running', () => attempts.length === 1);
+
+    // Another instance recovered the job and this one claimed it again, in one step (so the poller cannot take it
+    // in between): the row now carries a new token, and attempt 1 has not noticed yet.
+    const [second] = await query<ClaimedJob>(
+      db.url,
+      `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), attempt_count = attempt_count + 1, locked_at = now()
+       WHERE id = $1
+       RETURNING id, queue, type, payload, priority, attempt_count, max_attempts, lock_token,
+                 (extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms, (extract(epoch FROM now()) * 1000)::float8 AS claimed_at_ms`,
+      [id],
+    );
+
+    // The heartbeat reads this instance's leases (attempt 1's token), then waits for the table...
+    const blocker = new Client({ connectionString: db.url });
+    await blocker.connect();
+    let beat: Promise<void>;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE job_queue.jobs IN ACCESS EXCLUSIVE MODE');
+      beat = app.get(JobHeartbeat).runOnce();
+      await waitFor('the heartbeat waiting on the table', async () => {
+        const [row] = await query<{ n: number }>(
+          db.url,
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE application_name = 'job-queue:lease-a' AND wait_event_type = 'Lock' AND query LIKE '%SET locked_at = now()%'`,
+        );
+        return row.n > 0;
+      });
+      // ...while the new claim of the same job reaches the executor.
+      app.get(JobExecutor).accept(second);
+      await waitFor('attempt 2 running', () => attempts.length === 2);
+    } finally {
+      await blocker.query('COMMIT');
+      await blocker.end();
+    }
+    await beat;
+
+    expect(attempts.map((a) => [a.attempt, a.signal.aborted])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    finish.open();
+    await waitFor('attempt 2 completed the job', async () => !(await jobRow(db.url, id)));
+    expect(await deadRow(db.url, id)).toBeUndefined();
+    expect(attempts).toHaveLength(2);
+  }, 30_000);
+});
