@@ -29,6 +29,7 @@ export interface JobQueueHealthOptions {
  */
 @Injectable()
 export class JobQueueHealthIndicator {
+  /** @internal Nest constructs it; the parameters are the library's internals. */
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly repository: JobRepository,
