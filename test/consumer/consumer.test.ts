@@ -37,7 +37,11 @@ const prepared = new Map<string, Promise<string>>();
 async function prepare(variant: Variant): Promise<string> {
   const dir = join(work, variant.folder);
   cpSync(join(here, 'app/src'), join(dir, 'src'), { recursive: true });
-  if (!variant.observability) rmSync(join(dir, 'src/health.controller.ts'));
+  if (!variant.observability) {
+    cpSync(join(dir, 'src/bare.app.module.ts'), join(dir, 'src/app.module.ts'));
+    rmSync(join(dir, 'src/health.controller.ts'));
+  }
+  rmSync(join(dir, 'src/bare.app.module.ts'));
   cpSync(join(here, variant.folder), dir, { recursive: true });
   cpSync(tarball, join(dir, 'nestjs-pg-job-queue.tgz'));
   const npm = (args: string[]) => run('npm', args, { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
@@ -69,9 +73,24 @@ afterAll(() => {
 describe('the packed tarball', () => {
   it('holds the compiled library with declarations and source maps, and nothing of the sample app or the tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
-    const files = stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map']));
-    const outside = files.filter((f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f) && !/^dist\/.+\.(js|js\.map|d\.ts)$/.test(f));
+    const files = stdout
+      .trim()
+      .split('\n')
+      .map((f) => f.replace(/^package\//, ''));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'CHANGELOG.md',
+        'LICENSE',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/index.js.map',
+      ]),
+    );
+    const outside = files.filter(
+      (f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f) && !/^dist\/.+\.(js|js\.map|d\.ts)$/.test(f),
+    );
     expect(outside).toEqual([]);
     expect(files.filter((f) => /\.spec\.|(^|\/)internal\.|(^|\/)(apps|test|bench)\//.test(f))).toEqual([]);
   });
@@ -114,13 +133,21 @@ describe.each(VARIANTS)('a consumer app: $folder', (variant) => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     app = new SampleProcess(variant.folder, port, child);
-    await waitFor(`${variant.folder} listening\n${app.output()}`, () => app!.grep(/consumer listening on/).length > 0 || !app!.alive, 60_000);
+    await waitFor(
+      `${variant.folder} listening\n${app.output()}`,
+      () => app!.grep(/consumer listening on/).length > 0 || !app!.alive,
+      60_000,
+    );
     expect(app.alive).toBe(true);
 
     const signup = await app.request('POST', '/signups', { to: 'ada@example.com' });
     expect(signup.status).toBe(201);
     expect(signup.body.jobId).toMatch(/^[0-9a-f-]{36}$/);
-    await waitFor('the handler to run', async () => (await app!.request('GET', '/sent')).body.includes('ada@example.com'), 30_000);
+    await waitFor(
+      'the handler to run',
+      async () => (await app!.request('GET', '/sent')).body.includes('ada@example.com'),
+      30_000,
+    );
 
     if (variant.observability) {
       const health = await app.request('GET', '/health');

@@ -33,7 +33,10 @@ function metricProvider(kind: 'Counter' | 'Gauge' | 'Histogram', declaration: Me
       const client = loadPromClient();
       if (!client) return noopMetric;
       // Reuse a metric of this name: a second app in one process (or the app itself) may have declared it already.
-      return client.register.getSingleMetric(declaration.name) ?? new client[kind]({ ...declaration, labelNames: declaration.labelNames ?? [] });
+      return (
+        client.register.getSingleMetric(declaration.name) ??
+        new client[kind]({ ...declaration, labelNames: declaration.labelNames ?? [] })
+      );
     },
   };
 }

@@ -7,6 +7,8 @@ import type * as PromClient from 'prom-client';
  */
 export function loadPromClient(): typeof PromClient | undefined {
   try {
+    // A static import would make prom-client required; only require() can be attempted and caught.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('prom-client') as typeof PromClient;
   } catch (error) {
     const e = error as { code?: string; message?: string };

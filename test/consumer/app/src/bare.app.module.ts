@@ -1,4 +1,5 @@
-// app.module.ts of an app with neither Terminus nor Prometheus installed: the queue starts all the same.
+// bare.app.module.ts: the app.module.ts of an app with neither Terminus nor Prometheus installed (the bare-esm
+// variant of the consumer check): the queue starts all the same.
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { JobQueueModule } from 'nestjs-pg-job-queue';
