@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SampleProcess } from '../e2e/support/sample-process';
 import { freePort } from '../support/test-database-resolver';
@@ -72,6 +72,7 @@ afterAll(() => {
 
 describe('the packed tarball', () => {
   it('holds the compiled library with declarations and source maps, and nothing of the sample app or the tests', async () => {
+    expect(readdirSync(join(root, 'dist/package'))).toEqual([basename(tarball)]);
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout
       .trim()
