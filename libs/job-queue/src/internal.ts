@@ -9,7 +9,7 @@ export { JOB_QUEUE_DEFAULTS } from './job-queue.defaults';
 export { resolveJobQueueOptions } from './job-queue-options.resolver';
 export { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 export type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
-export { JobRepository } from './job.repository';
+export { JobRepository, type ClaimedJob } from './job.repository';
 export { JobExecutor } from './worker/job.executor';
 export { JobPoller } from './worker/job.poller';
 export { JobNotifyListener } from './worker/job-notify.listener';
