@@ -136,17 +136,17 @@ describe.each(VARIANTS)('a consumer app: $folder', (variant) => {
     app = new SampleProcess(variant.folder, port, child);
     await waitFor(
       `${variant.folder} listening\n${app.output()}`,
-      () => app!.grep(/consumer listening on/).length > 0 || !app!.alive,
+      () => app!.grep(/listening on http/).length > 0 || !app!.alive,
       60_000,
     );
     expect(app.alive).toBe(true);
 
-    const signup = await app.request('POST', '/signups', { to: 'ada@example.com' });
+    const signup = await app.request('POST', '/signups', { email: 'ada@example.com' });
     expect(signup.status).toBe(201);
-    expect(signup.body.jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(signup.body.id).toMatch(/^[0-9a-f-]{36}$/);
     await waitFor(
       'the handler to run',
-      async () => (await app!.request('GET', '/sent')).body.includes('ada@example.com'),
+      async () => (await app!.request('GET', '/signups/welcomed')).body.includes('ada@example.com'),
       30_000,
     );
 

@@ -11,14 +11,15 @@ import { SignupController } from './signup.controller.js';
 
 @Module({
   imports: [
-    TypeOrmModule.forRoot({ type: 'postgres', url: process.env.DATABASE_URL }),
+    // The queue shares this pool: size it for the app plus the queue (the module says at start when it is short).
+    TypeOrmModule.forRoot({ type: 'postgres', url: process.env.DATABASE_URL, extra: { max: 30 } }),
     JobQueueModule.forRootAsync({
       inject: [DataSource],
-      // runMigrations: the queue's tables are created (or upgraded) at start, under an advisory lock.
-      useFactory: (dataSource: DataSource) => ({ dataSource, runMigrations: true, concurrency: 20 }),
+      // runMigrations: creates or upgrades the queue's tables at start (see below for the TypeORM CLI instead).
+      useFactory: (dataSource: DataSource) => ({ dataSource, concurrency: 20, runMigrations: true }),
     }),
-    TerminusModule,
-    PrometheusModule.register(), // the app exposes /metrics; the library only declares its metrics
+    TerminusModule, // optional: the health controller below
+    PrometheusModule.register(), // optional: the app exposes /metrics; the library only declares its metrics
   ],
   controllers: [SignupController, HealthController],
   providers: [EmailJobs],

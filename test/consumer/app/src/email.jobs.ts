@@ -8,12 +8,14 @@ export interface WelcomeEmail {
 
 @Injectable()
 export class EmailJobs {
-  readonly sent: string[] = []; // stands in for a mailer
+  readonly sent: string[] = []; // stands in for a mail service here
 
   @JobHandler('email.send', { maxAttempts: 8, backoff: { type: 'exponential', maxDelayMs: 600_000 } })
   async send(payload: WelcomeEmail, ctx: JobContext): Promise<void> {
-    if (!payload.to.includes('@')) throw new UnrecoverableJobError(`not an address: ${payload.to}`); // dead-letter
-    ctx.signal.throwIfAborted(); // a real mailer takes the signal; a throw retries the job with backoff
+    if (!payload.to.includes('@')) throw new UnrecoverableJobError(`not an address: ${payload.to}`); // dead-letter now
+    // A real mailer takes `signal: ctx.signal` (aborted on timeout, lease loss and shutdown); any error it throws
+    // is retried with backoff.
+    ctx.signal.throwIfAborted();
     this.sent.push(payload.to);
   }
 }

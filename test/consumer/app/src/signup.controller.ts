@@ -1,10 +1,10 @@
 // signup.controller.ts
 import { Body, Controller, Get, Post } from '@nestjs/common';
-import { JobProducer } from 'nestjs-pg-job-queue';
+import { JobProducer, type EnqueueResult } from 'nestjs-pg-job-queue';
 import { DataSource } from 'typeorm';
 import { EmailJobs, type WelcomeEmail } from './email.jobs.js';
 
-@Controller()
+@Controller('signups')
 export class SignupController {
   constructor(
     private readonly jobs: JobProducer,
@@ -12,17 +12,17 @@ export class SignupController {
     private readonly emails: EmailJobs,
   ) {}
 
-  @Post('signups')
-  async signUp(@Body() body: WelcomeEmail): Promise<{ jobId: string }> {
-    // The job is part of the transaction: it exists (and a worker wakes) only if the transaction commits.
-    const { id } = await this.dataSource.transaction((manager) =>
-      this.jobs.enqueue('email.send', { to: body.to }, { manager, idempotencyKey: `welcome:${body.to}` }),
+  @Post()
+  async signUp(@Body() body: { email: string }): Promise<EnqueueResult> {
+    const payload: WelcomeEmail = { to: body.email };
+    // Inside your transaction (your own writes go through `manager` too): the job exists only if it commits.
+    return this.dataSource.transaction((manager) =>
+      this.jobs.enqueue('email.send', payload, { manager, priority: 10, idempotencyKey: `welcome:${body.email}` }),
     );
-    return { jobId: id };
   }
 
-  @Get('sent')
-  sent(): string[] {
+  @Get('welcomed')
+  welcomed(): string[] {
     return this.emails.sent;
   }
 }
