@@ -17,3 +17,8 @@ export { JobHeartbeat } from './maintenance/job.heartbeat';
 export { JobRescuer } from './maintenance/job.rescuer';
 export { METRIC } from './observability/metric-names';
 export { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
+export { JOB_QUEUE_MIGRATION_CHAIN, JOB_QUEUE_SCHEMA_VERSION } from './migrations';
+export { migrationName } from './migrations/job-queue-migration';
+export { WorkerRegistry, UNSERVED_LIMITS } from './maintenance/worker.registry';
+export { findUnserved } from './sql/find-unserved.sql';
+export { queueTables } from './sql/identifier';
