@@ -27,6 +27,33 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  // The library is reached through its entries only: the sample app through the public one, the tests also through
+  // the internal one (`libs/job-queue/src/internal.ts`), never by deep imports that tie them to its file layout.
+  {
+    files: ['apps/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@app/job-queue/*'], message: 'The sample app uses the public API: @app/job-queue.' }] },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@app/job-queue/*', '!@app/job-queue/internal'],
+              message: 'Tests import @app/job-queue or @app/job-queue/internal (add what they need there).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Plain Node scripts (CommonJS): the start script, the bench harness, build configs.
   {
     files: ['**/*.js', '**/*.cjs'],

@@ -2,7 +2,7 @@ import { Injectable, Module, type INestApplicationContext } from '@nestjs/common
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { JobHandler, JobProducer, JobQueueModule, type BackoffFunction } from '@app/job-queue';
-import type { JobRepository } from '@app/job-queue/job.repository';
+import type { JobRepository } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { CapturingLogger } from './support/capturing-logger';
 import { query } from './support/sql';

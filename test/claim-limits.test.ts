@@ -1,7 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { JobHandler, JobProducer, type JobContext } from '@app/job-queue';
-import type { JobRepository } from '@app/job-queue/job.repository';
+import type { JobRepository } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

@@ -1,10 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { JOB_QUEUE_METRICS, JobHandler, JobProducer, type JobContext } from '@app/job-queue';
-import type { JobRepository } from '@app/job-queue/job.repository';
-import { JobHeartbeat } from '@app/job-queue/maintenance/job.heartbeat';
-import { JobRescuer } from '@app/job-queue/maintenance/job.rescuer';
-import { JobExecutor } from '@app/job-queue/worker/job.executor';
+import { type JobRepository, JobHeartbeat, JobRescuer, JobExecutor } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

@@ -1,9 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Client } from 'pg';
 import { JobHandler, JobProducer, type JobContext } from '@app/job-queue';
-import type { ClaimedJob } from '@app/job-queue/job.repository';
-import { JobExecutor } from '@app/job-queue/worker/job.executor';
-import { JobHeartbeat } from '@app/job-queue/maintenance/job.heartbeat';
+import { type ClaimedJob, JobExecutor, JobHeartbeat } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

@@ -1,7 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { JobHandler, JobProducer } from '@app/job-queue';
-import { JobNotifyListener } from '@app/job-queue/worker/job-notify.listener';
+import { JobNotifyListener } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

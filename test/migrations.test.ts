@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { createJobQueueMigrations, runJobQueueMigrations } from '@app/job-queue';
-import { JOB_QUEUE_MIGRATION_CHAIN } from '@app/job-queue/migrations';
-import { migrationName } from '@app/job-queue/migrations/job-queue-migration';
+import { JOB_QUEUE_MIGRATION_CHAIN, migrationName } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { query } from './support/sql';
 

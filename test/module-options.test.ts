@@ -10,8 +10,7 @@ import {
   type JobContext,
   type JobQueueModuleOptions,
 } from '@app/job-queue';
-import { JOB_QUEUE_OPTIONS } from '@app/job-queue/job-queue.constants';
-import type { ResolvedJobQueueOptions } from '@app/job-queue/interfaces/job-queue-options.interface';
+import { JOB_QUEUE_OPTIONS, type ResolvedJobQueueOptions } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FactoryProvider } from '@nestjs/common';
 import { Histogram, type Metric } from 'prom-client';
 import { parse } from 'yaml';
-import { jobQueueMetricProviders } from '@app/job-queue/observability/job-queue-metric.providers';
-import { METRIC } from '@app/job-queue/observability/metric-names';
+import { jobQueueMetricProviders, METRIC } from '@app/job-queue/internal';
 import { labelValuesMetric, PROMQL_FUNCTIONS, readPromql } from './support/promql';
 
 const root = join(__dirname, '..');
@@ -14,7 +12,7 @@ const rules = parse(readFileSync(join(root, 'docs/prometheus/job-queue-alerts.ym
 // The metrics as the library declares them (type and labels), built from its own providers.
 const declared = new Map<string, Metric<string>>(
   jobQueueMetricProviders.map((p) => {
-    const metric = (p as FactoryProvider).useFactory(undefined) as Metric<string> & { name: string };
+    const metric = p.useFactory(undefined) as Metric<string> & { name: string };
     return [metric.name, metric];
   }),
 );

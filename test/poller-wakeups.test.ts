@@ -1,7 +1,6 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { JobHandler } from '@app/job-queue';
-import { JobNotifyListener } from '@app/job-queue/worker/job-notify.listener';
-import { JobPoller } from '@app/job-queue/worker/job.poller';
+import { JobNotifyListener, JobPoller } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { countJobs, gate } from './support/queue-probes';

@@ -10,8 +10,7 @@ import {
   type JobContext,
   type JobQueueModuleOptions,
 } from '@app/job-queue';
-import { JobHeartbeat } from '@app/job-queue/maintenance/job.heartbeat';
-import { JobExecutor } from '@app/job-queue/worker/job.executor';
+import { JobHeartbeat, JobExecutor } from '@app/job-queue/internal';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';

@@ -18,7 +18,13 @@ function snippetFiles(): Map<string, string> {
 describe('the README snippet', () => {
   it('is a complete app: every file compiles under strict TypeScript, with all its imports', () => {
     const files = snippetFiles();
-    expect([...files.keys()]).toEqual(['main.ts', 'app.module.ts', 'email.jobs.ts', 'signup.controller.ts']);
+    expect([...files.keys()]).toEqual([
+      'main.ts',
+      'app.module.ts',
+      'email.jobs.ts',
+      'signup.controller.ts',
+      'health.controller.ts',
+    ]);
     // Inside the repository, so that its node_modules and the library's path alias resolve.
     mkdirSync(join(root, 'dist'), { recursive: true });
     const dir = mkdtempSync(join(root, 'dist/readme-snippet-'));

@@ -10,8 +10,7 @@ import {
   JobQueueSchemaMissingError,
   JobQueueSchemaTooNewError,
 } from '@app/job-queue';
-import { JOB_QUEUE_MIGRATION_CHAIN, JOB_QUEUE_SCHEMA_VERSION } from '@app/job-queue/migrations';
-import { migrationName } from '@app/job-queue/migrations/job-queue-migration';
+import { JOB_QUEUE_MIGRATION_CHAIN, JOB_QUEUE_SCHEMA_VERSION, migrationName } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';

@@ -1,7 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Client } from 'pg';
 import { JobHandler, JobProducer } from '@app/job-queue';
-import { JobNotifyListener } from '@app/job-queue/worker/job-notify.listener';
+import { JobNotifyListener } from '@app/job-queue/internal';
 import { FreezableProxy } from './support/freezable-proxy';
 import { QueueChild } from './support/queue-child.process';
 import { countJobs, waitForBlockedClaim } from './support/queue-probes';

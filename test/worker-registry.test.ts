@@ -1,6 +1,6 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { JobHandler, JobProducer, JobQueueHealthIndicator, JOB_QUEUE_METRICS } from '@app/job-queue';
-import { UNSERVED_LIMITS, WorkerRegistry } from '@app/job-queue/maintenance/worker.registry';
+import { UNSERVED_LIMITS, WorkerRegistry, findUnserved, queueTables } from '@app/job-queue/internal';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
@@ -8,8 +8,6 @@ import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
 import { register } from 'prom-client';
 import { metricSample } from './support/queue-probes';
-import { findUnserved } from '@app/job-queue/sql/find-unserved.sql';
-import { queueTables } from '@app/job-queue/sql/identifier';
 
 @Injectable()
 class ServedHandlers {

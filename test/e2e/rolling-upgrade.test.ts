@@ -1,7 +1,6 @@
 import { DataSource } from 'typeorm';
 import { runJobQueueMigrations } from '@app/job-queue';
-import { JOB_QUEUE_MIGRATION_CHAIN } from '@app/job-queue/migrations';
-import { migrationName } from '@app/job-queue/migrations/job-queue-migration';
+import { JOB_QUEUE_MIGRATION_CHAIN, migrationName } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { query } from '../support/sql';
 import { waitFor } from '../support/wait-for';

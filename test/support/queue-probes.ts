@@ -1,6 +1,6 @@
 import { register } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { JobRepository } from '@app/job-queue/job.repository';
+import { JobRepository } from '@app/job-queue/internal';
 import { query } from './sql';
 import { waitFor } from './wait-for';
 

@@ -1,13 +1,17 @@
+/**
+ * The package's whole public API: what an app needs to configure the queue, declare handlers, enqueue, operate,
+ * observe and migrate. Everything else is internal (the tests reach it through `internal.ts`, which is not published).
+ * @packageDocumentation
+ */
 export { JobQueueModule } from './job-queue.module';
-export { JOB_QUEUE_MODULE_OPTIONS } from './job-queue.module-definition';
-export { JOB_QUEUE_DEFAULTS } from './job-queue.defaults';
-export { resolveJobQueueOptions } from './job-queue-options.resolver';
 export { JobHandler } from './discovery/job-handler.decorator';
 export { JobProducer } from './producer/job.producer';
 export { JobQueueAdmin, type QueueStats } from './job-queue.admin';
 export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './observability/job-queue.health';
+export type { JobQueueHealthResult } from './observability/health-result';
 export { METRIC as JOB_QUEUE_METRICS } from './observability/metric-names';
 export { JobQueueMigrations, createJobQueueMigrations } from './migrations';
+// For a migration script of the app's own, and for the app's own migrations under the same lock.
 export { runJobQueueMigrations, runMigrationsExclusively } from './migrations/job-queue.migrator';
 export {
   JobQueueError,
@@ -24,6 +28,7 @@ export { JobValidationFilter, type JobValidationErrorBody } from './http/job-val
 export type { JobContext } from './interfaces/job-context.interface';
 export type { JobHandlerOptions } from './interfaces/job-handler-options.interface';
 export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
+export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';

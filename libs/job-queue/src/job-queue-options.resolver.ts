@@ -31,7 +31,7 @@ export function validateBackoff(backoff: unknown, option: string): asserts backo
   if (b.jitter !== undefined && typeof b.jitter !== 'boolean') fail(`${option}.jitter`, 'must be a boolean');
 }
 
-/** Merges the defaults into the user's options and validates the result; a bad option names itself. */
+/** @internal Merges the defaults into the user's options and validates the result; a bad option names itself. */
 export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): ResolvedJobQueueOptions {
   if (typeof input !== 'object' || input === null) fail('options', 'must be an object');
   const known = new Set([...Object.keys(JOB_QUEUE_DEFAULTS), 'dataSource', 'connectionUrl', 'isGlobal']);

@@ -16,6 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Operator reads and actions: look up a job, list and requeue dead jobs, count the queue. */
 @Injectable()
 export class JobQueueAdmin {
+  /** @internal Nest constructs it; the parameters are the library's internals. */
   constructor(
     private readonly repository: JobRepository,
     private readonly executor: JobExecutor,

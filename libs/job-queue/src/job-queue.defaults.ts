@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
 
-/** The defaults of every option, merged in one place (`resolveJobQueueOptions`). */
+/** @internal The defaults of every option, merged in one place (`resolveJobQueueOptions`); documented in docs/configuration.md. */
 export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSource' | 'connectionUrl'>> = {
   poolSize: 20,
   schema: 'job_queue',

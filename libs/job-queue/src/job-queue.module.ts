@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
 import { JobHandlerRegistry } from './discovery/job-handler.registry';
@@ -30,7 +29,7 @@ import { JobPoller } from './worker/job.poller';
  * at the app's root. Exports `JobProducer`, `JobQueueAdmin` and `JobQueueHealthIndicator`.
  */
 @Module({
-  imports: [DiscoveryModule, TerminusModule],
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: JOB_QUEUE_OPTIONS,

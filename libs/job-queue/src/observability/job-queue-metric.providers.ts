@@ -1,15 +1,54 @@
-import {
-  makeCounterProvider,
-  makeGaugeProvider,
-  makeHistogramProvider,
-} from '@willsoto/nestjs-prometheus';
+import type { FactoryProvider } from '@nestjs/common';
 import { METRIC } from './metric-names';
+import { loadPromClient } from './prom-client.loader';
 
 const byJob = ['queue', 'type'];
 
+interface MetricDeclaration {
+  name: string;
+  help: string;
+  labelNames?: string[];
+  buckets?: number[];
+}
+
+/** The surface of a prom-client metric the queue uses; a no-op stands in when the app has no prom-client. */
+export interface QueueMetric {
+  inc(labels?: Record<string, string>): void;
+  set(labelsOrValue: Record<string, string> | number, value?: number): void;
+  observe(labels: Record<string, string>, value: number): void;
+  reset(): void;
+}
+
+const noopMetric: QueueMetric = { inc() {}, set() {}, observe() {}, reset() {} };
+
+/** Injection token of one of the library's metrics. */
+export function metricToken(name: string): symbol {
+  return Symbol.for(`job-queue:metric:${name}`);
+}
+
+function metricProvider(kind: 'Counter' | 'Gauge' | 'Histogram', declaration: MetricDeclaration): FactoryProvider {
+  return {
+    provide: metricToken(declaration.name),
+    useFactory: () => {
+      const client = loadPromClient();
+      if (!client) return noopMetric;
+      // Reuse a metric of this name: a second app in one process (or the app itself) may have declared it already.
+      return (
+        client.register.getSingleMetric(declaration.name) ??
+        new client[kind]({ ...declaration, labelNames: declaration.labelNames ?? [] })
+      );
+    },
+  };
+}
+
+const makeCounterProvider = (declaration: MetricDeclaration) => metricProvider('Counter', declaration);
+const makeGaugeProvider = (declaration: MetricDeclaration) => metricProvider('Gauge', declaration);
+const makeHistogramProvider = (declaration: MetricDeclaration) => metricProvider('Histogram', declaration);
+
 /**
  * The library declares its metrics as providers; they land in prom-client's default registry, which the app
- * exposes with its own `PrometheusModule.register()`. A second app in one process reuses the same metrics.
+ * exposes with its own `PrometheusModule.register()` (the library never registers it). A second app in one process
+ * reuses the same metrics. Without prom-client in the app, every metric is a no-op.
  */
 export const jobQueueMetricProviders = [
   makeCounterProvider({ name: METRIC.enqueued, help: 'Jobs inserted by the producer', labelNames: byJob }),

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { JobRepository } from '../job.repository';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobPoller } from '../worker/job.poller';
 import { JobNotifyListener } from '../worker/job-notify.listener';
 import { WorkerRegistry } from '../maintenance/worker.registry';
+import { healthCheck, type JobQueueHealthResult } from './health-result';
 
 export interface JobQueueHealthOptions {
   /** Down when the database does not answer within this long. Default 1000 ms. */
@@ -24,12 +24,14 @@ export interface JobQueueHealthOptions {
 /**
  * The `job_queue` Terminus indicator: down when the database does not answer within a second, when the claim loop
  * has not ticked for three poll intervals, or past the optional backlog, dead-letter and unserved-jobs thresholds.
+ * Its result has the shape Terminus reads, with no dependency on Terminus: the app composes it in its own health
+ * controller.
  */
 @Injectable()
 export class JobQueueHealthIndicator {
+  /** @internal Nest constructs it; the parameters are the library's internals. */
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    private readonly health: HealthIndicatorService,
     private readonly repository: JobRepository,
     private readonly poller: JobPoller,
     private readonly listener: JobNotifyListener,
@@ -39,8 +41,8 @@ export class JobQueueHealthIndicator {
   async isHealthy<const Key extends string = 'job_queue'>(
     key: Key = 'job_queue' as Key,
     thresholds: JobQueueHealthOptions = {},
-  ): Promise<HealthIndicatorResult<Key>> {
-    const indicator = this.health.check(key);
+  ): Promise<JobQueueHealthResult<Key>> {
+    const indicator = healthCheck(key);
     const timeoutMs = thresholds.timeoutMs ?? 1_000;
     const info: Record<string, unknown> = {
       listener: this.options.pollOnly ? 'poll-only' : this.listener.connected ? 'listening' : 'polling',

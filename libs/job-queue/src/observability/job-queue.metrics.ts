@@ -1,11 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import { metricToken, type QueueMetric } from './job-queue-metric.providers';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { MetricLabels } from './metric-labels';
 import { METRIC } from './metric-names';
+
+// prom-client is an optional peer: the metrics are injected by the library's own tokens and typed by the surface
+// the queue uses, so that neither this file nor its declarations need prom-client.
+const InjectMetric = (name: string) => Inject(metricToken(name));
 
 const DEPTH_STATUSES = ['pending', 'processing', 'dead'] as const;
 
@@ -24,23 +27,23 @@ export class JobQueueMetrics {
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
     registry: JobHandlerRegistry,
-    @InjectMetric(METRIC.enqueued) private readonly enqueued: Counter<string>,
-    @InjectMetric(METRIC.completed) private readonly completed: Counter<string>,
-    @InjectMetric(METRIC.retried) private readonly retried: Counter<string>,
-    @InjectMetric(METRIC.dead) private readonly dead: Counter<string>,
-    @InjectMetric(METRIC.recovered) private readonly recovered: Counter<string>,
-    @InjectMetric(METRIC.leaseLost) private readonly leaseLostTotal: Counter<string>,
-    @InjectMetric(METRIC.duration) private readonly duration: Histogram<string>,
-    @InjectMetric(METRIC.wait) private readonly wait: Histogram<string>,
-    @InjectMetric(METRIC.inFlight) readonly inFlight: Gauge<string>,
-    @InjectMetric(METRIC.concurrency) readonly concurrency: Gauge<string>,
-    @InjectMetric(METRIC.depth) private readonly depth: Gauge<string>,
-    @InjectMetric(METRIC.oldestPendingAge) private readonly oldestPendingAge: Gauge<string>,
-    @InjectMetric(METRIC.claimErrors) private readonly claimErrors: Counter<string>,
-    @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: Gauge<string>,
-    @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: Gauge<string>,
-    @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: Gauge<string>,
-    @InjectMetric(METRIC.unserved) private readonly unserved: Gauge<string>,
+    @InjectMetric(METRIC.enqueued) private readonly enqueued: QueueMetric,
+    @InjectMetric(METRIC.completed) private readonly completed: QueueMetric,
+    @InjectMetric(METRIC.retried) private readonly retried: QueueMetric,
+    @InjectMetric(METRIC.dead) private readonly dead: QueueMetric,
+    @InjectMetric(METRIC.recovered) private readonly recovered: QueueMetric,
+    @InjectMetric(METRIC.leaseLost) private readonly leaseLostTotal: QueueMetric,
+    @InjectMetric(METRIC.duration) private readonly duration: QueueMetric,
+    @InjectMetric(METRIC.wait) private readonly wait: QueueMetric,
+    @InjectMetric(METRIC.inFlight) readonly inFlight: QueueMetric,
+    @InjectMetric(METRIC.concurrency) readonly concurrency: QueueMetric,
+    @InjectMetric(METRIC.depth) private readonly depth: QueueMetric,
+    @InjectMetric(METRIC.oldestPendingAge) private readonly oldestPendingAge: QueueMetric,
+    @InjectMetric(METRIC.claimErrors) private readonly claimErrors: QueueMetric,
+    @InjectMetric(METRIC.listenerConnected) private readonly listenerConnected: QueueMetric,
+    @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: QueueMetric,
+    @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: QueueMetric,
+    @InjectMetric(METRIC.unserved) private readonly unserved: QueueMetric,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
   }

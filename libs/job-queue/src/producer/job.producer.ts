@@ -27,6 +27,7 @@ export class JobProducer {
   private readonly grouped: GroupInserter<InsertableJob, InsertResult>;
   private readonly notifier: QueueNotifier;
 
+  /** @internal Nest constructs it; the parameters are the library's internals. */
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly repository: JobRepository,

@@ -1,0 +1,24 @@
+/**
+ * @internal The library's internals, for its own tests: one entry instead of deep imports, so that moving a file
+ * changes this list and not every test. Not part of the package (the build leaves this file out, and the package's
+ * `exports` map publishes `index.ts` alone); nothing here is an API.
+ */
+export * from './index';
+export { JOB_QUEUE_MODULE_OPTIONS } from './job-queue.module-definition';
+export { JOB_QUEUE_DEFAULTS } from './job-queue.defaults';
+export { resolveJobQueueOptions } from './job-queue-options.resolver';
+export { JOB_QUEUE_OPTIONS } from './job-queue.constants';
+export type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
+export { JobRepository, type ClaimedJob } from './job.repository';
+export { JobExecutor } from './worker/job.executor';
+export { JobPoller } from './worker/job.poller';
+export { JobNotifyListener } from './worker/job-notify.listener';
+export { JobHeartbeat } from './maintenance/job.heartbeat';
+export { JobRescuer } from './maintenance/job.rescuer';
+export { METRIC } from './observability/metric-names';
+export { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
+export { JOB_QUEUE_MIGRATION_CHAIN, JOB_QUEUE_SCHEMA_VERSION } from './migrations';
+export { migrationName } from './migrations/job-queue-migration';
+export { WorkerRegistry, UNSERVED_LIMITS } from './maintenance/worker.registry';
+export { findUnserved } from './sql/find-unserved.sql';
+export { queueTables } from './sql/identifier';
