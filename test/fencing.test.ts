@@ -135,7 +135,7 @@ describe('fencing in the executor: a handler whose lease is stolen has its resul
       await new Promise<void>((_, reject) =>
         ctx.signal.addEventListener('abort', () => {
           aborted.set(ctx.id, ctx.signal.reason);
-          reject(ctx.signal.reason);
+          reject(ctx.signal.reason as Error);
         }),
       );
     }

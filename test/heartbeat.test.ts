@@ -21,7 +21,7 @@ class LongHandler {
       ctx.signal.addEventListener('abort', () => {
         aborted = true;
         clearTimeout(timer);
-        reject(ctx.signal.reason);
+        reject(ctx.signal.reason as Error);
       });
     });
   }

@@ -58,7 +58,9 @@ describe('claim loop wake-ups', () => {
 
   it('claims as soon as the database answers again, instead of sleeping out its error backoff', async () => {
     second = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollIntervalMs: 600_000 }, [AfterOutage]);
-    const poller = second.get(JobPoller) as unknown as { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout; running: boolean };
+    const poller = second.get<JobPoller, { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout; running: boolean }>(
+      JobPoller,
+    );
     // Quiet first: the listener's first connect wakes the loop, and a claim that succeeds after the line below would
     // reset its error count.
     await waitFor('the listener connected and the loop idle', () => second!.get(JobNotifyListener).connected && !poller.running);

@@ -106,7 +106,7 @@ class RenewHandlers {
         ctx.signal.addEventListener('abort', () => {
           renewAborted = true;
           clearTimeout(timer);
-          reject(ctx.signal.reason);
+          reject(ctx.signal.reason as Error);
         });
       });
     } finally {

@@ -37,7 +37,7 @@ class Handlers {
     await new Promise<void>((_, reject) =>
       ctx.signal.addEventListener('abort', () => {
         abortReasons.set(ctx.id, String(ctx.signal.reason));
-        reject(ctx.signal.reason);
+        reject(ctx.signal.reason as Error);
       }),
     );
   }

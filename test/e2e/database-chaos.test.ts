@@ -333,7 +333,7 @@ describe('e2e: database chaos', () => {
       const health = watchHealth(procs[1]);
       watchers.push(health);
       let downAt = 0;
-      let upAt = 0;
+      let upAt: number;
       try {
         pgctl('stop');
         downAt = Date.now();

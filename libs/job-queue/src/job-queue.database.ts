@@ -5,6 +5,7 @@ import { JobQueueError } from './errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import { messages } from './job-queue.messages';
 import { guardPoolClients } from './pool-client.guard';
+import { errorMessage } from './worker/failure-decision';
 import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
 
 /**
@@ -49,7 +50,7 @@ export class JobQueueDatabase implements OnApplicationShutdown {
 
   /** Closes the DataSource the queue opened itself (never the app's); also used when start-up fails after `open`. */
   async close(): Promise<void> {
-    if (this.owned?.isInitialized) await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${e.message}`));
+    if (this.owned?.isInitialized) await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${errorMessage(e)}`));
   }
 
   private async initialise(dataSource: DataSource): Promise<void> {

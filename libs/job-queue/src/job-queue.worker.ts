@@ -15,6 +15,7 @@ import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 import { WorkerRegistry } from './maintenance/worker.registry';
 import { JobExecutor } from './worker/job.executor';
+import { errorMessage } from './worker/failure-decision';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
 import { RecurringTask } from './maintenance/recurring-task';
@@ -88,7 +89,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
     await claimsReturned;
     const handedBack = await this.executor.releaseQueued().catch((error) => {
-      this.logger.error(`Releasing prefetched jobs at shutdown failed; their leases will expire: ${error.message}`);
+      this.logger.error(`Releasing prefetched jobs at shutdown failed; their leases will expire: ${errorMessage(error)}`);
       return 0;
     });
     if (handedBack > 0) this.logger.log(`Shutdown: ${handedBack} prefetched jobs released to pending`);
@@ -96,7 +97,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     if (!(await this.executor.drain(this.options.shutdownTimeoutMs))) {
       const running = this.executor.size;
       const released = await this.executor.abortAndRelease(ABORT_GRACE_MS).catch((error) => {
-        this.logger.error(`Releasing jobs at shutdown failed; their leases will expire: ${error.message}`);
+        this.logger.error(`Releasing jobs at shutdown failed; their leases will expire: ${errorMessage(error)}`);
         return 0;
       });
       this.logger.warn(`Shutdown: ${running} jobs still running after ${this.options.shutdownTimeoutMs} ms; aborted them and released ${released} to pending`);

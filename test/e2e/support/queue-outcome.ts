@@ -71,7 +71,7 @@ export async function totals(url: string): Promise<{ live: number; dead: number;
 /** One line per scenario for the report: what was enqueued and what became of it. */
 export function report(scenario: string, facts: Record<string, unknown>): void {
   const text = Object.entries(facts)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`)
     .join(' ');
   process.stdout.write(`e2e ${scenario}: ${text}\n`);
 }

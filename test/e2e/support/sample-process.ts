@@ -127,7 +127,7 @@ export class SampleProcess {
   /** Ready when GET /queue/stats answers 200 (the app is listening and its database answers). */
   async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let last = '';
+    let last: string;
     for (;;) {
       if (!this.alive) throw new Error(`${this.id} exited before it was ready (${JSON.stringify(this.exit)})\n${this.output()}`);
       try {

@@ -5,7 +5,7 @@ import { Client } from 'pg';
  * with one clear line instead of retries and stack traces. Returns the problem, or null when the database answers.
  */
 export async function databaseProblem(url: string): Promise<string | null> {
-  let where = 'the server in DATABASE_URL';
+  let where: string;
   try {
     const parsed = new URL(url);
     where = `${parsed.hostname}:${parsed.port || 5432}, database "${decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'}"`;

@@ -14,7 +14,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (/^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CLASSES.has(code.slice(0, 2));
   if (NETWORK_CODES.has(code)) return true;
   // pg's own connection errors carry no code.
-  return /Connection terminated|timeout exceeded when trying to connect/.test(String(e.message ?? ''));
+  return /Connection terminated|timeout exceeded when trying to connect/.test(typeof e.message === 'string' ? e.message : '');
 }
 
 /**

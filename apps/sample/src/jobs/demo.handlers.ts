@@ -13,27 +13,21 @@ export class DemoHandlers {
   /** Sleeps `ms`, and stops early when the attempt is aborted (timeout, lease loss, shutdown). */
   @JobHandler('demo.sleep')
   async sleep(payload: { ms?: number }, ctx: JobContext): Promise<void> {
-    const ms = Number(payload?.ms ?? 1000);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, ms);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(ctx.signal.reason);
-      }, { once: true });
-    });
+    await sleepUnlessAborted(Number(payload?.ms ?? 1000), ctx.signal);
   }
 
   @JobHandler('demo.fail')
-  async fail(payload: { message?: string }): Promise<void> {
-    throw new Error(payload?.message ?? 'demo.fail always fails');
+  fail(payload: { message?: string }): Promise<void> {
+    return Promise.reject(new Error(payload?.message ?? 'demo.fail always fails'));
   }
 
   /** Fails while `attempt <= failTimes`, then succeeds. */
   @JobHandler('demo.flaky')
-  async flaky(payload: { failTimes?: number }, ctx: JobContext): Promise<void> {
+  flaky(payload: { failTimes?: number }, ctx: JobContext): Promise<void> {
     if (ctx.attempt <= Number(payload?.failTimes ?? 1)) {
-      throw new Error(`demo.flaky failing attempt ${ctx.attempt} of ${payload?.failTimes ?? 1}`);
+      return Promise.reject(new Error(`demo.flaky failing attempt ${ctx.attempt} of ${payload?.failTimes ?? 1}`));
     }
+    return Promise.resolve();
   }
 
   /** Writes one effect row in the job's own transaction: exactly once, even across crashes. */
@@ -45,12 +39,29 @@ export class DemoHandlers {
       ctx.attempt,
     ]);
     const delayMs = Number(payload?.delayMs ?? 0);
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (delayMs > 0) await sleepUnlessAborted(delayMs, ctx.signal);
   }
 
   /** Kills its own process abruptly, like an out-of-memory kill, to show crash recovery. */
   @JobHandler('demo.crash')
-  async crash(): Promise<void> {
+  crash(): Promise<void> {
     process.kill(process.pid, 'SIGKILL');
+    return Promise.resolve();
   }
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted (timeout, lease loss, shutdown). */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
+  });
 }

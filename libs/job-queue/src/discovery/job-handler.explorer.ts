@@ -4,9 +4,13 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { JobQueueConfigError } from '../errors/job-queue.errors';
 import { JOB_TYPE_PATTERN } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
+import type { JobContext } from '../interfaces/job-context.interface';
 import { validateBackoff } from '../job-queue-options.resolver';
 import { JobHandlerMetadataAccessor } from './job-handler.accessor';
 import { JobHandlerRegistry } from './job-handler.registry';
+
+/** A method that carries @JobHandler metadata, as the registry calls it. */
+type HandlerMethod = (payload: unknown, ctx: JobContext) => Promise<void>;
 
 /** Walks the app's providers at module init and registers every `@JobHandler` method. */
 @Injectable()
@@ -28,13 +32,14 @@ export class JobHandlerExplorer implements OnModuleInit {
   }
 
   private explore(wrapper: InstanceWrapper): void {
-    const { instance } = wrapper;
+    const instance: unknown = wrapper.instance;
     // Request-scoped and not-yet-resolved providers have no singleton to call.
     if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) return;
-    const prototype = Object.getPrototypeOf(instance);
+    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = prototype[methodName];
-      const metadata = this.accessor.getMetadata(method);
+      if (typeof method !== 'function') continue;
+      const metadata = this.accessor.getMetadata(method as (...args: unknown[]) => unknown);
       if (!metadata) continue;
       const name = `${instance.constructor.name}.${methodName}`;
       if (typeof metadata.type !== 'string' || !JOB_TYPE_PATTERN.test(metadata.type)) {
@@ -45,7 +50,7 @@ export class JobHandlerExplorer implements OnModuleInit {
         type: metadata.type,
         options: metadata.options,
         name,
-        run: (payload, ctx) => method.call(instance, payload, ctx),
+        run: (payload, ctx) => (method as HandlerMethod).call(instance, payload, ctx),
       });
     }
   }

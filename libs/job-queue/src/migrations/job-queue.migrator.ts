@@ -16,7 +16,8 @@ export async function runMigrationsExclusively(dataSource: DataSource, migration
     await runner.startTransaction();
     await runner.query(`SELECT pg_advisory_xact_lock(736401, hashtext($1))`, [table]);
     await runner.query(`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`);
-    const done = new Set<string>((await runner.query(`SELECT name FROM ${table}`)).map((r: { name: string }) => r.name));
+    const recorded = (await runner.query(`SELECT name FROM ${table}`)) as Array<{ name: string }>;
+    const done = new Set(recorded.map((r) => r.name));
     for (const migration of migrations) {
       const name = migration.name ?? migration.constructor.name;
       if (done.has(name)) continue;
