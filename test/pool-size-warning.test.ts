@@ -35,7 +35,7 @@ describe('pool size check at start', () => {
   it('says so when the pool is smaller than the concurrency of transactional handlers needs', async () => {
     // 10 transactional jobs at once hold 10 connections, plus the claim, writers, heartbeat and the rest.
     expect(await warningsWith(8, 10)).toEqual([
-      expect.stringMatching(/pool holds 8 connections but the job queue may need 19 at once/),
+      expect.stringMatching(/pool holds 8 connections but the job queue may need 20 at once/),
     ]);
   });
 
