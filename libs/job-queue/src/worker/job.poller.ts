@@ -102,7 +102,7 @@ export class JobPoller {
   /** Median duration (ms) of the claims that ended within the last `windowMs`; null when there were none. */
   recentClaimMs(windowMs: number): { medianMs: number; claims: number } | null {
     const since = Date.now() - windowMs;
-    const times = this.recentClaims.filter((c) => c.at >= since).map((c) => c.ms).sort((a, b) => a - b);
+    const times = this.recentClaims.filter((c) => c.at > since).map((c) => c.ms).sort((a, b) => a - b);
     if (times.length === 0) return null;
     return { medianMs: times[Math.floor(times.length / 2)], claims: times.length };
   }
