@@ -78,6 +78,33 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
     await query(db.url, 'VACUUM job_queue.jobs');
   });
 
+  it('shutdown cancels a VACUUM under way instead of waiting for it', async () => {
+    // A VACUUM slowed to a crawl by cost-based delay (this database only): minutes for a few hundred pages.
+    await query(db.url, `ALTER DATABASE "${db.name}" SET vacuum_cost_delay = 100`);
+    await query(db.url, `ALTER DATABASE "${db.name}" SET vacuum_cost_limit = 1`);
+    try {
+      await makeDeadTuples(db.url, 20_000);
+      await waitFor('the dead tuples in the statistics', async () => (await deadTuples(db.url)) >= 20_000);
+      const app = await startApp({ connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0, vacuumThreshold: 1_000, vacuumIntervalMs: 100 });
+      let closed = false;
+      try {
+        await waitFor('the VACUUM running', async () => {
+          const rows = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`, [db.name]);
+          return rows.length === 1;
+        });
+      } finally {
+        const closing = app.close().then(() => (closed = true));
+        await waitFor('the app closed', () => closed, 15_000).finally(() => closing);
+      }
+      const running = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`, [db.name]);
+      expect(running).toEqual([]);
+    } finally {
+      await query(db.url, `ALTER DATABASE "${db.name}" RESET vacuum_cost_delay`);
+      await query(db.url, `ALTER DATABASE "${db.name}" RESET vacuum_cost_limit`);
+      await query(db.url, 'VACUUM job_queue.jobs');
+    }
+  });
+
   it('without the privilege to vacuum: logs once, counts it as denied, and stops trying for a while', async () => {
     const role = `jq_novacuum_${randomBytes(4).toString('hex')}`;
     await query(db.url, `CREATE ROLE ${role} LOGIN`);

@@ -7,6 +7,7 @@ import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { completeMany } from './sql/complete-many.sql';
+import { cancelBackend } from './sql/cancel-backend.sql';
 import { countByStatus } from './sql/count-by-status.sql';
 import { currentRole } from './sql/current-role.sql';
 import { countByStatusSampled } from './sql/count-by-status-sampled.sql';
@@ -150,8 +151,11 @@ export interface TableHealth {
   now_ms: number;
 }
 
-/** `vacuumed`; `busy`: another instance holds the vacuum lock, or a session a conflicting lock; `denied`: no privilege. */
-export type VacuumOutcome = 'vacuumed' | 'busy' | 'denied';
+/**
+ * `vacuumed`; `busy`: another instance holds the vacuum lock, or a session a conflicting lock; `denied`: no privilege;
+ * `cancelled`: cancelled by `cancelBackend` (shutdown).
+ */
+export type VacuumOutcome = 'vacuumed' | 'busy' | 'denied' | 'cancelled';
 
 /** Anything that runs a pg query: the pool, or the client of a caller's transaction. */
 type Queryable = Pick<Pool, 'query'> | PoolClient;
@@ -481,7 +485,7 @@ export class JobRepository {
    * session-level advisory lock so that one instance at a time does it. A role that may not vacuum the table gets a
    * WARNING, not an error, from PostgreSQL (13–17 alike): it is read from the notices and reported as `denied`.
    */
-  async vacuumTable(table: QueueTableName): Promise<VacuumOutcome> {
+  async vacuumTable(table: QueueTableName, onStarted: (pid: number) => void = () => undefined): Promise<VacuumOutcome> {
     const client = await this.pool.connect();
     const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
     const warnings: Array<{ code?: string; message: string }> = [];
@@ -493,8 +497,9 @@ export class JobRepository {
     const key = `${this.tables.schema}.${table}`;
     let failure: Error | undefined;
     try {
-      const [{ locked }] = await this.rows<{ locked: boolean }>(tryVacuumLock, [key], client);
+      const [{ locked, pid }] = await this.rows<{ locked: boolean; pid: number }>(tryVacuumLock, [key], client);
       if (!locked) return 'busy';
+      onStarted(pid);
       try {
         await client.query(vacuumTable(this.tables, table));
       } finally {
@@ -506,14 +511,21 @@ export class JobRepository {
       if (warnings.some((w) => /permission denied|owner can vacuum/i.test(w.message))) return 'denied';
       return 'vacuumed';
     } catch (error) {
-      if ((error as { code?: string }).code === '42501') return 'denied';
       failure = error as Error;
+      if ((error as { code?: string }).code === '42501') return 'denied';
+      if ((error as { code?: string }).code === '57014') return 'cancelled';
       throw error;
     } finally {
       client.removeListener('notice', onNotice);
       client.removeListener('error', ignore);
       client.release(failure); // with an error the connection is discarded, and with it any advisory lock it held
     }
+  }
+
+  /** Cancels the statement a backend of the queue runs (its VACUUM); true when a signal was sent. */
+  async cancelBackend(pid: number): Promise<boolean> {
+    const [row] = await this.rows<{ cancelled: boolean }>(cancelBackend, [pid]);
+    return row.cancelled;
   }
 
   async currentRole(): Promise<string> {

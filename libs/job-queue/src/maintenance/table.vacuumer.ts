@@ -26,6 +26,9 @@ export class TableVacuumer {
   private readonly lastVacuumAt = new Map<string, number>();
   private pausedUntil = 0;
   private deniedLogged = false;
+  /** The backend running this instance's VACUUM, while one runs. */
+  private vacuumPid: number | undefined;
+  private stopping = false;
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -40,11 +43,19 @@ export class TableVacuumer {
   }
 
   start(): void {
+    this.stopping = false;
     this.task?.start();
   }
 
-  stop(): Promise<void> {
-    return this.task?.stop() ?? Promise.resolve();
+  /**
+   * Stops the checks; a VACUUM under way is cancelled (a large table's may take minutes), so that shutdown waits
+   * for nothing but that cancellation.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const running = this.task?.stop() ?? Promise.resolve();
+    if (this.vacuumPid !== undefined) await this.repository.cancelBackend(this.vacuumPid).catch(() => undefined);
+    await running;
   }
 
   runOnce(): Promise<void> {
@@ -54,12 +65,16 @@ export class TableVacuumer {
   private async check(): Promise<void> {
     if (Date.now() < this.pausedUntil) return;
     for (const table of await this.repository.readTableHealth()) {
+      if (this.stopping) return;
       if (table.dead_tuples < this.options.vacuumThreshold) continue;
       if (this.horizonUnchanged(table)) {
         this.metrics.vacuum(table.table, 'horizon_held');
         continue;
       }
-      const outcome = await this.repository.vacuumTable(table.table);
+      const outcome = await this.repository
+        .vacuumTable(table.table, (pid) => (this.vacuumPid = pid))
+        .finally(() => (this.vacuumPid = undefined));
+      if (outcome === 'cancelled') return;
       this.metrics.vacuum(table.table, outcome);
       if (outcome === 'vacuumed') {
         this.lastVacuumAt.set(table.table, table.now_ms);
