@@ -28,7 +28,7 @@ const CASES = [
     id: 'idle-transaction',
     scenario: 'idle-transaction',
     timeoutMs: 240_000,
-    params: { rate: 1_000, producers: 8, beforeMs: 16_000, holdMs: 40_000, afterMs: 40_000, tickMs: 4_000, concurrency: 10 },
+    params: { rate: 500, producers: 8, beforeMs: 16_000, holdMs: 40_000, afterMs: 40_000, tickMs: 4_000, concurrency: 10 },
   },
 ];
 
