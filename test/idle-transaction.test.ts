@@ -49,7 +49,13 @@ describe('an idle transaction under steady load', () => {
     db = await createTestDatabase();
     await stateServerSettings(db.url, 'idle-transaction');
     app = await startTestApp(
-      { connectionUrl: db.url, pollIntervalMs: 200, depthSampleIntervalMs: 500, vacuumThreshold: VACUUM_THRESHOLD, vacuumIntervalMs: 500 },
+      {
+        connectionUrl: db.url,
+        pollIntervalMs: 200,
+        depthSampleIntervalMs: 500,
+        vacuumThreshold: VACUUM_THRESHOLD,
+        vacuumIntervalMs: 500,
+      },
       [IdleHandlers],
     );
     await app.init();
@@ -78,10 +84,15 @@ describe('an idle transaction under steady load', () => {
     const beforeFrom = await waitSnapshot();
     const beforeUntil = Date.now() + BEFORE_MS;
     let backlogBefore = 0;
-    await waitFor('the end of the steady phase', async () => {
-      backlogBefore = Math.max(backlogBefore, await backlog());
-      return Date.now() >= beforeUntil;
-    }, BEFORE_MS + 10_000, 500);
+    await waitFor(
+      'the end of the steady phase',
+      async () => {
+        backlogBefore = Math.max(backlogBefore, await backlog());
+        return Date.now() >= beforeUntil;
+      },
+      BEFORE_MS + 10_000,
+      500,
+    );
     const beforeTo = await waitSnapshot();
     const latencyBefore = meanWaitMs(beforeFrom, beforeTo);
     const deadBefore = await deadTuples(db.url);
@@ -97,11 +108,16 @@ describe('an idle transaction under steady load', () => {
       try {
         const heldFrom = await waitSnapshot();
         const heldUntil = Date.now() + HOLD_MS;
-        await waitFor('the end of the hold', async () => {
-          backlogHeld = Math.max(backlogHeld, await backlog());
-          oldestSeen = Math.max(oldestSeen, await metricSample(METRIC.oldestTransactionAge, {}));
-          return Date.now() >= heldUntil;
-        }, HOLD_MS + 10_000, 500);
+        await waitFor(
+          'the end of the hold',
+          async () => {
+            backlogHeld = Math.max(backlogHeld, await backlog());
+            oldestSeen = Math.max(oldestSeen, await metricSample(METRIC.oldestTransactionAge, {}));
+            return Date.now() >= heldUntil;
+          },
+          HOLD_MS + 10_000,
+          500,
+        );
         latencyHeld = meanWaitMs(heldFrom, await waitSnapshot());
       } finally {
         await holder.query('ROLLBACK');
@@ -112,12 +128,22 @@ describe('an idle transaction under steady load', () => {
 
     // After: the vacuum removes what the transaction kept, within 30 s.
     const endedAt = Date.now();
-    await waitFor('dead tuples bounded again', async () => (await deadTuples(db.url)) <= DEAD_TUPLES_BOUND, 30_000, 250);
+    await waitFor(
+      'dead tuples bounded again',
+      async () => (await deadTuples(db.url)) <= DEAD_TUPLES_BOUND,
+      30_000,
+      250,
+    );
     const recoveredInMs = Date.now() - endedAt;
-    const backlogAfter = await waitFor('backlog bounded after', async () => {
-      const n = await backlog();
-      return n <= BACKLOG_BOUND ? n + 1 : 0;
-    }, 30_000, 250);
+    const backlogAfter = await waitFor(
+      'backlog bounded after',
+      async () => {
+        const n = await backlog();
+        return n <= BACKLOG_BOUND ? n + 1 : 0;
+      },
+      30_000,
+      250,
+    );
     stopLoad = true;
     await load;
 

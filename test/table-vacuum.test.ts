@@ -13,7 +13,10 @@ import { waitFor } from './support/wait-for';
 @Injectable()
 class NoHandlers {}
 
-async function startApp(options: JobQueueModuleOptions, logger = new CapturingLogger()): Promise<INestApplicationContext> {
+async function startApp(
+  options: JobQueueModuleOptions,
+  logger = new CapturingLogger(),
+): Promise<INestApplicationContext> {
   @Module({ imports: [JobQueueModule.forRoot(options)], providers: [NoHandlers] })
   class AppModule {}
   return NestFactory.createApplicationContext(AppModule, { logger });
@@ -21,7 +24,11 @@ async function startApp(options: JobQueueModuleOptions, logger = new CapturingLo
 
 /** Leaves `n` dead tuples in `jobs`: rows inserted, then deleted, by a session that ends (so its statistics are sent). */
 async function makeDeadTuples(url: string, n: number): Promise<void> {
-  await query(url, `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) SELECT 'vac.t', '{}', 'pending', 1 FROM generate_series(1, $1::int)`, [n]);
+  await query(
+    url,
+    `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) SELECT 'vac.t', '{}', 'pending', 1 FROM generate_series(1, $1::int)`,
+    [n],
+  );
   await query(url, `DELETE FROM job_queue.jobs WHERE type = 'vac.t'`);
 }
 
@@ -40,7 +47,13 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
   });
 
   it('vacuums jobs once its dead tuples pass the threshold, under an advisory lock one instance at a time', async () => {
-    const options = { connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0, vacuumThreshold: 1_000, vacuumIntervalMs: 100 };
+    const options = {
+      connectionUrl: db.url,
+      concurrency: 0,
+      depthSampleIntervalMs: 0,
+      vacuumThreshold: 1_000,
+      vacuumIntervalMs: 100,
+    };
     await makeDeadTuples(db.url, 5_000);
     await waitFor('the dead tuples in the statistics', async () => (await deadTuples(db.url)) >= 5_000);
     const vacuumedBefore = await vacuums('vacuumed');
@@ -64,10 +77,21 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
 
   it('vacuumThreshold: 0 never vacuums', async () => {
     const vacuumCount = async () =>
-      (await query<{ n: number }>(db.url, `SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'jobs' AND schemaname = 'job_queue'`))[0].n;
+      (
+        await query<{ n: number }>(
+          db.url,
+          `SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'jobs' AND schemaname = 'job_queue'`,
+        )
+      )[0].n;
     const before = await vacuumCount();
     await makeDeadTuples(db.url, 2_000);
-    const app = await startApp({ connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0, vacuumThreshold: 0, vacuumIntervalMs: 100 });
+    const app = await startApp({
+      connectionUrl: db.url,
+      concurrency: 0,
+      depthSampleIntervalMs: 0,
+      vacuumThreshold: 0,
+      vacuumIntervalMs: 100,
+    });
     try {
       await app.get(TableVacuumer).runOnce();
       await waitFor('the dead tuples in the statistics', async () => (await deadTuples(db.url)) >= 2_000);
@@ -85,18 +109,32 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
     try {
       await makeDeadTuples(db.url, 20_000);
       await waitFor('the dead tuples in the statistics', async () => (await deadTuples(db.url)) >= 20_000);
-      const app = await startApp({ connectionUrl: db.url, concurrency: 0, depthSampleIntervalMs: 0, vacuumThreshold: 1_000, vacuumIntervalMs: 100 });
+      const app = await startApp({
+        connectionUrl: db.url,
+        concurrency: 0,
+        depthSampleIntervalMs: 0,
+        vacuumThreshold: 1_000,
+        vacuumIntervalMs: 100,
+      });
       let closed = false;
       try {
         await waitFor('the VACUUM running', async () => {
-          const rows = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`, [db.name]);
+          const rows = await query(
+            db.url,
+            `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`,
+            [db.name],
+          );
           return rows.length === 1;
         });
       } finally {
         const closing = app.close().then(() => (closed = true));
         await waitFor('the app closed', () => closed, 15_000).finally(() => closing);
       }
-      const running = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`, [db.name]);
+      const running = await query(
+        db.url,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'VACUUM%' AND state = 'active'`,
+        [db.name],
+      );
       expect(running).toEqual([]);
     } finally {
       await query(db.url, `ALTER DATABASE "${db.name}" RESET vacuum_cost_delay`);
@@ -120,7 +158,13 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
       const deniedBefore = await vacuums('denied');
       // A long interval: this test drives the checks itself.
       const app = await startApp(
-        { connectionUrl: withDatabase(url.toString(), db.name), concurrency: 0, depthSampleIntervalMs: 0, vacuumThreshold: 1_000, vacuumIntervalMs: 3_600_000 },
+        {
+          connectionUrl: withDatabase(url.toString(), db.name),
+          concurrency: 0,
+          depthSampleIntervalMs: 0,
+          vacuumThreshold: 1_000,
+          vacuumIntervalMs: 3_600_000,
+        },
         logger,
       );
       try {
@@ -130,7 +174,11 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
         await vacuumer.runOnce();
         expect(await vacuums('denied')).toBe(deniedBefore + 1);
         const lines = logger.warnings.filter((w) => w.includes('may not VACUUM'));
-        expect(lines).toEqual([expect.stringContaining(`job_queue.jobs as role "${role}" (it needs to own the table, or on PostgreSQL 17+ the MAINTAIN privilege)`)]);
+        expect(lines).toEqual([
+          expect.stringContaining(
+            `job_queue.jobs as role "${role}" (it needs to own the table, or on PostgreSQL 17+ the MAINTAIN privilege)`,
+          ),
+        ]);
         expect(await deadTuples(db.url)).toBeGreaterThanOrEqual(2_000);
       } finally {
         await app.close();

@@ -37,7 +37,8 @@ module.exports = async function idleTransaction(adapter, params, { dbUrl, deadli
   try {
     const t0 = performance.now();
     const end = t0 + beforeMs + holdMs + afterMs;
-    if (end > deadline) throw new Error(`the scenario needs ${Math.round((end - t0) / 1000)} s, more than its deadline`);
+    if (end > deadline)
+      throw new Error(`the scenario needs ${Math.round((end - t0) / 1000)} s, more than its deadline`);
     let enqueued = 0;
     const gapMs = (1000 * producers) / rate;
     const producer = async (i) => {

@@ -1,7 +1,14 @@
 import { query } from './sql';
 
 /** The settings that decide how a server treats dead rows and statistics: a test of a bad day states them. */
-const SETTINGS = ['server_version', 'autovacuum', 'autovacuum_naptime', 'autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor', 'shared_buffers'];
+const SETTINGS = [
+  'server_version',
+  'autovacuum',
+  'autovacuum_naptime',
+  'autovacuum_vacuum_threshold',
+  'autovacuum_vacuum_scale_factor',
+  'shared_buffers',
+];
 
 export async function serverSettings(url: string): Promise<Record<string, string>> {
   const rows = await query<{ name: string; setting: string; unit: string | null }>(
@@ -15,7 +22,11 @@ export async function serverSettings(url: string): Promise<Record<string, string
 /** Prints the settings on one line, so that the test's output says which server it ran on. */
 export async function stateServerSettings(url: string, test: string): Promise<Record<string, string>> {
   const settings = await serverSettings(url);
-  process.stdout.write(`${test}: server settings ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+  process.stdout.write(
+    `${test}: server settings ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}\n`,
+  );
   return settings;
 }
 

@@ -59,7 +59,10 @@ export class QueueDepthSampler {
     const tables = await this.repository.readTableHealth();
     this.recordTableHealth(tables);
     const pages = (name: string) => tables.find((t) => t.table === name)?.pages ?? 0;
-    const counts = await this.repository.countByStatusSampled(samplePercent(pages('jobs')), samplePercent(pages('dead_jobs')));
+    const counts = await this.repository.countByStatusSampled(
+      samplePercent(pages('jobs')),
+      samplePercent(pages('dead_jobs')),
+    );
     this.metrics.queueDepth(counts, this.options.queues);
     this.metrics.oldestPending(await this.repository.oldestPendingAgeMs());
     await this.workers.checkUnserved();
@@ -74,7 +77,8 @@ export class QueueDepthSampler {
     this.previousClaimStats = current;
     const scans = previous ? current.scans - previous.scans : 0;
     // A statistics reset makes the difference negative: no figure for that interval.
-    const perClaim = previous && scans > 0 && current.reads >= previous.reads ? (current.reads - previous.reads) / scans : null;
+    const perClaim =
+      previous && scans > 0 && current.reads >= previous.reads ? (current.reads - previous.reads) / scans : null;
     this.metrics.tableHealth(
       tables.map((t) => ({ table: t.table, deadTuples: t.dead_tuples })),
       oldest,

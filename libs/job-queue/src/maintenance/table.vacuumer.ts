@@ -36,9 +36,7 @@ export class TableVacuumer {
     private readonly metrics: JobQueueMetrics,
   ) {
     if (options.vacuumThreshold > 0) {
-      this.task = new RecurringTask(`job-queue:${options.schema}:vacuum`, options.vacuumIntervalMs, () =>
-        this.check(),
-      );
+      this.task = new RecurringTask(`job-queue:${options.schema}:vacuum`, options.vacuumIntervalMs, () => this.check());
     }
   }
 
@@ -81,7 +79,14 @@ export class TableVacuumer {
         this.deniedLogged = false;
       } else if (outcome === 'denied') {
         this.pausedUntil = Date.now() + VACUUM_DENIED_PAUSE_MS;
-        if (!this.deniedLogged) this.logger.warn(messages.vacuumDenied(`${this.options.schema}.${table.table}`, await this.repository.currentRole(), VACUUM_DENIED_PAUSE_MS));
+        if (!this.deniedLogged)
+          this.logger.warn(
+            messages.vacuumDenied(
+              `${this.options.schema}.${table.table}`,
+              await this.repository.currentRole(),
+              VACUUM_DENIED_PAUSE_MS,
+            ),
+          );
         this.deniedLogged = true;
         return;
       }

@@ -67,11 +67,12 @@ export class JobQueueHealthIndicator {
     if (thresholds.maxClaimMs !== undefined) {
       const recent = this.poller.recentClaimMs(thresholds.claimWindowMs ?? 30_000);
       if (recent) {
-        info.claimMs = Math.round(recent.medianMs * 10) / 10;
+        const claimMs = Math.round(recent.medianMs * 10) / 10;
+        info.claimMs = claimMs;
         if (recent.medianMs > thresholds.maxClaimMs) {
           return indicator.down({
             ...info,
-            message: `claims are degraded: median ${info.claimMs} ms over the last ${recent.claims} claims (threshold ${thresholds.maxClaimMs} ms)`,
+            message: `claims are degraded: median ${claimMs} ms over the last ${recent.claims} claims (threshold ${thresholds.maxClaimMs} ms)`,
           });
         }
       }

@@ -11,4 +11,7 @@ export const tryVacuumLock = statement(
   () => `SELECT pg_try_advisory_lock(736402, hashtext($1)) AS locked, pg_backend_pid() AS pid`,
 );
 
-export const releaseVacuumLock = statement('release-vacuum-lock', () => `SELECT pg_advisory_unlock(736402, hashtext($1)) AS released`);
+export const releaseVacuumLock = statement(
+  'release-vacuum-lock',
+  () => `SELECT pg_advisory_unlock(736402, hashtext($1)) AS released`,
+);
