@@ -41,14 +41,14 @@ describe('pool size check at start', () => {
 
   it("says how to raise the pool: the poolSize option for the queue's own pool, extra.max for the app's DataSource", async () => {
     expect(await warningsWith(8, 10)).toEqual([
-      expect.stringMatching(/set the JobQueueModule option poolSize: 19 or more$/),
+      expect.stringMatching(/set the JobQueueModule option poolSize: 20 or more$/),
     ]);
     const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 8 } });
     await dataSource.initialize();
     try {
       expect(await warningsWith(0, 10, dataSource)).toEqual([
         expect.stringMatching(
-          /pool holds 8 connections .* set extra: \{ max: 19 \} \(or more\) in its TypeORM options$/,
+          /pool holds 8 connections .* set extra: \{ max: 20 \} \(or more\) in its TypeORM options$/,
         ),
       ]);
     } finally {
