@@ -23,6 +23,13 @@ const CASES = [
     timeoutMs: 900_000,
     params: { sizes: [1_000, 1_000_000], claims: 30, claimLimit: 10, concurrency: 10 },
   },
+  {
+    // Another session holds a snapshot idle for 40 s in the middle of a steady load (scenarios/idle-transaction.js).
+    id: 'idle-transaction',
+    scenario: 'idle-transaction',
+    timeoutMs: 240_000,
+    params: { rate: 500, producers: 8, beforeMs: 16_000, holdMs: 40_000, afterMs: 40_000, tickMs: 4_000, concurrency: 10 },
+  },
 ];
 
 // Rows of the table. `better` tells how to read the ratio ours/peer.
@@ -35,6 +42,15 @@ const METRICS = [
   { caseId: 'latency', key: 'p99', label: 'latency p99 (ms)', unit: 'ms', better: 'lower' },
   { caseId: 'backlog', key: 'claimMs_1000', label: 'claim 10 of 1k pending (ms, p50)', unit: 'ms', better: 'lower' },
   { caseId: 'backlog', key: 'claimMs_1000000', label: 'claim 10 of 1M pending (ms, p50)', unit: 'ms', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'jobsPerSecBefore', label: 'idle tx: jobs/s before', unit: 'int', better: 'higher' },
+  { caseId: 'idle-transaction', key: 'jobsPerSecHeld', label: 'idle tx: jobs/s while held', unit: 'int', better: 'higher' },
+  { caseId: 'idle-transaction', key: 'jobsPerSecAfter', label: 'idle tx: jobs/s after', unit: 'int', better: 'higher' },
+  { caseId: 'idle-transaction', key: 'p95Held', label: 'idle tx: pickup p95 while held (ms, worst 4 s)', unit: 'ms', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'p95After', label: 'idle tx: pickup p95 after (ms, worst 4 s)', unit: 'ms', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'backlogMaxHeld', label: 'idle tx: backlog max while held', unit: 'int', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'backlogEnd', label: 'idle tx: backlog at the end', unit: 'int', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'deadTuplesBefore', label: 'idle tx: dead tuples before the hold', unit: 'int', better: 'lower' },
+  { caseId: 'idle-transaction', key: 'deadTuplesEnd', label: 'idle tx: dead tuples at the end', unit: 'int', better: 'lower' },
 ];
 
 function list(name) {

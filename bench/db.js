@@ -58,4 +58,4 @@ async function execOn(url, sql) {
   }
 }
 
-module.exports = { createDatabase, dropDatabase, serverVersion, execOn, serverUrl };
+module.exports = { createDatabase, dropDatabase, serverVersion, execOn, serverUrl, withAdmin };

@@ -74,7 +74,7 @@ function toMarkdown({ header, rows }) {
   ].join('\n');
 }
 
-function writeResults(dir, { table, meta, runs, medians, variants }) {
+function writeResults(dir, { table, meta, runs, medians, variants }, name = 'latest') {
   fs.mkdirSync(dir, { recursive: true });
   const md = [
     '# Benchmark results',
@@ -83,6 +83,7 @@ function writeResults(dir, { table, meta, runs, medians, variants }) {
       `Node ${meta.node} · PostgreSQL ${meta.postgres} · ` +
       `median of ${meta.runs} run(s) per cell · ↑ higher is better, ↓ lower is better`,
     meta.filters ? `Filters: ${meta.filters}` : '',
+    meta.serverSettings ? `Server (${meta.serverLabel}): ${settingsLine(meta.serverSettings)}` : '',
     '',
     toMarkdown(table),
     '',
@@ -93,17 +94,61 @@ function writeResults(dir, { table, meta, runs, medians, variants }) {
     ...meta.cases.map((c) => `- **${c.id}**: ${JSON.stringify(c.params)}`),
     '',
     'Each run uses a fresh database, created for it and dropped after it, and a fresh Node process.',
-    'Raw numbers of every run: `latest.json`.',
+    `Raw numbers of every run: \`${name}.json\`.`,
     '',
   ]
     .filter((l, i, a) => !(l === '' && a[i - 1] === ''))
     .join('\n');
-  const tmpMd = path.join(dir, 'latest.md.tmp');
-  const tmpJson = path.join(dir, 'latest.json.tmp');
-  fs.writeFileSync(tmpMd, md);
-  fs.writeFileSync(tmpJson, `${JSON.stringify({ meta, medians, runs }, null, 2)}\n`);
-  fs.renameSync(tmpMd, path.join(dir, 'latest.md'));
-  fs.renameSync(tmpJson, path.join(dir, 'latest.json'));
+  writeAtomically(path.join(dir, `${name}.md`), md);
+  writeAtomically(path.join(dir, `${name}.json`), `${JSON.stringify({ meta, medians, runs }, null, 2)}\n`);
 }
 
-module.exports = { computeMedians, buildTable, toText, toMarkdown, writeResults, fmt };
+function writeAtomically(file, text) {
+  fs.writeFileSync(`${file}.tmp`, text);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+function settingsLine(settings) {
+  return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+/**
+ * The idle-transaction timelines, one table per variant (its first run): every tick, the phase, jobs started and
+ * enqueued, pickup latency, backlog, dead tuples and table size. Written to `<name>.md` beside the main table.
+ */
+function writeTimelines(dir, { meta, runs }, name) {
+  const shown = runs.filter((r) => r.caseId === 'idle-transaction' && r.status === 'ok' && r.run === 1);
+  if (shown.length === 0) return null;
+  const p = meta.cases.find((c) => c.id === 'idle-transaction').params;
+  const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
+  const lines = [
+    '# Idle transaction: a snapshot held idle in the middle of a steady load',
+    '',
+    `${meta.finishedAt} · ${meta.machine} (load ${meta.loadAverage1m.start} → ${meta.loadAverage1m.end}) · Node ${meta.node}`,
+    '',
+    `Server (${meta.serverLabel}): ${settingsLine(meta.serverSettings)}`,
+    '',
+    `Offered load ${p.rate} jobs/s (${p.producers} producers, one enqueue at a time), concurrency ${p.concurrency}; ` +
+      `a REPEATABLE READ transaction holds its snapshot idle from t=${p.beforeMs / 1000} s for ${p.holdMs / 1000} s; ` +
+      `the load goes on ${p.afterMs / 1000} s after it ends. One row per ${p.tickMs / 1000} s: jobs started and enqueued in it, ` +
+      'pickup latency (enqueue call → handler start) of the jobs started in it, the backlog (unfinished jobs), the dead ' +
+      "tuples and total size of the system's tables.",
+  ];
+  for (const r of shown) {
+    lines.push('', `## ${r.variant}`, '', `Settings: ${meta.variants.find((v) => v.name === r.variant)?.settings ?? ''}`, '');
+    lines.push('| t (s) | phase | started/s | enqueued/s | pickup p50 (ms) | p95 (ms) | max (ms) | backlog | dead tuples | tables (MB) |');
+    lines.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of r.metrics.timeline) {
+      const perSec = (n) => fmt(n / (p.tickMs / 1000), 'int');
+      lines.push(
+        `| ${row.t} | ${row.phase} | ${perSec(row.started)} | ${perSec(row.enqueued)} | ${fmt(row.p50, 'ms')} | ${fmt(row.p95, 'ms')} | ` +
+          `${fmt(row.max, 'ms')} | ${fmt(row.backlog, 'int')} | ${fmt(row.deadTuples, 'int')} | ${mb(row.tableBytes)} |`,
+      );
+    }
+  }
+  const file = path.join(dir, `${name}.md`);
+  writeAtomically(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+module.exports = { computeMedians, buildTable, toText, toMarkdown, writeResults, writeTimelines, fmt };

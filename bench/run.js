@@ -9,9 +9,11 @@ const config = require('./config');
 const allVariants = require('./systems');
 const db = require('./db');
 const report = require('./report');
+const { startServer, serverSettings } = require('./server');
 
 const RESULTS_DIR = path.join(__dirname, 'results');
 let current = null; // { child, dbName } of the run in progress, for Ctrl-C
+let server = null; // the server started for the bench (BENCH_SERVER=embedded), stopped at the end
 
 function runChild(variant, spec, dbUrl) {
   return new Promise((resolve) => {
@@ -51,6 +53,12 @@ function summary(caseId, m) {
   if (caseId === 'steady') return `${f(m.jobsPerSec, 'int')} jobs/s handled, ${f(m.enqueuedPerSec, 'int')} jobs/s enqueued`;
   if (caseId === 'latency') return `p50 ${f(m.p50, 'ms')} / p95 ${f(m.p95, 'ms')} / p99 ${f(m.p99, 'ms')} ms`;
   if (caseId === 'backlog') return `claim p50 ${f(m.claimMs_1000, 'ms')} ms at 1k, ${f(m.claimMs_1000000, 'ms')} ms at 1M`;
+  if (caseId === 'idle-transaction') {
+    return (
+      `jobs/s before ${f(m.jobsPerSecBefore, 'int')}, held ${f(m.jobsPerSecHeld, 'int')}, after ${f(m.jobsPerSecAfter, 'int')}; ` +
+      `backlog max held ${f(m.backlogMaxHeld, 'int')}, end ${f(m.backlogEnd, 'int')}; dead tuples end ${f(m.deadTuplesEnd, 'int')}`
+    );
+  }
   return JSON.stringify(m);
 }
 
@@ -59,9 +67,12 @@ async function main() {
   const cases = config.selectCases();
   const runs = config.runs();
   const started = Date.now();
+  server = await startServer();
   const postgres = await db.serverVersion();
+  const settings = await serverSettings();
   const host = new URL(db.serverUrl());
   console.log(`bench: ${variants.map((v) => v.name).join(', ')} × ${cases.map((c) => c.id).join(', ')} × ${runs} run(s) on ${host.host}`);
+  console.log(`bench: server (${server.label}): ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   const loadAtStart = os.loadavg()[0];
   if (loadAtStart > os.cpus().length / 2) {
     console.log(`bench: warning: load average ${loadAtStart.toFixed(2)} on ${os.cpus().length} cores; numbers will be noisy`);
@@ -116,7 +127,7 @@ async function main() {
   console.log(`\n${report.toText(table)}\n`);
   for (const v of variants) console.log(`  ${v.name}: ${v.settings}`);
 
-  const filters = ['BENCH_ONLY', 'BENCH_SCENARIOS', 'BENCH_RUNS']
+  const filters = ['BENCH_ONLY', 'BENCH_SCENARIOS', 'BENCH_RUNS', 'BENCH_SERVER']
     .filter((k) => process.env[k])
     .map((k) => `${k}=${process.env[k]}`)
     .join(' ');
@@ -129,6 +140,8 @@ async function main() {
     node: process.versions.node,
     postgres,
     server: host.host,
+    serverLabel: server.label,
+    serverSettings: settings,
     runs,
     filters,
     versions: {
@@ -139,15 +152,22 @@ async function main() {
     variants: variants.map((v) => ({ name: v.name, settings: v.settings, notReady: notReady.get(v.name) || null })),
     cases: cases.map((c) => ({ id: c.id, params: c.params })),
   };
-  report.writeResults(RESULTS_DIR, { table, meta, runs: results, medians, variants });
-  console.log(`\nwrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.md'))} and latest.json (${meta.durationS} s)`);
+  // The default server's results keep their usual name; another server's go beside them.
+  const name = server.label === 'local' ? 'latest' : `latest-${server.label}`;
+  report.writeResults(RESULTS_DIR, { table, meta, runs: results, medians, variants }, name);
+  console.log(`\nwrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, `${name}.md`))} and ${name}.json (${meta.durationS} s)`);
+  const timelines = report.writeTimelines(RESULTS_DIR, { meta, runs: results }, `idle-transaction-${server.label}`);
+  if (timelines) console.log(`wrote ${path.relative(process.cwd(), timelines)}`);
+  await server.stop();
+  server = null;
   return results.some((r) => r.status === 'error') ? 1 : 0;
 }
 
 function interrupt(signal) {
   const c = current;
   if (c && c.child) c.child.kill('SIGKILL');
-  const done = () => process.exit(130);
+  const stopServer = () => (server ? server.stop() : Promise.resolve()).catch(() => undefined);
+  const done = () => stopServer().then(() => process.exit(130));
   if (c) db.dropDatabase(c.dbName).then(done, done);
   else done();
   console.error(`\nbench: ${signal}, stopping`);
@@ -157,8 +177,9 @@ process.on('SIGTERM', interrupt);
 
 main().then(
   (code) => process.exit(code),
-  (err) => {
+  async (err) => {
     console.error(`bench: ${err.stack || err.message}`);
+    if (server) await server.stop().catch(() => undefined);
     process.exit(1);
   },
 );

@@ -83,6 +83,27 @@ describe('JobQueueHealthIndicator', () => {
     await query(db.url, `DELETE FROM job_queue.dead_jobs WHERE type = 'health.gone'`);
   });
 
+  it('reports a degraded claim past maxClaimMs: the median of the claims of the window', async () => {
+    // The claim loop claims (and finds nothing) on every poll tick: there are recent claims to judge.
+    const up = await waitFor('claims in the window', async () => {
+      const r = await indicator.isHealthy('job_queue', { maxClaimMs: 60_000 });
+      return r.job_queue.claimMs !== undefined ? r : undefined;
+    });
+    expect(up).toMatchObject({ job_queue: { status: 'up', claimMs: expect.any(Number) } });
+    expect(up.job_queue.claimMs).toBeLessThan(60_000);
+    expect(await indicator.isHealthy('job_queue', { maxClaimMs: 0 })).toMatchObject({
+      job_queue: {
+        status: 'down',
+        claimMs: expect.any(Number),
+        message: expect.stringMatching(/^claims are degraded: median [\d.]+ ms over the last \d+ claims \(threshold 0 ms\)$/),
+      },
+    });
+    // No claim in the window: nothing to judge.
+    const idle = await indicator.isHealthy('job_queue', { maxClaimMs: 0, claimWindowMs: 0 });
+    expect(idle.job_queue.status).toBe('up');
+    expect(idle.job_queue).not.toHaveProperty('claimMs');
+  });
+
   it('is down when a query does not answer within the timeout', async () => {
     await withClient(db.url, async (locker) => {
       // Another session holds the jobs table: the backlog query waits on its lock.

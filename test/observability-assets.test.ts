@@ -134,6 +134,11 @@ describe('observability assets', () => {
       expect(exprsOf('Handler duration percentiles')).toContain('job_queue_job_duration_seconds_bucket');
       expect(exprsOf('Depth by status')).toContain('by (queue, status) (job_queue_queue_depth');
       expect(exprsOf('In flight vs concurrency')).toMatch(/job_queue_jobs_in_flight[\s\S]*job_queue_concurrency/);
+      expect(exprsOf('Claim duration percentiles')).toContain('job_queue_claim_duration_seconds_bucket');
+      expect(exprsOf('Index entries read per claim')).toContain('job_queue_claim_rows_examined');
+      expect(exprsOf('Oldest transaction holding the horizon')).toContain('job_queue_oldest_transaction_age_seconds');
+      expect(exprsOf('Dead tuples by table')).toContain('by (table) (job_queue_table_dead_tuples');
+      expect(exprsOf('Vacuums by outcome')).toContain('by (table, outcome) (increase(job_queue_vacuums_total');
     });
   });
 
@@ -168,6 +173,15 @@ describe('observability assets', () => {
       expect(reads('JobQueueLeaseLost')).toEqual([METRIC.leaseLost]);
       expect(reads('JobQueueClaimErrors')).toEqual([METRIC.claimErrors]);
       expect(reads('JobQueueListenerDown')).toEqual([METRIC.listenerConnected, METRIC.concurrency]);
+    });
+
+    it('cover the database’s bad days: slow claims, claims reading many rows, long transactions, dead tuples, vacuum denied', () => {
+      const reads = (alert: string) => check(alert, all.find((r) => r.alert === alert).expr).used;
+      expect(reads('JobQueueClaimSlow')).toEqual([METRIC.claimDuration]);
+      expect(reads('JobQueueClaimReadsManyRows')).toEqual([METRIC.claimRowsExamined]);
+      expect(reads('JobQueueLongTransaction')).toEqual([METRIC.oldestTransactionAge]);
+      expect(reads('JobQueueDeadTuplesHigh')).toEqual([METRIC.deadTuples]);
+      expect(reads('JobQueueVacuumDenied')).toEqual([METRIC.vacuums]);
     });
   });
 

@@ -35,20 +35,20 @@ describe('pool size check at start', () => {
   it('says so when the pool is smaller than the concurrency of transactional handlers needs', async () => {
     // 10 transactional jobs at once hold 10 connections, plus the claim, writers, heartbeat and the rest.
     expect(await warningsWith(8, 10)).toEqual([
-      expect.stringMatching(/pool holds 8 connections but the job queue may need 19 at once/),
+      expect.stringMatching(/pool holds 8 connections but the job queue may need 20 at once/),
     ]);
   });
 
   it("says how to raise the pool: the poolSize option for the queue's own pool, extra.max for the app's DataSource", async () => {
     expect(await warningsWith(8, 10)).toEqual([
-      expect.stringMatching(/set the JobQueueModule option poolSize: 19 or more$/),
+      expect.stringMatching(/set the JobQueueModule option poolSize: 20 or more$/),
     ]);
     const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 8 } });
     await dataSource.initialize();
     try {
       expect(await warningsWith(0, 10, dataSource)).toEqual([
         expect.stringMatching(
-          /pool holds 8 connections .* set extra: \{ max: 19 \} \(or more\) in its TypeORM options$/,
+          /pool holds 8 connections .* set extra: \{ max: 20 \} \(or more\) in its TypeORM options$/,
         ),
       ]);
     } finally {

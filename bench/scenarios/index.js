@@ -4,4 +4,5 @@ module.exports = {
   steady: require('./steady'),
   latency: require('./latency'),
   backlog: require('./backlog'),
+  'idle-transaction': require('./idle-transaction'),
 };

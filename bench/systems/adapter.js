@@ -18,8 +18,9 @@
  *   Prepare the fresh database and the producer side. Throw `NotReady` when the system cannot run yet.
  * @property {(n: number) => Promise<void>} insertMany
  *   Insert n no-op jobs with the system's own bulk API (not timed).
- * @property {() => Promise<void>} enqueue
- *   Enqueue one no-op job; the promise resolves once the insert has committed.
+ * @property {string} schema  the schema of the system's tables (the idle-transaction scenario reads their dead tuples)
+ * @property {(payload?: object) => Promise<void>} enqueue
+ *   Enqueue one no-op job (payload `{}` unless given); the promise resolves once the insert has committed.
  * @property {(opts: { concurrency: number, onJob: (payload: unknown) => void }) => Promise<void>} startWorker
  *   Start one worker process-side consumer with that concurrency. The no-op handler calls `onJob(payload)`
  *   synchronously as its first statement and then returns (resolves).

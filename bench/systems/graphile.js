@@ -21,6 +21,7 @@ class GraphileAdapter {
   constructor(name, fast) {
     this.name = name;
     this.system = 'graphile';
+    this.schema = 'graphile_worker';
     this.fast = fast;
     this.runner = null;
     this.utils = null;
@@ -42,8 +43,8 @@ class GraphileAdapter {
     }
   }
 
-  async enqueue() {
-    await this.utils.addJob(JOB_TYPE, {});
+  async enqueue(payload = {}) {
+    await this.utils.addJob(JOB_TYPE, payload);
   }
 
   async startWorker({ concurrency, onJob }) {

@@ -76,6 +76,7 @@ class OursAdapter {
   constructor(name, workerOptions, { backlog }) {
     this.name = name;
     this.system = 'ours';
+    this.schema = SCHEMA;
     this.workerOptions = workerOptions;
     this.producerApp = null;
     this.workerApp = null;
@@ -122,8 +123,8 @@ class OursAdapter {
     }
   }
 
-  async enqueue() {
-    await this.producer.enqueue(JOB_TYPE, {});
+  async enqueue(payload = {}) {
+    await this.producer.enqueue(JOB_TYPE, payload);
   }
 
   async startWorker({ concurrency, onJob }) {

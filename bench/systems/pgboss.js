@@ -14,6 +14,7 @@ class PgBossAdapter {
   constructor() {
     this.name = 'pgboss';
     this.system = 'pgboss';
+    this.schema = 'pgboss';
     this.boss = null;
     this.working = false;
   }
@@ -39,8 +40,8 @@ class PgBossAdapter {
     }
   }
 
-  async enqueue() {
-    await this.boss.send(JOB_TYPE, {});
+  async enqueue(payload = {}) {
+    await this.boss.send(JOB_TYPE, payload);
   }
 
   async startWorker({ concurrency, onJob }) {

@@ -22,6 +22,8 @@ describe('resolveJobQueueOptions', () => {
       queues: ['default'],
       pollOnly: false,
       runMigrations: false,
+      vacuumThreshold: 10_000,
+      vacuumIntervalMs: 2_000,
     });
   });
 
@@ -37,6 +39,8 @@ describe('resolveJobQueueOptions', () => {
     [{ prefetch: -1 }, 'prefetch'],
     [{ prefetch: 20_000 }, 'prefetch'],
     [{ leaseMs: 10 }, 'leaseMs'],
+    [{ vacuumThreshold: -1 }, 'vacuumThreshold'],
+    [{ vacuumIntervalMs: 10 }, 'vacuumIntervalMs'],
     [{ schema: 'bad-name; drop table x' }, 'schema'],
     [{ schema: 'Upper' }, 'schema'],
     [{ queues: [] }, 'queues'],

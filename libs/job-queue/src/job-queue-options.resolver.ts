@@ -69,6 +69,8 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   integer(raw, 'recoveryBatchSize', 1, 100_000);
   integer(raw, 'depthSampleIntervalMs', 0, MAX_TIMER_MS);
   integer(raw, 'listenerCheckIntervalMs', 0, MAX_TIMER_MS);
+  integer(raw, 'vacuumThreshold', 0, 2_000_000_000);
+  integer(raw, 'vacuumIntervalMs', 100, MAX_TIMER_MS);
   for (const flag of ['runMigrations', 'pollOnly'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }

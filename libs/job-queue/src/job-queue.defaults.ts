@@ -23,4 +23,6 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   recoveryBatchSize: 500,
   depthSampleIntervalMs: 5_000,
   listenerCheckIntervalMs: 10_000,
+  vacuumThreshold: 10_000,
+  vacuumIntervalMs: 2_000,
 };

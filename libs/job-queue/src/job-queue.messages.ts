@@ -35,7 +35,7 @@ export const messages = {
   poolTooSmall: (size: number, needed: number, ownPool: boolean) =>
     `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
     `(one per transactional job running at once, plus a claim, three finish writers, the heartbeat, the rescuer, ` +
-    `the depth sampler, a group insert and a health check); raise the pool size: ` +
+    `the depth sampler, the vacuum, a group insert and a health check); raise the pool size: ` +
     (ownPool
       ? `set the JobQueueModule option poolSize: ${needed} or more`
       : `the pool is your DataSource's, set extra: { max: ${needed} } (or more) in its TypeORM options`),
@@ -81,6 +81,10 @@ export const messages = {
   producerOnly: (instanceId: string) => `Instance ${instanceId} started as a producer only (concurrency 0)`,
   workerNotRemoved: (reason: string) =>
     `Removing this worker from the live-worker registry failed; its row expires after the lease: ${reason}`,
+  vacuumDenied: (table: string, role: string, pauseMs: number) =>
+    `The job queue may not VACUUM ${table} as role "${role}" (it needs to own the table, or on PostgreSQL 17+ the ` +
+    `MAINTAIN privilege): its dead rows are left to autovacuum. Grant it, or set vacuumThreshold: 0 to stop trying; ` +
+    `next try in ${Math.round(pauseMs / 60_000)} min`,
   databaseUnreachable: (reason: string) => `The job queue cannot reach PostgreSQL: ${reason}`,
   secondForRoot: () =>
     'JobQueueModule.forRoot() was imported twice in one application: import it once (at the root) and use ' +

@@ -16,6 +16,7 @@ import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 import { WorkerRegistry } from './maintenance/worker.registry';
+import { TableVacuumer } from './maintenance/table.vacuumer';
 import { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
 import { JobQueueHealthIndicator } from './observability/job-queue.health';
 import { JobQueueMetrics } from './observability/job-queue.metrics';
@@ -50,6 +51,7 @@ import { JobPoller } from './worker/job.poller';
     JobRescuer,
     QueueDepthSampler,
     WorkerRegistry,
+    TableVacuumer,
     JobQueueWorker,
     JobQueueShutdownHooksCheck,
     JobProducer,

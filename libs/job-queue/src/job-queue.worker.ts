@@ -14,6 +14,7 @@ import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 import { WorkerRegistry } from './maintenance/worker.registry';
+import { TableVacuumer } from './maintenance/table.vacuumer';
 import { JobExecutor } from './worker/job.executor';
 import { errorMessage } from './worker/failure-decision';
 import { JobNotifyListener } from './worker/job-notify.listener';
@@ -46,6 +47,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly rescuer: JobRescuer,
     private readonly sampler: QueueDepthSampler,
     private readonly workers: WorkerRegistry,
+    private readonly vacuumer: TableVacuumer,
   ) {
     this.pollTask = new RecurringTask(`job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
       this.poller.tick(),
@@ -56,6 +58,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     this.checkPoolSize();
     this.rescuer.start();
     this.sampler.start();
+    this.vacuumer.start();
     const types = this.registry.types();
     if (this.options.concurrency > 0 && types.length > 0) {
       this.heartbeat.start();
@@ -82,7 +85,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     const claimsReturned = this.poller.stop();
     this.executor.stopStarting();
     const left = this.workers.leave();
-    const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop()]);
+    const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop(), this.vacuumer.stop()]);
     await this.listener.stop();
     await maintenanceDone;
     await left;
@@ -115,8 +118,8 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
       .filter((h) => h.options.transactional)
       .reduce((sum, h) => sum + (h.options.concurrency ?? this.options.concurrency), 0);
     // At once, at most: a claim, three finish writers (completions, retries, dead letters), the heartbeat, the
-    // rescuer, the depth sampler, a group insert and a health ping; plus one per transactional job running.
-    const needed = Math.min(transactional, this.options.concurrency) + 9;
+    // rescuer, the depth sampler, the vacuum, a group insert and a health ping; plus one per transactional job running.
+    const needed = Math.min(transactional, this.options.concurrency) + 10;
     if (poolMax < needed) this.logger.warn(messages.poolTooSmall(poolMax, needed, !this.options.dataSource));
   }
 }

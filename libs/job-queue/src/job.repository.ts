@@ -7,7 +7,11 @@ import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { completeMany } from './sql/complete-many.sql';
+import { cancelBackend } from './sql/cancel-backend.sql';
 import { countByStatus } from './sql/count-by-status.sql';
+import { currentRole } from './sql/current-role.sql';
+import { countByStatusSampled } from './sql/count-by-status-sampled.sql';
+import { countDeadUpTo } from './sql/count-dead-up-to.sql';
 import { findExpired } from './sql/find-expired.sql';
 import { findHeldLeases } from './sql/find-held-leases.sql';
 import { findJob } from './sql/find-job.sql';
@@ -27,8 +31,11 @@ import { removeWorker } from './sql/remove-worker.sql';
 import { renewLeases } from './sql/renew-leases.sql';
 import { requeueDead } from './sql/requeue-dead.sql';
 import { retryMany } from './sql/retry-many.sql';
+import { tableHealth } from './sql/table-health.sql';
 import { terminateBackends } from './sql/terminate-backends.sql';
 import { touchWorker } from './sql/touch-worker.sql';
+import { releaseVacuumLock, tryVacuumLock } from './sql/vacuum-lock.sql';
+import { vacuumTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 
 /** What a claim returns per job: enough to run it and to fence every later statement. */
@@ -131,6 +138,24 @@ export interface StatusCount {
   status: 'pending' | 'processing' | 'dead';
   count: number;
 }
+
+/** One of the queue's tables as the statistics views and the catalog see it (see `sql/table-health.sql.ts`). */
+export interface TableHealth {
+  table: QueueTableName;
+  dead_tuples: number;
+  pages: number;
+  claim_reads: number;
+  claim_scans: number;
+  /** Start of the oldest transaction holding back the xmin horizon (database clock, ms), null when none. */
+  horizon_since_ms: number | null;
+  now_ms: number;
+}
+
+/**
+ * `vacuumed`; `busy`: another instance holds the vacuum lock, or a session a conflicting lock; `denied`: no privilege;
+ * `cancelled`: cancelled by `cancelBackend` (shutdown).
+ */
+export type VacuumOutcome = 'vacuumed' | 'busy' | 'denied' | 'cancelled';
 
 /** Anything that runs a pg query: the pool, or the client of a caller's transaction. */
 type Queryable = Pick<Pool, 'query'> | PoolClient;
@@ -438,6 +463,74 @@ export class JobRepository {
 
   async countByStatus(): Promise<StatusCount[]> {
     return this.rows<StatusCount>(countByStatus, []);
+  }
+
+  /** Jobs per queue and status from a sample of each table's pages (100: all of them); see the statement. */
+  async countByStatusSampled(jobsPercent: number, deadPercent: number): Promise<StatusCount[]> {
+    return this.rows<StatusCount>(countByStatusSampled, [jobsPercent, deadPercent]);
+  }
+
+  /** Dead jobs, counted up to `limit`. */
+  async countDeadUpTo(limit: number): Promise<number> {
+    const [row] = await this.rows<{ count: number }>(countDeadUpTo, [limit]);
+    return row.count;
+  }
+
+  async readTableHealth(): Promise<TableHealth[]> {
+    return this.rows<TableHealth>(tableHealth, []);
+  }
+
+  /**
+   * VACUUMs one of the queue's tables on a connection of its own (VACUUM runs outside any transaction), under a
+   * session-level advisory lock so that one instance at a time does it. A role that may not vacuum the table gets a
+   * WARNING, not an error, from PostgreSQL (13–17 alike): it is read from the notices and reported as `denied`.
+   */
+  async vacuumTable(table: QueueTableName, onStarted: (pid: number) => void = () => undefined): Promise<VacuumOutcome> {
+    const client = await this.pool.connect();
+    const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
+    const warnings: Array<{ code?: string; message: string }> = [];
+    const onNotice = (notice: { severity?: string; code?: string; message?: string }) => {
+      if (notice.severity === 'WARNING') warnings.push({ code: notice.code, message: notice.message ?? '' });
+    };
+    client.on('error', ignore);
+    client.on('notice', onNotice);
+    const key = `${this.tables.schema}.${table}`;
+    let failure: Error | undefined;
+    try {
+      const [{ locked, pid }] = await this.rows<{ locked: boolean; pid: number }>(tryVacuumLock, [key], client);
+      if (!locked) return 'busy';
+      onStarted(pid);
+      try {
+        await client.query(vacuumTable(this.tables, table));
+      } finally {
+        await this.rows(releaseVacuumLock, [key], client);
+      }
+      // 55P03: SKIP_LOCKED found the table locked. The permission warning reads "permission denied to vacuum …"
+      // from 16 on, "… only table or database owner can vacuum it" before.
+      if (warnings.some((w) => w.code === '55P03')) return 'busy';
+      if (warnings.some((w) => /permission denied|owner can vacuum/i.test(w.message))) return 'denied';
+      return 'vacuumed';
+    } catch (error) {
+      failure = error as Error;
+      if ((error as { code?: string }).code === '42501') return 'denied';
+      if ((error as { code?: string }).code === '57014') return 'cancelled';
+      throw error;
+    } finally {
+      client.removeListener('notice', onNotice);
+      client.removeListener('error', ignore);
+      client.release(failure); // with an error the connection is discarded, and with it any advisory lock it held
+    }
+  }
+
+  /** Cancels the statement a backend of the queue runs (its VACUUM); true when a signal was sent. */
+  async cancelBackend(pid: number): Promise<boolean> {
+    const [row] = await this.rows<{ cancelled: boolean }>(cancelBackend, [pid]);
+    return row.cancelled;
+  }
+
+  async currentRole(): Promise<string> {
+    const [row] = await this.rows<{ role: string }>(currentRole, []);
+    return row.role;
   }
 
   async oldestPendingAgeMs(): Promise<number | null> {

@@ -57,6 +57,14 @@ export interface JobQueueModuleOptions {
    * for dead (a socket dropped without a word, which TCP alone notices only after minutes) and replaced (0: off).
    */
   listenerCheckIntervalMs?: number;
+  /**
+   * Dead tuples in `jobs` (or `dead_jobs`) above which an instance VACUUMs the table itself, one instance at a time:
+   * the queue stays lean without autovacuum, or while it is behind. Needs the table's owner or, on PostgreSQL 17+,
+   * the MAINTAIN privilege. 0 turns it off.
+   */
+  vacuumThreshold?: number;
+  /** How often the dead tuples are checked (one read of the statistics views). */
+  vacuumIntervalMs?: number;
 }
 
 /** Every option after defaults are merged; `dataSource` is resolved by the module. */

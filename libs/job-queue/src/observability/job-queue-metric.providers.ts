@@ -102,4 +102,27 @@ export const jobQueueMetricProviders = [
       'counted up to 10000 per pair for at most 50 pairs; sampled on an interval',
     labelNames: byJob,
   }),
+  makeHistogramProvider({
+    name: METRIC.claimDuration,
+    help: 'Time of one claim statement of this instance (with the completions it carries), per claim',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  }),
+  makeGaugeProvider({
+    name: METRIC.claimRowsExamined,
+    help: 'Index entries read per scan of the pending-row (claim) index over the last sample interval, dead entries included; all instances',
+  }),
+  makeGaugeProvider({
+    name: METRIC.oldestTransactionAge,
+    help: 'Seconds since the start of the oldest transaction of the database holding back the xmin horizon (0 when none), sampled',
+  }),
+  makeGaugeProvider({
+    name: METRIC.deadTuples,
+    help: 'Dead tuples of the queue tables (pg_stat_user_tables.n_dead_tup), sampled',
+    labelNames: ['table'],
+  }),
+  makeCounterProvider({
+    name: METRIC.vacuums,
+    help: 'Vacuums of the queue tables this instance ran or passed up, by outcome (vacuumed, busy, horizon_held, denied)',
+    labelNames: ['table', 'outcome'],
+  }),
 ];

@@ -12,18 +12,28 @@ export interface JobQueueHealthOptions {
   timeoutMs?: number;
   /** Down when the oldest runnable pending job has waited longer than this. */
   maxBacklogAgeMs?: number;
-  /** Down when the dead-letter table holds more jobs than this. */
+  /** Down when the dead-letter table holds more jobs than this (counted up to this many plus one, never all). */
   maxDeadJobs?: number;
   /**
    * Down when more than this many pending jobs wait in a queue and type that no live worker serves (0: any such
    * job). For a readiness probe or an alert, not a liveness probe: restarting this instance does not serve them.
    */
   maxUnservedJobs?: number;
+  /**
+   * Down (a degraded claim) when the median duration of this instance's claims over the last `claimWindowMs`
+   * exceeds this: the symptom of a claim plan gone bad or of dead index entries a long transaction keeps alive.
+   * An instance that claimed nothing in the window is not judged.
+   */
+  maxClaimMs?: number;
+  /** The window of `maxClaimMs`. Default 30000 ms. */
+  claimWindowMs?: number;
 }
 
 /**
  * The `job_queue` Terminus indicator: down when the database does not answer within a second, when the claim loop
- * has not ticked for three poll intervals, or past the optional backlog, dead-letter and unserved-jobs thresholds.
+ * has not ticked for three poll intervals, or past the optional backlog, dead-letter, unserved-jobs and claim-time
+ * thresholds. The backlog, dead-letter and claim-time checks cost the same whatever the backlog (one index probe per
+ * priority, a count bounded by the threshold), so a large backlog alone never makes them time out.
  * Its result has the shape Terminus reads, with no dependency on Terminus: the app composes it in its own health
  * controller.
  */
@@ -54,6 +64,19 @@ export class JobQueueHealthIndicator {
         return indicator.down({ ...info, message: `the claim loop has not run for ${sinceTick} ms` });
       }
     }
+    if (thresholds.maxClaimMs !== undefined) {
+      const recent = this.poller.recentClaimMs(thresholds.claimWindowMs ?? 30_000);
+      if (recent) {
+        const claimMs = Math.round(recent.medianMs * 10) / 10;
+        info.claimMs = claimMs;
+        if (recent.medianMs > thresholds.maxClaimMs) {
+          return indicator.down({
+            ...info,
+            message: `claims are degraded: median ${claimMs} ms over the last ${recent.claims} claims (threshold ${thresholds.maxClaimMs} ms)`,
+          });
+        }
+      }
+    }
     try {
       await withTimeout(this.repository.ping(), timeoutMs);
       if (thresholds.maxBacklogAgeMs !== undefined) {
@@ -64,10 +87,10 @@ export class JobQueueHealthIndicator {
         }
       }
       if (thresholds.maxDeadJobs !== undefined) {
-        const counts = await withTimeout(this.repository.countByStatus(), timeoutMs);
-        const dead = counts.filter((c) => c.status === 'dead').reduce((sum, c) => sum + c.count, 0);
+        const dead = await withTimeout(this.repository.countDeadUpTo(thresholds.maxDeadJobs + 1), timeoutMs);
         info.dead = dead;
         if (dead > thresholds.maxDeadJobs) {
+          // `dead` is counted up to the threshold plus one: past it, the figure is a floor.
           return indicator.down({ ...info, message: `${dead} dead jobs (threshold ${thresholds.maxDeadJobs})` });
         }
       }

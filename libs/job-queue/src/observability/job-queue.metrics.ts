@@ -44,8 +44,33 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.poolWaiting) readonly poolWaiting: QueueMetric,
     @InjectMetric(METRIC.lastPollAge) readonly lastPollAge: QueueMetric,
     @InjectMetric(METRIC.unserved) private readonly unserved: QueueMetric,
+    @InjectMetric(METRIC.claimDuration) private readonly claimDuration: QueueMetric,
+    @InjectMetric(METRIC.claimRowsExamined) private readonly claimRowsExamined: QueueMetric,
+    @InjectMetric(METRIC.oldestTransactionAge) private readonly oldestTransactionAge: QueueMetric,
+    @InjectMetric(METRIC.deadTuples) private readonly deadTuples: QueueMetric,
+    @InjectMetric(METRIC.vacuums) private readonly vacuums: QueueMetric,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
+  }
+
+  /** One claim statement took `seconds` (observed per claim, never per job). */
+  claimed(seconds: number): void {
+    this.claimDuration.observe({}, seconds);
+  }
+
+  /**
+   * The database-side view of the queue's tables: dead tuples per table, the age of the oldest transaction
+   * holding the horizon, and the index entries a claim read on average since the previous sample (`null`: no
+   * claim scanned the index in between, or no previous sample; the gauge keeps its value).
+   */
+  tableHealth(tables: Array<{ table: string; deadTuples: number }>, oldestTransactionSeconds: number, rowsPerClaim: number | null): void {
+    for (const t of tables) this.deadTuples.set({ table: t.table }, t.deadTuples);
+    this.oldestTransactionAge.set(Math.max(0, oldestTransactionSeconds));
+    if (rowsPerClaim !== null) this.claimRowsExamined.set(rowsPerClaim);
+  }
+
+  vacuum(table: string, outcome: 'vacuumed' | 'busy' | 'horizon_held' | 'denied'): void {
+    this.vacuums.inc({ table, outcome });
   }
 
   jobsEnqueued(jobs: JobLabels[]): void {

@@ -17,4 +17,9 @@ export const METRIC = {
   poolWaiting: 'job_queue_pool_waiting_clients',
   lastPollAge: 'job_queue_poller_last_tick_age_seconds',
   unserved: 'job_queue_unserved_jobs',
+  claimDuration: 'job_queue_claim_duration_seconds',
+  claimRowsExamined: 'job_queue_claim_rows_examined',
+  oldestTransactionAge: 'job_queue_oldest_transaction_age_seconds',
+  deadTuples: 'job_queue_table_dead_tuples',
+  vacuums: 'job_queue_vacuums_total',
 } as const;

@@ -9,6 +9,9 @@ import { JobExecutor } from './job.executor';
 /** The most the loop waits after consecutive database errors before it tries again. */
 const MAX_ERROR_BACKOFF_MS = 30_000;
 
+/** Claims remembered for the health indicator's view of how long a claim takes now. */
+const RECENT_CLAIMS = 32;
+
 interface ClaimGroup {
   types: string[];
   /** A handler's own concurrency, when the group is that one type. */
@@ -37,6 +40,8 @@ export class JobPoller {
   private groups: ClaimGroup[] = [];
   /** `Date.now()` of the last loop run, for the health indicator: a stuck event loop stops it. */
   lastTickAt = 0;
+  /** The last claims' end times and durations (ms), oldest first, for `recentClaimMs`. */
+  private readonly recentClaims: Array<{ at: number; ms: number }> = [];
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -92,6 +97,14 @@ export class JobPoller {
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.wake();
+  }
+
+  /** Median duration (ms) of the claims that ended within the last `windowMs`; null when there were none. */
+  recentClaimMs(windowMs: number): { medianMs: number; claims: number } | null {
+    const since = Date.now() - windowMs;
+    const times = this.recentClaims.filter((c) => c.at > since).map((c) => c.ms).sort((a, b) => a - b);
+    if (times.length === 0) return null;
+    return { medianMs: times[Math.floor(times.length / 2)], claims: times.length };
   }
 
   /** Asks for a claim; folds into the running loop when there is one. */
@@ -156,6 +169,7 @@ export class JobPoller {
   private async claim(types: string[], limit: number) {
     const done = this.executor.takeCompletions();
     try {
+      const started = performance.now();
       const { jobs, completed } = await this.repository.completeAndClaim(
         done.map((entry) => entry.item),
         this.options.queues,
@@ -163,12 +177,20 @@ export class JobPoller {
         limit,
         this.options.instanceId,
       );
+      this.claimTimed(performance.now() - started);
       this.executor.completionsWritten(done, completed);
       return jobs;
     } catch (error) {
       this.executor.completionsNotWritten(done);
       throw error;
     }
+  }
+
+  /** Per claim, never per job: one histogram observation and one entry in the recent window. */
+  private claimTimed(ms: number): void {
+    this.metrics.claimed(ms / 1000);
+    this.recentClaims.push({ at: Date.now(), ms });
+    if (this.recentClaims.length > RECENT_CLAIMS) this.recentClaims.shift();
   }
 
   /** One claim per group with room; true when any group came back full (more is likely waiting). */
