@@ -2,7 +2,7 @@ import { Injectable, Module, type INestApplicationContext } from '@nestjs/common
 import { NestFactory } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import { JOB_QUEUE_METRICS as METRIC, JobQueueModule, type JobQueueModuleOptions } from '@app/job-queue';
-import { TableVacuumer } from '@app/job-queue/maintenance/table.vacuumer';
+import { TableVacuumer } from '@app/job-queue/internal';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, withDatabase, type TestDatabase } from './support/test-database';
 import { deadTuples, stateServerSettings } from './support/server-settings';

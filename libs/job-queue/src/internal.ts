@@ -22,3 +22,4 @@ export { migrationName } from './migrations/job-queue-migration';
 export { WorkerRegistry, UNSERVED_LIMITS } from './maintenance/worker.registry';
 export { findUnserved } from './sql/find-unserved.sql';
 export { queueTables } from './sql/identifier';
+export { TableVacuumer } from './maintenance/table.vacuumer';
