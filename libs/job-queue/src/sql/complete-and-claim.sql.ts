@@ -11,7 +11,7 @@ import { statement } from './statement';
 export const completeAndClaim = statement(
   'complete-and-claim',
   (t) => `
-WITH done AS (
+WITH RECURSIVE done AS (
   DELETE FROM ${t.jobs} j
   USING unnest($5::uuid[], $6::uuid[]) AS f(id, token)
   WHERE j.id = f.id AND j.lock_token = f.token
