@@ -1,3 +1,4 @@
+import type { ClaimCursor } from '@app/job-queue/job.repository';
 import { claimAvailable } from '@app/job-queue/sql/claim-available.sql';
 import { queueTables } from '@app/job-queue/sql/identifier';
 import { withClient } from './sql';
@@ -11,6 +12,7 @@ export interface PlanNode {
   'Actual Loops'?: number;
   'Shared Hit Blocks'?: number;
   'Shared Read Blocks'?: number;
+  'Heap Fetches'?: number;
   Plans?: PlanNode[];
 }
 
@@ -23,6 +25,8 @@ export interface ClaimPlan {
   buffers: number;
   /** Rows the claim returned. */
   claimed: number;
+  /** Heap tuples its index-only scans had to visit: index entries that were not known dead or all-visible. */
+  heapFetches: number;
 }
 
 export interface ExplainClaimOptions {
@@ -31,6 +35,8 @@ export interface ExplainClaimOptions {
   queues?: string[];
   /** Plan it as a reused named statement would be once PostgreSQL switches to a generic plan. */
   generic?: boolean;
+  /** Start the walk at a cursor, as the poller does while its claims come back full. */
+  cursor?: ClaimCursor;
 }
 
 /**
@@ -40,17 +46,19 @@ export interface ExplainClaimOptions {
  */
 export async function explainClaim(url: string, options: ExplainClaimOptions): Promise<ClaimPlan> {
   const { text } = claimAvailable(queueTables('job_queue'));
-  const values = [options.queues ?? ['default'], options.types, options.limit, 'explain'];
+  const { cursor } = options;
+  const values = [options.queues ?? ['default'], options.types, options.limit, 'explain', cursor?.priority ?? null, cursor?.runAtMs ?? null];
   return withClient(url, async (client) => {
     await client.query('BEGIN');
     try {
       let rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
       if (options.generic) {
         await client.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
-        await client.query(`PREPARE explained_claim (text[], text[], int, text) AS ${text}`);
+        await client.query(`PREPARE explained_claim (text[], text[], int, text, int, float8) AS ${text}`);
         // EXECUTE takes its arguments as SQL text, not as bind parameters: literals, escaped by the driver.
         const list = (items: string[]) => `ARRAY[${items.map((i) => client.escapeLiteral(i)).join(', ')}]::text[]`;
-        const args = `${list(values[0] as string[])}, ${list(values[1] as string[])}, ${Number(values[2])}, 'explain'`;
+        const at = cursor ? `${Number(cursor.priority)}, ${Number(cursor.runAtMs)}` : 'NULL, NULL';
+        const args = `${list(values[0] as string[])}, ${list(values[1] as string[])}, ${Number(values[2])}, 'explain', ${at}`;
         rows = (await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE explained_claim (${args})`)).rows;
       } else {
         rows = (await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values)).rows;
@@ -62,6 +70,7 @@ export async function explainClaim(url: string, options: ExplainClaimOptions): P
         nodes,
         buffers: (root['Shared Hit Blocks'] ?? 0) + (root['Shared Read Blocks'] ?? 0),
         claimed: root['Actual Rows'] ?? 0,
+        heapFetches: nodes.reduce((sum, n) => sum + (n['Heap Fetches'] ?? 0), 0),
       };
     } finally {
       await client.query('ROLLBACK');

@@ -52,6 +52,14 @@ export interface ClaimedJob {
   created_at_ms: number;
   /** The database's `now()` at the claim, in milliseconds since the epoch. */
   claimed_at_ms: number;
+  /** The job's run-at (`next_retry_at`) when claimed, in milliseconds since the epoch: where a claim's cursor is. */
+  run_at_ms: number;
+}
+
+/** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
+export interface ClaimCursor {
+  priority: number;
+  runAtMs: number;
 }
 
 /** An attempt's identity: a statement about it counts only while the row still carries this token. */
@@ -180,8 +188,14 @@ export class JobRepository {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  async claimAvailable(queues: string[], types: string[], limit: number, instanceId: string): Promise<ClaimedJob[]> {
-    return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId]);
+  async claimAvailable(
+    queues: string[],
+    types: string[],
+    limit: number,
+    instanceId: string,
+    cursor?: ClaimCursor,
+  ): Promise<ClaimedJob[]> {
+    return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId, cursor?.priority ?? null, cursor?.runAtMs ?? null]);
   }
 
   /**
@@ -194,8 +208,11 @@ export class JobRepository {
     types: string[],
     limit: number,
     instanceId: string,
+    cursor?: ClaimCursor,
   ): Promise<{ jobs: ClaimedJob[]; completed: Set<string> }> {
-    if (leases.length === 0) return { jobs: await this.claimAvailable(queues, types, limit, instanceId), completed: new Set() };
+    if (leases.length === 0) {
+      return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed: new Set() };
+    }
     const rows = await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, [
       queues,
       types,
@@ -203,6 +220,8 @@ export class JobRepository {
       instanceId,
       leases.map((l) => l.id),
       leases.map((l) => l.token),
+      cursor?.priority ?? null,
+      cursor?.runAtMs ?? null,
     ]);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();

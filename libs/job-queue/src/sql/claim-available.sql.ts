@@ -18,6 +18,13 @@ import { statement } from './statement';
  *   estimate is a handful of rows, so the plan around it stays a nested loop over primary-key lookups. The plan is
  *   the same custom or generic (a named statement reused on a pooled connection cannot know `$3`; no probe depends
  *   on it). docs/claim-explain.md has the plans, with statistics wrong on purpose.
+ * A claim may start its walk at a cursor ($5 priority, $6 run-at in epoch milliseconds, both null for none): the
+ * level of that priority is then walked from that run-at instead of from its head. The head of a level is where
+ * the index entries of rows already claimed or completed lie until vacuum removes them, and while a long
+ * transaction holds the horizon nothing removes them and nothing can mark them dead: a walk from the head would
+ * visit every one of them, on every claim. The poller passes as cursor the end of its previous full batch (less a
+ * margin), so a saturated loop walks only what it has not yet passed; it walks from the head at least once per poll
+ * interval and whenever a claim comes back short, which finds any row committed behind the cursor.
  * Rows are locked after the walk, by primary key, FOR UPDATE SKIP LOCKED: concurrent claimers walk the same order and
  * pass over each other's rows; a row another claimer took since this statement's snapshot fails the recheck of
  * `status` and is skipped. The LIMIT stops the walk once $3 rows are locked, so no row beyond them is locked.
@@ -31,11 +38,11 @@ import { statement } from './statement';
  */
 /**
  * The claim's two parts, shared with `completeAndClaim`: the CTEs `walk` and `c` (the statement's WITH must be
- * RECURSIVE), then the UPDATE of `c`'s rows.
+ * RECURSIVE), then the UPDATE of `c`'s rows. `cursor` names the parameters of the cursor's priority and run-at.
  */
-export const claimCte = (t: QueueTables) => `
+export const claimCte = (t: QueueTables, cursor: ClaimCursorParams) => `
 walk (job, priority, next_retry_at, created_at, id) AS (
-  ${nextLevel(t, 'true')}
+  ${nextLevel(t, null, cursor)}
   UNION ALL
   SELECT n.* FROM walk w CROSS JOIN LATERAL (
     (SELECT true, j.priority, j.next_retry_at, j.created_at, j.id
@@ -50,7 +57,7 @@ walk (job, priority, next_retry_at, created_at, id) AS (
      ORDER BY j.next_retry_at, j.created_at, j.id
      LIMIT 1)
     UNION ALL
-    ${nextLevel(t, 'priority < w.priority')}
+    ${nextLevel(t, 'w.priority', cursor)}
     LIMIT 1) n
 ),
 c AS MATERIALIZED (
@@ -62,21 +69,47 @@ c AS MATERIALIZED (
   LIMIT $3
 )`;
 
+export interface ClaimCursorParams {
+  priority: string;
+  runAtMs: string;
+}
+
 /**
- * The highest priority level below the current one (`below`; `true` at the start) among the pairs served, as a
- * level marker: a row with `job = false` and the lowest possible key, from which the next step walks that level.
+ * The next priority level to walk, as a level marker: a row with `job = false` and the key from which the next
+ * step walks that level (the cursor's run-at on the cursor's level, else the lowest possible key). The next level
+ * is the highest of: the highest level present below `above` (null at the start: any) that lies above the
+ * cursor's level, found by one probe bounded by both; and the cursor's level itself when it lies below `above`.
+ * Neither finds it by reading the head of the cursor's level, where the dead entries are: a probe for a level under
+ * the cursor's starts at that level's head (the cursor tracks one level, the one where a batch ended).
  */
-const nextLevel = (t: QueueTables, below: string) => `(
-    SELECT false, l.priority, '-infinity'::timestamptz, '-infinity'::timestamptz,
-           '00000000-0000-0000-0000-000000000000'::uuid
-    FROM unnest($1::text[]) AS q(queue) CROSS JOIN unnest($2::text[]) AS ty(type)
-    CROSS JOIN LATERAL (
-      SELECT priority FROM ${t.jobs}
-      WHERE status = 'pending' AND queue = q.queue AND type = ty.type AND ${below}
-      ORDER BY priority DESC
-      LIMIT 1) l
-    ORDER BY l.priority DESC
+const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorParams) => {
+  const cp = `${cursor.priority}::int`;
+  const belowAbove = above === null ? 'true' : `priority < ${above}`;
+  const cursorBelowAbove = above === null ? `${cp} IS NOT NULL` : `${cp} < ${above}`;
+  // Above the cursor's level the probe stops at it; at or under it, it is unbounded. -2147483649 is below any int.
+  const lowest = above === null ? `${cp}::bigint` : `CASE WHEN ${above} > ${cp} THEN ${cp}::bigint END`;
+  return `(
+    SELECT false, lvl.priority,
+           CASE WHEN lvl.priority = ${cp} THEN to_timestamp(${cursor.runAtMs}::float8 / 1000)
+                ELSE '-infinity'::timestamptz END,
+           '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid
+    FROM (
+      (SELECT l.priority
+       FROM unnest($1::text[]) AS q(queue) CROSS JOIN unnest($2::text[]) AS ty(type)
+       CROSS JOIN LATERAL (
+         SELECT priority FROM ${t.jobs}
+         WHERE status = 'pending' AND queue = q.queue AND type = ty.type AND ${belowAbove}
+           AND priority > coalesce(${lowest}, -2147483649)
+         ORDER BY priority DESC
+         LIMIT 1) l
+       ORDER BY l.priority DESC
+       LIMIT 1)
+      UNION ALL
+      SELECT ${cp} WHERE ${cursorBelowAbove}
+    ) lvl
+    ORDER BY lvl.priority DESC
     LIMIT 1)`;
+};
 
 export const claimUpdate = (t: QueueTables) => `
 UPDATE ${t.jobs} j
@@ -84,7 +117,8 @@ SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_r
     attempt_count = j.attempt_count + 1, updated_at = now()
 WHERE j.id = ANY (ARRAY(SELECT id FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
-          ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms`;
+          ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms,
+          ${epochMs('j.next_retry_at')} AS run_at_ms`;
 
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
@@ -92,4 +126,7 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
  */
 const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
-export const claimAvailable = statement('claim-available', (t) => `WITH RECURSIVE ${claimCte(t)}${claimUpdate(t)}`);
+export const claimAvailable = statement(
+  'claim-available',
+  (t) => `WITH RECURSIVE ${claimCte(t, { priority: '$5', runAtMs: '$6' })}${claimUpdate(t)}`,
+);
