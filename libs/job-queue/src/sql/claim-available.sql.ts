@@ -5,16 +5,18 @@ import { statement } from './statement';
  * Claims up to $3 runnable jobs of the given queues ($1) and types ($2) for instance $4, in one round trip.
  *
  * The claim walks `jobs_available_idx (queue, type, priority DESC, next_retry_at, created_at, id)` in claim order,
- * one row per step of a recursive CTE (`walk`), and stops when $3 rows are locked. Each step is a handful of
- * `LIMIT 1` index probes, one per (queue, type) pair served, each starting strictly after the key of the row the
- * previous step returned; the step keeps the first of them (priority, then run-at, then created_at, then id). So:
+ * a recursive CTE (`walk`) whose steps each start strictly after the key of the last row the previous step took, and
+ * stops when $3 rows are locked. A step is a `LIMIT 1` index probe per (queue, type) pair served: the pair whose next
+ * row comes first wins, and the step takes that pair's rows in order, up to the next row of any other pair and at
+ * most CHUNK of them, in one more probe (with one pair, as with one type or one type with a backlog, a step is a
+ * probe for CHUNK rows; with pairs that interleave, a step takes the rows that come in a row). So:
  * - a claim reads only the pairs it serves: a backlog of other queues or types is never touched;
  * - it takes one priority level at a time. Within a level, `next_retry_at <= now()` bounds the probe (the due rows
  *   of a level are a contiguous range of the index), so jobs scheduled in the future are never walked. When a level
  *   has no more due rows, one probe finds the next lower level (a row with `job = false` marks it);
- * - its cost is a few probes per row returned, whatever the backlog, and no statistics can change that: every probe
- *   is `ORDER BY <index columns> LIMIT 1` with equality on the index's leading columns, which the planner reads off
- *   the index (a sort or a bitmap scan would have to read every row of the pair to return one), and the CTE's own
+ * - its cost follows the rows returned, whatever the backlog, and no statistics can change that: every probe is
+ *   `ORDER BY <index columns> LIMIT <constant>` with equality on the index's leading columns, which the planner
+ *   reads off the index (a sort or a bitmap scan would have to read every row of the pair first), and the CTE's own
  *   estimate is a handful of rows, so the plan around it stays a nested loop over primary-key lookups. The plan is
  *   the same custom or generic (a named statement reused on a pooled connection cannot know `$3`; no probe depends
  *   on it). docs/claim-explain.md has the plans, with statistics wrong on purpose.
@@ -41,33 +43,65 @@ import { statement } from './statement';
  * RECURSIVE), then the UPDATE of `c`'s rows. `cursor` names the parameters of the cursor's priority and run-at.
  */
 export const claimCte = (t: QueueTables, cursor: ClaimCursorParams) => `
-walk (job, priority, next_retry_at, created_at, id) AS (
+walk (job, priority, next_retry_at, created_at, id, ids) AS (
   ${nextLevel(t, null, cursor)}
   UNION ALL
   SELECT n.* FROM walk w CROSS JOIN LATERAL (
-    (SELECT true, j.priority, j.next_retry_at, j.created_at, j.id
-     FROM unnest($1::text[]) AS q(queue) CROSS JOIN unnest($2::text[]) AS ty(type)
-     CROSS JOIN LATERAL (
-       SELECT priority, next_retry_at, created_at, id FROM ${t.jobs}
-       WHERE status = 'pending' AND queue = q.queue AND type = ty.type AND priority = w.priority
-         AND next_retry_at <= now()
-         AND (next_retry_at, created_at, id) > (w.next_retry_at, w.created_at, w.id)
-       ORDER BY next_retry_at, created_at, id
-       LIMIT 1) j
-     ORDER BY j.next_retry_at, j.created_at, j.id
-     LIMIT 1)
+    (SELECT true, w.priority, ch.runs[cardinality(ch.ids)], ch.creates[cardinality(ch.ids)], ch.ids[cardinality(ch.ids)],
+            ch.ids
+     FROM (
+       SELECT array_agg(x.id ORDER BY x.next_retry_at, x.created_at, x.id) AS ids,
+              array_agg(x.next_retry_at ORDER BY x.next_retry_at, x.created_at, x.id) AS runs,
+              array_agg(x.created_at ORDER BY x.next_retry_at, x.created_at, x.id) AS creates
+       FROM ${nextHead(t, 'true')} win
+       LEFT JOIN LATERAL ${nextHead(t, '(q.queue, ty.type) <> (win.queue, win.type)')} other ON true
+       CROSS JOIN LATERAL (
+         SELECT next_retry_at, created_at, id FROM ${t.jobs}
+         WHERE status = 'pending' AND queue = win.queue AND type = win.type AND priority = w.priority
+           AND next_retry_at <= now()
+           AND (next_retry_at, created_at, id) >= (win.next_retry_at, win.created_at, win.id)
+           AND (next_retry_at, created_at, id) < (coalesce(other.next_retry_at, 'infinity'),
+                coalesce(other.created_at, 'infinity'), coalesce(other.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+         ORDER BY next_retry_at, created_at, id
+         LIMIT ${CHUNK}) x
+       HAVING count(*) > 0) ch)
     UNION ALL
     ${nextLevel(t, 'w.priority', cursor)}
     LIMIT 1) n
 ),
 c AS MATERIALIZED (
-  SELECT l.id FROM walk w CROSS JOIN LATERAL (
+  SELECT l.id FROM walk w CROSS JOIN LATERAL unnest(w.ids) AS u(id) CROSS JOIN LATERAL (
     SELECT id FROM ${t.jobs}
-    WHERE id = w.id AND status = 'pending' AND next_retry_at <= now()
+    WHERE id = u.id AND status = 'pending' AND next_retry_at <= now()
     FOR UPDATE SKIP LOCKED) l
   WHERE w.job
   LIMIT $3
 )`;
+
+/**
+ * Rows a step takes at most from one pair. A step takes the rows of the pair whose next row comes first, up to the
+ * next row of any other pair: with one pair (one type, or one type with a backlog) a step is one probe for up to
+ * this many rows; with interleaved pairs it is as many as come in a row. A constant, so the planner knows it.
+ */
+const CHUNK = 32;
+
+/**
+ * The next row after the walk's position `w` on its level, among the served pairs that satisfy `which`: one
+ * `LIMIT 1` probe per pair, the first of them, with its pair. (A subquery in FROM, one row or none.)
+ */
+const nextHead = (t: QueueTables, which: string) => `(
+    SELECT q.queue, ty.type, j.next_retry_at, j.created_at, j.id
+    FROM unnest($1::text[]) AS q(queue) CROSS JOIN unnest($2::text[]) AS ty(type)
+    CROSS JOIN LATERAL (
+      SELECT next_retry_at, created_at, id FROM ${t.jobs}
+      WHERE status = 'pending' AND queue = q.queue AND type = ty.type AND priority = w.priority
+        AND next_retry_at <= now()
+        AND (next_retry_at, created_at, id) > (w.next_retry_at, w.created_at, w.id)
+      ORDER BY next_retry_at, created_at, id
+      LIMIT 1) j
+    WHERE ${which}
+    ORDER BY j.next_retry_at, j.created_at, j.id
+    LIMIT 1)`;
 
 export interface ClaimCursorParams {
   priority: string;
@@ -92,7 +126,7 @@ const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorPara
     SELECT false, lvl.priority,
            CASE WHEN lvl.priority = ${cp} THEN to_timestamp(${cursor.runAtMs}::float8 / 1000)
                 ELSE '-infinity'::timestamptz END,
-           '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid
+           '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid, NULL::uuid[]
     FROM (
       (SELECT l.priority
        FROM unnest($1::text[]) AS q(queue) CROSS JOIN unnest($2::text[]) AS ty(type)
