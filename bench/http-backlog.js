@@ -4,7 +4,7 @@
 // dist/apps/sample/main.js, `npm run build` first) on a fresh database of the server at BENCH_DATABASE_URL; each
 // sample POSTs a `demo.record` job and waits for its row in `sample.effects` (polled every 2 ms, the same in both
 // cases). Prints p50/p95 of both and their ratio.
-//   npm run build && node bench/http-backlog.js
+//   npm run build && node bench/http-backlog.js        (HTTP_BACKLOG_APP=<main.js> to run another build)
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
@@ -64,7 +64,8 @@ async function main() {
   const name = `bench_http_backlog_${Date.now().toString(36)}`;
   await sql(SERVER, `CREATE DATABASE "${name}"`);
   const url = urlFor(name);
-  const app = spawn(process.execPath, [path.resolve(__dirname, '..', 'dist/apps/sample/main.js')], {
+  const main = process.env.HTTP_BACKLOG_APP ?? path.resolve(__dirname, '..', 'dist/apps/sample/main.js');
+  const app = spawn(process.execPath, [main], {
     env: { ...process.env, DATABASE_URL: url, PORT: String(PORT), INSTANCE_ID: 'http-backlog' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

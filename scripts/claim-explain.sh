@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # EXPLAIN (ANALYZE, BUFFERS) of the claim statement of a revision (default: the work tree), custom and generic plan,
-# in three situations: 1M pending jobs of another type ahead of 1,000 of the claimed type; statistics taken on the
-# empty table, then 1M pending jobs; statistics taken on 1,000 rows of another type all due tomorrow, then 1M
-# pending jobs (1,000 times too small, and wrong about run-at and type). Autovacuum is off for the table, so nothing
+# in three situations: statistics taken on the empty table, then 1M pending jobs; statistics taken on 1,000 rows of
+# another type all due tomorrow, then 1M pending jobs (1,000 times too small, and wrong about run-at and type);
+# 1M pending jobs of another type ahead of 1,000 of the claimed type, with fresh statistics. Autovacuum is off for the table, so nothing
 # corrects the statistics. Each EXPLAIN runs inside BEGIN … ROLLBACK. A scratch database, dropped at the end.
 #   scripts/claim-explain.sh            the work tree
 #   scripts/claim-explain.sh 4ef9fd7    another revision (its migrations and its claim statement)
@@ -11,9 +11,9 @@ cd "$(git rev-parse --show-toplevel)"
 REV=${1:-}
 SRC=libs/job-queue/src
 if [ -n "$REV" ]; then
-  SRC=node_modules/.cache/claim-explain/$REV/libs/job-queue/src
-  rm -rf "node_modules/.cache/claim-explain/$REV" && mkdir -p "node_modules/.cache/claim-explain/$REV"
-  git archive "$REV" libs/job-queue/src | tar -x -C "node_modules/.cache/claim-explain/$REV"
+  SRC=.claim-explain-$REV/libs/job-queue/src
+  rm -rf ".claim-explain-$REV" && mkdir -p ".claim-explain-$REV"  # inside the repository, where ts-node compiles and node_modules resolve
+  git archive "$REV" libs/job-queue/src | tar -x -C ".claim-explain-$REV"
 fi
 DB=jq_claim_explain
 PSQL="psql -h 127.0.0.1 -U postgres -X -v ON_ERROR_STOP=1"
@@ -54,16 +54,9 @@ fill_claimed() { # $1 rows of email.send, due over the last hour, in an order un
 }
 $PSQL -d $DB -q -c 'ALTER TABLE job_queue.jobs SET (autovacuum_enabled = false)'
 
-echo "=================== 1,000,000 jobs of another type ahead, 1,000 of the claimed type, fresh statistics"
-$PSQL -d $DB -q -c "INSERT INTO job_queue.jobs (type, payload, status, max_attempts, next_retry_at, created_at)
-  SELECT 'other.type', '{}', 'pending', 5, now() - interval '2 hours', now() - interval '2 hours'
-  FROM generate_series(1, 1000000)"
-fill_claimed 1000
-$PSQL -d $DB -q -c 'VACUUM ANALYZE job_queue.jobs'
-explain
-
 echo "=================== statistics taken on the empty table, then 1,000,000 pending jobs"
-$PSQL -d $DB -q -c 'TRUNCATE job_queue.jobs' -c 'ANALYZE job_queue.jobs'
+# First, on the new table: an ANALYZE of an empty table leaves earlier statistics in place, so this must come first.
+$PSQL -d $DB -q -c 'ANALYZE job_queue.jobs'
 fill_claimed 1000000
 explain
 
@@ -73,5 +66,13 @@ $PSQL -d $DB -q -c 'TRUNCATE job_queue.jobs' -c "INSERT INTO job_queue.jobs (typ
 fill_claimed 1000000
 explain
 
+echo "=================== 1,000,000 jobs of another type ahead, 1,000 of the claimed type, fresh statistics"
+$PSQL -d $DB -q -c 'TRUNCATE job_queue.jobs' -c "INSERT INTO job_queue.jobs (type, payload, status, max_attempts, next_retry_at, created_at)
+  SELECT 'other.type', '{}', 'pending', 5, now() - interval '2 hours', now() - interval '2 hours'
+  FROM generate_series(1, 1000000)"
+fill_claimed 1000
+$PSQL -d $DB -q -c 'VACUUM ANALYZE job_queue.jobs'
+explain
+
 $PSQL -d postgres -q -c "DROP DATABASE $DB"
-[ -z "$REV" ] || rm -rf "node_modules/.cache/claim-explain/$REV"
+[ -z "$REV" ] || rm -rf ".claim-explain-$REV"

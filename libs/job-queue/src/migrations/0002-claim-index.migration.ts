@@ -8,8 +8,8 @@ import type { JobQueueMigrationStep } from './job-queue-migration';
  * `jobs_claim_idx (priority DESC, next_retry_at, created_at)` mixed every queue and type in one order: a claim for
  * type A walked, and filtered out, every pending row of type B ahead of A's (a backlog of another service, a paused
  * consumer, a type with its own concurrency), and every high-priority row scheduled far in the future. Its cost grew
- * with rows it could never take. `jobs_available_idx` is walked by `claim-available.sql.ts` as one short index probe
- * per step (see there), which this column order makes possible:
+ * with rows it could never take. `jobs_available_idx` is walked by `claim-available.sql.ts` in short index probes
+ * (see there), which this column order makes possible:
  * - `queue, type` first: a probe is confined to one (queue, type) pair the instance serves; other pairs are never
  *   read. The claim merges the pairs it serves in claim order itself, one row at a time.
  * - `priority DESC` next: the claim takes one priority level at a time, highest first, and finds the next level by
