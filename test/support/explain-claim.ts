@@ -1,5 +1,5 @@
 import type { ClaimCursor } from '@app/job-queue/job.repository';
-import { claimAvailable } from '@app/job-queue/sql/claim-available.sql';
+import { claimAvailable, claimPairs } from '@app/job-queue/sql/claim-available.sql';
 import { queueTables } from '@app/job-queue/sql/identifier';
 import { withClient } from './sql';
 
@@ -47,7 +47,8 @@ export interface ExplainClaimOptions {
 export async function explainClaim(url: string, options: ExplainClaimOptions): Promise<ClaimPlan> {
   const { text } = claimAvailable(queueTables('job_queue'));
   const { cursor } = options;
-  const values = [options.queues ?? ['default'], options.types, options.limit, 'explain', cursor?.priority ?? null, cursor?.runAtMs ?? null];
+  const [queues, types] = claimPairs(options.queues ?? ['default'], options.types);
+  const values = [queues, types, options.limit, 'explain', cursor?.priority ?? null, cursor?.runAtMs ?? null];
   return withClient(url, async (client) => {
     await client.query('BEGIN');
     try {

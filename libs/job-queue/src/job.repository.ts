@@ -4,7 +4,7 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { JobNotStartedError } from './errors/job-queue.errors';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
-import { claimAvailable } from './sql/claim-available.sql';
+import { claimAvailable, claimPairs } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { completeMany } from './sql/complete-many.sql';
 import { cancelBackend } from './sql/cancel-backend.sql';
@@ -195,7 +195,15 @@ export class JobRepository {
     instanceId: string,
     cursor?: ClaimCursor,
   ): Promise<ClaimedJob[]> {
-    return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId, cursor?.priority ?? null, cursor?.runAtMs ?? null]);
+    const [pairQueues, pairTypes] = claimPairs(queues, types);
+    return this.rows<ClaimedJob>(claimAvailable, [
+      pairQueues,
+      pairTypes,
+      limit,
+      instanceId,
+      cursor?.priority ?? null,
+      cursor?.runAtMs ?? null,
+    ]);
   }
 
   /**
@@ -213,9 +221,10 @@ export class JobRepository {
     if (leases.length === 0) {
       return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed: new Set() };
     }
+    const [pairQueues, pairTypes] = claimPairs(queues, types);
     const rows = await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, [
-      queues,
-      types,
+      pairQueues,
+      pairTypes,
       limit,
       instanceId,
       leases.map((l) => l.id),
