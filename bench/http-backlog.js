@@ -72,7 +72,10 @@ async function main() {
   const db = new Client({ connectionString: url });
   try {
     for (let i = 0; ; i += 1) {
-      const ok = await fetch(`http://127.0.0.1:${PORT}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${PORT}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 600) throw new Error('the sample app did not become healthy');
       await sleep(100);
@@ -87,13 +90,17 @@ async function main() {
     );
     const backlog = await measure(db, 'backlog');
     const [{ settings }] = (
-      await db.query(`SELECT string_agg(name || '=' || setting, ', ') AS settings FROM pg_settings WHERE name IN ('autovacuum', 'server_version')`)
+      await db.query(
+        `SELECT string_agg(name || '=' || setting, ', ') AS settings FROM pg_settings WHERE name IN ('autovacuum', 'server_version')`,
+      )
     ).rows;
     const f = (ms) => `${ms.toFixed(1)} ms`;
     console.log(`server: ${settings}; ${SAMPLES} samples each`);
     console.log(`empty table:                      p50 ${f(empty.p50)}, p95 ${f(empty.p95)}`);
     console.log(`${BACKLOG} unserved jobs ahead:   p50 ${f(backlog.p50)}, p95 ${f(backlog.p95)}`);
-    console.log(`ratio backlog/empty:              p50 ${(backlog.p50 / empty.p50).toFixed(2)}, p95 ${(backlog.p95 / empty.p95).toFixed(2)}`);
+    console.log(
+      `ratio backlog/empty:              p50 ${(backlog.p50 / empty.p50).toFixed(2)}, p95 ${(backlog.p95 / empty.p95).toFixed(2)}`,
+    );
   } finally {
     await db.end().catch(() => undefined);
     app.kill('SIGTERM');

@@ -31,7 +31,8 @@ describe('a claim reads only rows it can take', () => {
     await db?.drop();
   });
 
-  const claim = (types: string[], limit: number) => claimer.repository.claimAvailable(['default'], types, limit, 'backlog');
+  const claim = (types: string[], limit: number) =>
+    claimer.repository.claimAvailable(['default'], types, limit, 'backlog');
 
   it('does not read the backlog of a type it does not serve, or of another queue, due before its own jobs', async () => {
     await query(
@@ -52,13 +53,19 @@ describe('a claim reads only rows it can take', () => {
 
     for (const generic of [false, true]) {
       const plan = await explainClaim(db.url, { types: ['mine.a', 'mine.b'], limit: 10, generic });
-      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 2) }).toEqual({ generic, claimed: 10, readers: [] });
+      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 2) }).toEqual({
+        generic,
+        claimed: 10,
+        readers: [],
+      });
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }
     // And the rows it takes are its own, the first ten in run-at order across both types.
     const jobs = await claim(['mine.a', 'mine.b'], 10);
     expect(jobs.map((j) => [j.queue, j.type.startsWith('mine.')])).toEqual(Array(10).fill(['default', true]));
-    expect(jobs.map((j) => (j.payload as { n: number }).n).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(jobs.map((j) => (j.payload as { n: number }).n).sort((a, b) => a - b)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
   }, 120_000);
 
   it('does not walk jobs scheduled in the future, whatever their priority', async () => {
@@ -78,7 +85,11 @@ describe('a claim reads only rows it can take', () => {
 
     for (const generic of [false, true]) {
       const plan = await explainClaim(db.url, { types: ['mine.a'], limit: 10, generic });
-      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 1) }).toEqual({ generic, claimed: 5, readers: [] });
+      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 1) }).toEqual({
+        generic,
+        claimed: 5,
+        readers: [],
+      });
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }
     const jobs = await claim(['mine.a'], 10);

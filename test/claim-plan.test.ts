@@ -35,7 +35,11 @@ describe('the claim plan cannot flip, whatever the statistics say', () => {
   async function expectOrderedIndexWalk(url: string): Promise<void> {
     for (const generic of [false, true]) {
       const plan = await explainClaim(url, { types: ['plan.job'], limit: 10, generic });
-      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 1) }).toEqual({ generic, claimed: 10, readers: [] });
+      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 1) }).toEqual({
+        generic,
+        claimed: 10,
+        readers: [],
+      });
       expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_available_idx')).toBe(true);
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }
@@ -43,7 +47,9 @@ describe('the claim plan cannot flip, whatever the statistics say', () => {
 
   it('statistics taken while the table was empty, then 1,000,000 pending rows: an ordered index walk', async () => {
     const url = await tableWithWrongStatistics(`SELECT 1`);
-    expect(await query(url, `SELECT reltuples FROM pg_class WHERE oid = 'job_queue.jobs'::regclass`)).toEqual([{ reltuples: 0 }]);
+    expect(await query(url, `SELECT reltuples FROM pg_class WHERE oid = 'job_queue.jobs'::regclass`)).toEqual([
+      { reltuples: 0 },
+    ]);
     await expectOrderedIndexWalk(url);
   }, 300_000);
 

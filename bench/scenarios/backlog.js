@@ -8,7 +8,11 @@ const { performance } = require('./util');
 const { percentile } = require('../stats');
 const { execOn } = require('../db');
 
-module.exports = async function backlog(adapter, { sizes, claims, claimLimit, concurrency, otherType }, { dbUrl, deadline }) {
+module.exports = async function backlog(
+  adapter,
+  { sizes, claims, claimLimit, concurrency, otherType },
+  { dbUrl, deadline },
+) {
   await adapter.setup(dbUrl, { concurrency, scenario: 'backlog' });
   const probe = adapter.backlog;
   const result = {};
