@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { JobRepository } from '@app/job-queue/job.repository';
+import type { JobRepository } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { query } from './support/sql';
 import { openRepository } from './support/queue-probes';

@@ -1,7 +1,6 @@
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import type { ClaimCursor, JobRepository, Lease } from '@app/job-queue/job.repository';
-import { cursorAfter } from '@app/job-queue/worker/claim-cursor';
+import { cursorAfter, type ClaimCursor, type JobRepository, type Lease } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { query } from './support/sql';
 import { openRepository } from './support/queue-probes';

@@ -1,6 +1,4 @@
-import type { ClaimCursor } from '@app/job-queue/job.repository';
-import { claimAvailable, claimPairs } from '@app/job-queue/sql/claim-available.sql';
-import { queueTables } from '@app/job-queue/sql/identifier';
+import { claimAvailable, claimPairs, queueTables, type ClaimCursor } from '@app/job-queue/internal';
 import { withClient } from './sql';
 
 /** One node of `EXPLAIN (FORMAT JSON)`, with the fields the claim's tests read. */
