@@ -21,7 +21,7 @@ const CASES = [
     id: 'backlog',
     scenario: 'backlog',
     timeoutMs: 900_000,
-    params: { sizes: [1_000, 1_000_000], claims: 30, claimLimit: 10, concurrency: 10 },
+    params: { sizes: [1_000, 1_000_000], claims: 30, claimLimit: 10, concurrency: 10, otherType: 1_000_000 },
   },
   {
     // Another session holds a snapshot idle for 40 s in the middle of a steady load (scenarios/idle-transaction.js).
@@ -42,6 +42,13 @@ const METRICS = [
   { caseId: 'latency', key: 'p99', label: 'latency p99 (ms)', unit: 'ms', better: 'lower' },
   { caseId: 'backlog', key: 'claimMs_1000', label: 'claim 10 of 1k pending (ms, p50)', unit: 'ms', better: 'lower' },
   { caseId: 'backlog', key: 'claimMs_1000000', label: 'claim 10 of 1M pending (ms, p50)', unit: 'ms', better: 'lower' },
+  {
+    caseId: 'backlog',
+    key: 'claimMs_other_1000000',
+    label: 'claim 10, 1M jobs of another type ahead (ms, p50)',
+    unit: 'ms',
+    better: 'lower',
+  },
   { caseId: 'idle-transaction', key: 'jobsPerSecBefore', label: 'idle tx: jobs/s before', unit: 'int', better: 'higher' },
   { caseId: 'idle-transaction', key: 'jobsPerSecHeld', label: 'idle tx: jobs/s while held', unit: 'int', better: 'higher' },
   { caseId: 'idle-transaction', key: 'jobsPerSecAfter', label: 'idle tx: jobs/s after', unit: 'int', better: 'higher' },

@@ -130,7 +130,10 @@ describe('migrations', () => {
       `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'job_queue' AND tablename = 'jobs' ORDER BY 1`,
     );
     const byName = Object.fromEntries(indexes.map((i) => [i.indexname, i.indexdef]));
-    expect(byName.jobs_claim_idx).toContain('(priority DESC, next_retry_at, created_at) WHERE (status = \'pending\'::text)');
+    expect(byName.jobs_available_idx).toContain(
+      '(queue, type, priority DESC, next_retry_at, created_at, id) WHERE (status = \'pending\'::text)',
+    );
+    expect(byName.jobs_claim_idx).toBeUndefined();
     expect(byName.jobs_rescue_idx).toContain('(locked_at) WHERE (status = \'processing\'::text)');
     expect(byName.jobs_idempotency_key_idx).toContain('UNIQUE INDEX');
     const [{ reloptions }] = await query<{ reloptions: string[] }>(

@@ -36,6 +36,10 @@
  * @typedef {object} BacklogProbe
  * @property {(n: number) => Promise<void>} fill
  *   Add n pending no-op jobs in one statement (`INSERT … SELECT … FROM generate_series(1, n)`).
+ * @property {(n: number) => Promise<void>} [fillOther]
+ *   Add n pending jobs of a type the claim does not serve, due before every job `fill` adds (ahead of them in a
+ *   claim order that ignores the type). Optional: without it the "of another type" row is left empty.
+ * @property {() => Promise<void>} [clear]  remove every job (needed with `fillOther`)
  * @property {(limit: number) => Promise<number>} claimOnce
  *   Run the system's real claim statement once for up to `limit` jobs; resolves to the number claimed.
  *   The harness times it. Claimed jobs may stay claimed (no worker runs in this scenario).

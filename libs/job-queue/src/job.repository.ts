@@ -4,7 +4,7 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { JobNotStartedError } from './errors/job-queue.errors';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
-import { claimAvailable } from './sql/claim-available.sql';
+import { claimAvailable, claimPairs } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { completeMany } from './sql/complete-many.sql';
 import { cancelBackend } from './sql/cancel-backend.sql';
@@ -52,6 +52,14 @@ export interface ClaimedJob {
   created_at_ms: number;
   /** The database's `now()` at the claim, in milliseconds since the epoch. */
   claimed_at_ms: number;
+  /** The job's run-at (`next_retry_at`) when claimed, in milliseconds since the epoch: where a claim's cursor is. */
+  run_at_ms: number;
+}
+
+/** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
+export interface ClaimCursor {
+  priority: number;
+  runAtMs: number;
 }
 
 /** An attempt's identity: a statement about it counts only while the row still carries this token. */
@@ -180,8 +188,22 @@ export class JobRepository {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  async claimAvailable(queues: string[], types: string[], limit: number, instanceId: string): Promise<ClaimedJob[]> {
-    return this.rows<ClaimedJob>(claimAvailable, [queues, types, limit, instanceId]);
+  async claimAvailable(
+    queues: string[],
+    types: string[],
+    limit: number,
+    instanceId: string,
+    cursor?: ClaimCursor,
+  ): Promise<ClaimedJob[]> {
+    const [pairQueues, pairTypes] = claimPairs(queues, types);
+    return this.rows<ClaimedJob>(claimAvailable, [
+      pairQueues,
+      pairTypes,
+      limit,
+      instanceId,
+      cursor?.priority ?? null,
+      cursor?.runAtMs ?? null,
+    ]);
   }
 
   /**
@@ -194,15 +216,21 @@ export class JobRepository {
     types: string[],
     limit: number,
     instanceId: string,
+    cursor?: ClaimCursor,
   ): Promise<{ jobs: ClaimedJob[]; completed: Set<string> }> {
-    if (leases.length === 0) return { jobs: await this.claimAvailable(queues, types, limit, instanceId), completed: new Set() };
+    if (leases.length === 0) {
+      return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed: new Set() };
+    }
+    const [pairQueues, pairTypes] = claimPairs(queues, types);
     const rows = await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, [
-      queues,
-      types,
+      pairQueues,
+      pairTypes,
       limit,
       instanceId,
       leases.map((l) => l.id),
       leases.map((l) => l.token),
+      cursor?.priority ?? null,
+      cursor?.runAtMs ?? null,
     ]);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();

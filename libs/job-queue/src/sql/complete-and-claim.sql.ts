@@ -5,23 +5,23 @@ import { statement } from './statement';
  * Completes the previous batch and claims the next in one statement, one round trip and one commit: under load a
  * worker's cycle is "these are done, give me as many more", and paying a statement and a commit for each half
  * nearly halves throughput. The completion is fenced row by row exactly as `completeMany` ($5[i] with token $6[i]);
- * the claim is `claimAvailable`'s ($1 to $4). Rows come back as claimed jobs (done = false), then one row per
+ * the claim is `claimAvailable`'s ($1 to $4, its cursor $7 and $8). Rows come back as claimed jobs (done = false), then one row per
  * completed id (done = true). Both halves commit together or not at all.
  */
 export const completeAndClaim = statement(
   'complete-and-claim',
   (t) => `
-WITH done AS (
+WITH RECURSIVE done AS (
   DELETE FROM ${t.jobs} j
   USING unnest($5::uuid[], $6::uuid[]) AS f(id, token)
   WHERE j.id = f.id AND j.lock_token = f.token
   RETURNING j.id
 ),
-${claimCte(t)},
+${claimCte(t, { priority: '$7', runAtMs: '$8' })},
 claimed AS (${claimUpdate(t)})
 SELECT false AS done, claimed.* FROM claimed
 UNION ALL
 SELECT true, done.id, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int, NULL::uuid,
-       NULL::float8, NULL::float8
+       NULL::float8, NULL::float8, NULL::float8
 FROM done`,
 );

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobRepository } from '../job.repository';
+import { JobRepository, type ClaimCursor } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { JobExecutor } from './job.executor';
+import { cursorAfter } from './claim-cursor';
 
 /** The most the loop waits after consecutive database errors before it tries again. */
 const MAX_ERROR_BACKOFF_MS = 30_000;
@@ -16,6 +17,10 @@ interface ClaimGroup {
   types: string[];
   /** A handler's own concurrency, when the group is that one type. */
   concurrency?: number;
+  /** Where the next claim starts, while claims come back full (see `claim-available.sql.ts`). */
+  cursor?: ClaimCursor;
+  /** `Date.now()` of the group's last claim walked from the head. */
+  fromHeadAt: number;
 }
 
 /**
@@ -61,8 +66,8 @@ export class JobPoller {
     // Handlers with their own concurrency claim first: claimed after the shared group, a steady backlog of other
     // types would take every free slot and starve them.
     this.groups = [
-      ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency })),
-      ...(open.length > 0 ? [{ types: open }] : []),
+      ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency, fromHeadAt: 0 })),
+      ...(open.length > 0 ? [{ types: open, fromHeadAt: 0 }] : []),
     ];
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
@@ -166,7 +171,7 @@ export class JobPoller {
    * Claims, and completes in the same statement whatever finished since the last claim: the usual cycle under
    * load is one round trip and one commit instead of two.
    */
-  private async claim(types: string[], limit: number) {
+  private async claim(types: string[], limit: number, cursor: ClaimCursor | undefined) {
     const done = this.executor.takeCompletions();
     try {
       const started = performance.now();
@@ -176,6 +181,7 @@ export class JobPoller {
         types,
         limit,
         this.options.instanceId,
+        cursor,
       );
       this.claimTimed(performance.now() - started);
       this.executor.completionsWritten(done, completed);
@@ -193,11 +199,18 @@ export class JobPoller {
     if (this.recentClaims.length > RECENT_CLAIMS) this.recentClaims.shift();
   }
 
-  /** One claim per group with room; true when any group came back full (more is likely waiting). */
+  /**
+   * One claim per group with room; true when any group came back full (more is likely waiting), or when a claim
+   * that started at its cursor came back short (the walk from the head it then owes is due at once).
+   * A group's claim starts at its cursor only while its claims come back full and its last walk from the head is
+   * less than a poll interval old: so a row committed behind the cursor waits at most that long, and a queue that
+   * keeps up walks from the head every time.
+   */
   private async claimOnce(): Promise<boolean> {
     this.lastTickAt = Date.now();
     let claimed = false;
     let full = false;
+    let cursorShort = false;
     for (const group of this.groups) {
       if (this.stopped) break;
       const room =
@@ -206,13 +219,18 @@ export class JobPoller {
           : this.executor.claimableFor(group.types[0], group.concurrency);
       if (room === 0) continue;
       claimed = true;
-      const jobs = await this.claim(group.types, room);
+      const now = Date.now();
+      const cursor = group.cursor && now - group.fromHeadAt < this.options.pollIntervalMs ? group.cursor : undefined;
+      if (!cursor) group.fromHeadAt = now;
+      const jobs = await this.claim(group.types, room, cursor);
       for (const job of jobs) this.executor.accept(job);
       if (jobs.length === room) full = true;
+      else if (cursor) cursorShort = true;
+      group.cursor = jobs.length === room ? cursorAfter(jobs) : undefined;
     }
     // Only a claim tells whether more work is waiting. A wake-up that found no room (a poll tick, a NOTIFY)
     // learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
     if (claimed) this.saturated = full;
-    return full && this.executor.claimable() > 0;
+    return (full || cursorShort) && this.executor.claimable() > 0;
   }
 }
