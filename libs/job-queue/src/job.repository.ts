@@ -38,6 +38,12 @@ import { releaseVacuumLock, tryVacuumLock } from './sql/vacuum-lock.sql';
 import { vacuumTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 
+/**
+ * The (queue, type) pairs the oldest-pending probe walks at most, one index descent each: it stays bounded with any
+ * number of types, and past this many pairs the age is that of the first ones in index order.
+ */
+const OLDEST_PENDING_MAX_PAIRS = 1_000;
+
 /** What a claim returns per job: enough to run it and to fence every later statement. */
 export interface ClaimedJob {
   id: string;
@@ -562,7 +568,7 @@ export class JobRepository {
   }
 
   async oldestPendingAgeMs(): Promise<number | null> {
-    const [row] = await this.rows<{ age_ms: string | null }>(oldestPending, []);
+    const [row] = await this.rows<{ age_ms: string | null }>(oldestPending, [OLDEST_PENDING_MAX_PAIRS]);
     return row?.age_ms == null ? null : Number(row.age_ms);
   }
 

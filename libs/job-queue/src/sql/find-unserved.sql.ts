@@ -1,3 +1,4 @@
+import { pendingPairs } from './pending-pairs';
 import { statement } from './statement';
 
 /**
@@ -10,17 +11,7 @@ import { statement } from './statement';
 export const findUnserved = statement(
   'find-unserved',
   (t) => `
-WITH RECURSIVE pairs (queue, type, n) AS (
-  (SELECT queue, type, 1 FROM ${t.jobs} WHERE status = 'pending' ORDER BY queue, type LIMIT 1)
-  UNION ALL
-  SELECT next.queue, next.type, p.n + 1
-  FROM pairs p, LATERAL (
-    SELECT j.queue, j.type FROM ${t.jobs} j
-    WHERE j.status = 'pending' AND (j.queue, j.type) > (p.queue, p.type)
-    ORDER BY j.queue, j.type LIMIT 1
-  ) next
-  WHERE p.n < $3
-),
+WITH RECURSIVE ${pendingPairs(t, '$3')},
 live AS MATERIALIZED (SELECT queues, types FROM ${t.workers} WHERE expires_at > now())
 SELECT p.queue, p.type,
        (SELECT count(*)::int FROM (
