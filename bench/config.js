@@ -28,7 +28,15 @@ const CASES = [
     id: 'idle-transaction',
     scenario: 'idle-transaction',
     timeoutMs: 240_000,
-    params: { rate: 500, producers: 8, beforeMs: 16_000, holdMs: 40_000, afterMs: 40_000, tickMs: 4_000, concurrency: 10 },
+    params: {
+      rate: 500,
+      producers: 8,
+      beforeMs: 16_000,
+      holdMs: 40_000,
+      afterMs: 40_000,
+      tickMs: 4_000,
+      concurrency: 10,
+    },
   },
 ];
 
@@ -49,15 +57,57 @@ const METRICS = [
     unit: 'ms',
     better: 'lower',
   },
-  { caseId: 'idle-transaction', key: 'jobsPerSecBefore', label: 'idle tx: jobs/s before', unit: 'int', better: 'higher' },
-  { caseId: 'idle-transaction', key: 'jobsPerSecHeld', label: 'idle tx: jobs/s while held', unit: 'int', better: 'higher' },
+  {
+    caseId: 'idle-transaction',
+    key: 'jobsPerSecBefore',
+    label: 'idle tx: jobs/s before',
+    unit: 'int',
+    better: 'higher',
+  },
+  {
+    caseId: 'idle-transaction',
+    key: 'jobsPerSecHeld',
+    label: 'idle tx: jobs/s while held',
+    unit: 'int',
+    better: 'higher',
+  },
   { caseId: 'idle-transaction', key: 'jobsPerSecAfter', label: 'idle tx: jobs/s after', unit: 'int', better: 'higher' },
-  { caseId: 'idle-transaction', key: 'p95Held', label: 'idle tx: pickup p95 while held (ms, worst 4 s)', unit: 'ms', better: 'lower' },
-  { caseId: 'idle-transaction', key: 'p95After', label: 'idle tx: pickup p95 after (ms, worst 4 s)', unit: 'ms', better: 'lower' },
-  { caseId: 'idle-transaction', key: 'backlogMaxHeld', label: 'idle tx: backlog max while held', unit: 'int', better: 'lower' },
+  {
+    caseId: 'idle-transaction',
+    key: 'p95Held',
+    label: 'idle tx: pickup p95 while held (ms, worst 4 s)',
+    unit: 'ms',
+    better: 'lower',
+  },
+  {
+    caseId: 'idle-transaction',
+    key: 'p95After',
+    label: 'idle tx: pickup p95 after (ms, worst 4 s)',
+    unit: 'ms',
+    better: 'lower',
+  },
+  {
+    caseId: 'idle-transaction',
+    key: 'backlogMaxHeld',
+    label: 'idle tx: backlog max while held',
+    unit: 'int',
+    better: 'lower',
+  },
   { caseId: 'idle-transaction', key: 'backlogEnd', label: 'idle tx: backlog at the end', unit: 'int', better: 'lower' },
-  { caseId: 'idle-transaction', key: 'deadTuplesBefore', label: 'idle tx: dead tuples before the hold', unit: 'int', better: 'lower' },
-  { caseId: 'idle-transaction', key: 'deadTuplesEnd', label: 'idle tx: dead tuples at the end', unit: 'int', better: 'lower' },
+  {
+    caseId: 'idle-transaction',
+    key: 'deadTuplesBefore',
+    label: 'idle tx: dead tuples before the hold',
+    unit: 'int',
+    better: 'lower',
+  },
+  {
+    caseId: 'idle-transaction',
+    key: 'deadTuplesEnd',
+    label: 'idle tx: dead tuples at the end',
+    unit: 'int',
+    better: 'lower',
+  },
 ];
 
 function list(name) {
@@ -91,7 +141,8 @@ function selectCases() {
   if (!only) return CASES;
   const known = new Set(CASES.flatMap((c) => [c.id, c.scenario]));
   const unknown = only.filter((o) => !known.has(o));
-  if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  if (unknown.length)
+    throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   return CASES.filter((c) => only.includes(c.id) || only.includes(c.scenario));
 }
 

@@ -109,7 +109,9 @@ function writeAtomically(file, text) {
 }
 
 function settingsLine(settings) {
-  return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ');
+  return Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 }
 
 /**
@@ -135,8 +137,16 @@ function writeTimelines(dir, { meta, runs }, name) {
       "tuples and total size of the system's tables.",
   ];
   for (const r of shown) {
-    lines.push('', `## ${r.variant}`, '', `Settings: ${meta.variants.find((v) => v.name === r.variant)?.settings ?? ''}`, '');
-    lines.push('| t (s) | phase | started/s | enqueued/s | pickup p50 (ms) | p95 (ms) | max (ms) | backlog | dead tuples | tables (MB) |');
+    lines.push(
+      '',
+      `## ${r.variant}`,
+      '',
+      `Settings: ${meta.variants.find((v) => v.name === r.variant)?.settings ?? ''}`,
+      '',
+    );
+    lines.push(
+      '| t (s) | phase | started/s | enqueued/s | pickup p50 (ms) | p95 (ms) | max (ms) | backlog | dead tuples | tables (MB) |',
+    );
     lines.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const row of r.metrics.timeline) {
       const perSec = (n) => fmt(n / (p.tickMs / 1000), 'int');

@@ -10,7 +10,9 @@ const { caseById } = require('./config');
 const { NotReady } = require('./systems/adapter');
 
 function say(kind, payload) {
-  process.stdout.write(`${kind} ${typeof payload === 'string' ? payload.replace(/\s+/g, ' ') : JSON.stringify(payload)}\n`);
+  process.stdout.write(
+    `${kind} ${typeof payload === 'string' ? payload.replace(/\s+/g, ' ') : JSON.stringify(payload)}\n`,
+  );
 }
 
 async function main() {

@@ -17,10 +17,14 @@ let server = null; // the server started for the bench (BENCH_SERVER=embedded), 
 
 function runChild(variant, spec, dbUrl) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'run-one.js'), JSON.stringify({ variant: variant.name, caseId: spec.id, dbUrl })], {
-      cwd: __dirname,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'run-one.js'), JSON.stringify({ variant: variant.name, caseId: spec.id, dbUrl })],
+      {
+        cwd: __dirname,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     current.child = child;
     let out = '';
     let err = '';
@@ -29,7 +33,10 @@ function runChild(variant, spec, dbUrl) {
     const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const line = out.split('\n').reverse().find((l) => l.startsWith('BENCH_'));
+      const line = out
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('BENCH_'));
       if (!line) {
         const why = signal ? `killed by ${signal} (timeout ${spec.timeoutMs} ms?)` : `exit ${code}`;
         return resolve({ status: 'error', error: `${why}; stderr: ${err.trim().split('\n').slice(-3).join(' | ')}` });
@@ -50,9 +57,11 @@ function runChild(variant, spec, dbUrl) {
 function summary(caseId, m) {
   const f = report.fmt;
   if (caseId.startsWith('drain')) return `${f(m.jobsPerSec, 'int')} jobs/s (${f(m.elapsedMs, 'int')} ms)`;
-  if (caseId === 'steady') return `${f(m.jobsPerSec, 'int')} jobs/s handled, ${f(m.enqueuedPerSec, 'int')} jobs/s enqueued`;
+  if (caseId === 'steady')
+    return `${f(m.jobsPerSec, 'int')} jobs/s handled, ${f(m.enqueuedPerSec, 'int')} jobs/s enqueued`;
   if (caseId === 'latency') return `p50 ${f(m.p50, 'ms')} / p95 ${f(m.p95, 'ms')} / p99 ${f(m.p99, 'ms')} ms`;
-  if (caseId === 'backlog') return `claim p50 ${f(m.claimMs_1000, 'ms')} ms at 1k, ${f(m.claimMs_1000000, 'ms')} ms at 1M`;
+  if (caseId === 'backlog')
+    return `claim p50 ${f(m.claimMs_1000, 'ms')} ms at 1k, ${f(m.claimMs_1000000, 'ms')} ms at 1M`;
   if (caseId === 'idle-transaction') {
     return (
       `jobs/s before ${f(m.jobsPerSecBefore, 'int')}, held ${f(m.jobsPerSecHeld, 'int')}, after ${f(m.jobsPerSecAfter, 'int')}; ` +
@@ -71,11 +80,19 @@ async function main() {
   const postgres = await db.serverVersion();
   const settings = await serverSettings();
   const host = new URL(db.serverUrl());
-  console.log(`bench: ${variants.map((v) => v.name).join(', ')} × ${cases.map((c) => c.id).join(', ')} × ${runs} run(s) on ${host.host}`);
-  console.log(`bench: server (${server.label}): ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  console.log(
+    `bench: ${variants.map((v) => v.name).join(', ')} × ${cases.map((c) => c.id).join(', ')} × ${runs} run(s) on ${host.host}`,
+  );
+  console.log(
+    `bench: server (${server.label}): ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
+  );
   const loadAtStart = os.loadavg()[0];
   if (loadAtStart > os.cpus().length / 2) {
-    console.log(`bench: warning: load average ${loadAtStart.toFixed(2)} on ${os.cpus().length} cores; numbers will be noisy`);
+    console.log(
+      `bench: warning: load average ${loadAtStart.toFixed(2)} on ${os.cpus().length} cores; numbers will be noisy`,
+    );
   }
 
   const results = [];
@@ -107,7 +124,9 @@ async function main() {
         else if (outcome.status === 'not-ready') {
           if (outcome.scope === 'system') notReady.set(variant.name, outcome.error);
           else notReadyCase.add(`${variant.name}:${spec.id}`);
-          console.log(`${tag} skip ${variant.name}${outcome.scope === 'system' ? '' : ` ${spec.id}`}: not ready (${outcome.error})`);
+          console.log(
+            `${tag} skip ${variant.name}${outcome.scope === 'system' ? '' : ` ${spec.id}`}: not ready (${outcome.error})`,
+          );
         } else console.log(`${tag} ${outcome.status}: ${outcome.error}`);
       }
     }
@@ -155,7 +174,9 @@ async function main() {
   // The default server's results keep their usual name; another server's go beside them.
   const name = server.label === 'local' ? 'latest' : `latest-${server.label}`;
   report.writeResults(RESULTS_DIR, { table, meta, runs: results, medians, variants }, name);
-  console.log(`\nwrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, `${name}.md`))} and ${name}.json (${meta.durationS} s)`);
+  console.log(
+    `\nwrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, `${name}.md`))} and ${name}.json (${meta.durationS} s)`,
+  );
   const timelines = report.writeTimelines(RESULTS_DIR, { meta, runs: results }, `idle-transaction-${server.label}`);
   if (timelines) console.log(`wrote ${path.relative(process.cwd(), timelines)}`);
   await server.stop();

@@ -20,6 +20,9 @@ function newestMtime(dir) {
 const sources = Math.max(newestMtime(join(root, 'apps/sample/src')), newestMtime(join(root, 'libs/job-queue/src')));
 if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) {
   process.stdout.write('Building the sample app...\n');
-  execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', 'sample'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', 'sample'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }
 require(bundle);

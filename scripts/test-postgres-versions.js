@@ -44,11 +44,22 @@ for (const major of majors) {
   const env = { ...process.env, JOB_QUEUE_TEST_POSTGRES: major };
   if (major === OLDEST.major) env.JOB_QUEUE_TEST_POSTGRES_PACKAGE = installOldest();
   const file = join(results, `${major}.json`);
-  const args = ['--runInBand', '--selectProjects', 'integration', '--testPathIgnorePatterns', '/test/e2e/', '/test/consumer/'];
-  const { status } = spawnSync(process.execPath, [jest, ...args, '--json', `--outputFile=${file}`, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env,
-  });
+  const args = [
+    '--runInBand',
+    '--selectProjects',
+    'integration',
+    '--testPathIgnorePatterns',
+    '/test/e2e/',
+    '/test/consumer/',
+  ];
+  const { status } = spawnSync(
+    process.execPath,
+    [jest, ...args, '--json', `--outputFile=${file}`, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env,
+    },
+  );
   let summary = 'no results';
   try {
     const r = JSON.parse(readFileSync(file, 'utf8'));

@@ -58,10 +58,13 @@ describe('claim under contention: 8 claimers on 8 connections over 2,000 jobs', 
     // The database agrees: nothing left pending, each row claimed once, by the claimer that got it back.
     const owner = new Map<string, string>();
     results.forEach((jobs, index) => jobs.forEach((j) => owner.set(j.id, `claimer-${index}`)));
-    const rows = await query<{ id: string; status: string; attempt_count: number; locked_by: string; lock_token: string }>(
-      db.url,
-      'SELECT id, status, attempt_count, locked_by, lock_token FROM job_queue.jobs',
-    );
+    const rows = await query<{
+      id: string;
+      status: string;
+      attempt_count: number;
+      locked_by: string;
+      lock_token: string;
+    }>(db.url, 'SELECT id, status, attempt_count, locked_by, lock_token FROM job_queue.jobs');
     expect(rows).toHaveLength(JOBS);
     expect(rows.filter((r) => r.status !== 'processing' || r.attempt_count !== 1)).toEqual([]);
     expect(rows.filter((r) => r.locked_by !== owner.get(r.id))).toEqual([]);

@@ -97,19 +97,24 @@ describe('claim order: priority, then run-at, then created_at; delayed jobs wait
 
     const claimed: ClaimedJob[] = [];
     let provenEarly = 0;
-    await waitFor('both delayed jobs claimed', async () => {
-      const jobs = await claimer.repository.claimAvailable(['default'], ['ord.delayed'], 10, 'order');
-      // Read the clock after the claim: if it is still before a run-at, so was the claim, and it must not have it.
-      const after = await dbNow(db.url);
-      for (const [id, at] of runAtOf) {
-        if (after < at && !claimed.some((j) => j.id === id)) {
-          expect(jobs.map((j) => j.id)).not.toContain(id);
-          provenEarly += 1;
+    await waitFor(
+      'both delayed jobs claimed',
+      async () => {
+        const jobs = await claimer.repository.claimAvailable(['default'], ['ord.delayed'], 10, 'order');
+        // Read the clock after the claim: if it is still before a run-at, so was the claim, and it must not have it.
+        const after = await dbNow(db.url);
+        for (const [id, at] of runAtOf) {
+          if (after < at && !claimed.some((j) => j.id === id)) {
+            expect(jobs.map((j) => j.id)).not.toContain(id);
+            provenEarly += 1;
+          }
         }
-      }
-      claimed.push(...jobs);
-      return claimed.length === 2;
-    }, 5_000, 20);
+        claimed.push(...jobs);
+        return claimed.length === 2;
+      },
+      5_000,
+      20,
+    );
 
     // Claimed, and only at or after its run-at by the clock of the claim statement itself.
     for (const job of claimed) expect(job.claimed_at_ms).toBeGreaterThanOrEqual(runAtOf.get(job.id)!.getTime());

@@ -50,7 +50,9 @@ describe('dead letter and requeue', () => {
 
   it('moves a job to dead_jobs after max_attempts failures, with reason, attempts and snapshot, and out of jobs', async () => {
     // Delayed a little, so that the live row can be read before it runs.
-    const { id } = await app.get(JobProducer).enqueue('dl.flaky', { to: 'x@example.com' }, { maxAttempts: 3, priority: 7, delayMs: 300 });
+    const { id } = await app
+      .get(JobProducer)
+      .enqueue('dl.flaky', { to: 'x@example.com' }, { maxAttempts: 3, priority: 7, delayMs: 300 });
     const created = (await jobRow(db.url, id))!.created_at as Date;
     const dead = await deadJob(id);
 

@@ -25,11 +25,13 @@ describe('fencing: a stale attempt can never finish a job it no longer holds', (
   });
 
   const insertJob = async (type: string) =>
-    (await query<{ id: string }>(
-      db.url,
-      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ($1, '{}', 'pending', 5) RETURNING id`,
-      [type],
-    ))[0].id;
+    (
+      await query<{ id: string }>(
+        db.url,
+        `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ($1, '{}', 'pending', 5) RETURNING id`,
+        [type],
+      )
+    )[0].id;
 
   it('after expiry, rescue and re-claim, the old token completes, retries and kills nothing', async () => {
     const { repository } = worker;
@@ -54,7 +56,12 @@ describe('fencing: a stale attempt can never finish a job it no longer holds', (
     expect(await repository.renewLeases([stale])).toEqual(new Set());
     expect(await repository.releaseMany([stale])).toEqual(new Set());
     expect(await jobRow(db.url, id)).toEqual(before);
-    expect(before).toMatchObject({ status: 'processing', locked_by: 'worker-b', lock_token: second.lock_token, attempt_count: 2 });
+    expect(before).toMatchObject({
+      status: 'processing',
+      locked_by: 'worker-b',
+      lock_token: second.lock_token,
+      attempt_count: 2,
+    });
     expect(await deadRow(db.url, id)).toBeUndefined();
 
     // The current holder's token still works.
@@ -68,7 +75,9 @@ describe('fencing: a stale attempt can never finish a job it no longer holds', (
     const lost = await insertJob('fence.carried');
     const claimed = await repository.claimAvailable(['default'], ['fence.carried'], 2, 'worker-a');
     const token = new Map(claimed.map((j) => [j.id, j.lock_token]));
-    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [lost]);
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [
+      lost,
+    ]);
     const before = await jobRow(db.url, lost);
     const next = await insertJob('fence.carried');
 
@@ -94,7 +103,9 @@ describe('fencing: a stale attempt can never finish a job it no longer holds', (
     const lost = await insertJob('fence.batch');
     const claimed = await repository.claimAvailable(['default'], ['fence.batch'], 2, 'worker-a');
     const token = new Map(claimed.map((j) => [j.id, j.lock_token]));
-    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [lost]);
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [
+      lost,
+    ]);
     const before = await jobRow(db.url, lost);
 
     const killed = await repository.killMany([
@@ -146,7 +157,14 @@ describe('fencing in the executor: a handler whose lease is stolen has its resul
     thief = await openRepository(db.url);
     // Long lease and intervals: the heartbeat and rescuer run only when the test calls them.
     app = await startTestApp(
-      { connectionUrl: db.url, leaseMs: 60_000, recoveryIntervalMs: 60_000, pollIntervalMs: 60_000, concurrency: 4, instanceId: 'victim' },
+      {
+        connectionUrl: db.url,
+        leaseMs: 60_000,
+        recoveryIntervalMs: 60_000,
+        pollIntervalMs: 60_000,
+        concurrency: 4,
+        instanceId: 'victim',
+      },
       [Handlers],
     );
   });
@@ -166,7 +184,11 @@ describe('fencing in the executor: a handler whose lease is stolen has its resul
 
     await query(db.url, `UPDATE job_queue.jobs SET locked_at = now() - interval '2 minutes' WHERE id = $1`, [id]);
     await app.get(JobRescuer).runOnce();
-    expect(await jobRow(db.url, id)).toMatchObject({ status: 'pending', lock_token: null, last_error: 'lease expired' });
+    expect(await jobRow(db.url, id)).toMatchObject({
+      status: 'pending',
+      lock_token: null,
+      last_error: 'lease expired',
+    });
     // Runnable again at once, for another instance (the victim's poller sleeps for a minute).
     await query(db.url, `UPDATE job_queue.jobs SET next_retry_at = now() WHERE id = $1`, [id]);
     const [stolen] = await thief.repository.claimAvailable(['default'], ['steal.complete'], 1, 'thief');
@@ -191,7 +213,9 @@ describe('fencing in the executor: a handler whose lease is stolen has its resul
     await waitFor('handler started', () => started.has(id));
 
     // Another instance took the job over (as after a recovery and a new claim).
-    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [id]);
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [
+      id,
+    ]);
     const taken = await jobRow(db.url, id);
     await app.get(JobHeartbeat).runOnce();
 

@@ -24,9 +24,10 @@ async function allowConnections(db: TestDatabase, allow: boolean): Promise<void>
     await admin.query(`ALTER DATABASE "${db.name}" WITH ALLOW_CONNECTIONS ${allow}`);
     // Cut the connections already open (the pool's and the LISTEN one): with new ones refused, nothing answers.
     if (!allow) {
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-        db.name,
-      ]);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [db.name],
+      );
     }
   });
 }
@@ -71,14 +72,20 @@ describe('JobQueueHealthIndicator', () => {
       `INSERT INTO job_queue.jobs (type, payload, status, max_attempts, next_retry_at)
        VALUES ('health.unhandled', '{}', 'pending', 1, now() - interval '1 hour')`,
     );
-    expect(await indicator.isHealthy('job_queue', { maxDeadJobs: 1 })).toMatchObject({ job_queue: { status: 'up', dead: 1 } });
+    expect(await indicator.isHealthy('job_queue', { maxDeadJobs: 1 })).toMatchObject({
+      job_queue: { status: 'up', dead: 1 },
+    });
     expect(await indicator.isHealthy('job_queue', { maxDeadJobs: 0 })).toMatchObject({
       job_queue: { status: 'down', dead: 1, message: '1 dead jobs (threshold 0)' },
     });
     const backlog = await indicator.isHealthy('job_queue', { maxBacklogAgeMs: 60_000 });
-    expect(backlog).toMatchObject({ job_queue: { status: 'down', message: expect.stringMatching(/^the oldest pending job has waited \d+ ms$/) } });
+    expect(backlog).toMatchObject({
+      job_queue: { status: 'down', message: expect.stringMatching(/^the oldest pending job has waited \d+ ms$/) },
+    });
     expect(backlog.job_queue.oldestPendingMs).toBeGreaterThanOrEqual(3_600_000);
-    expect(await indicator.isHealthy('job_queue', { maxBacklogAgeMs: 7_200_000 })).toMatchObject({ job_queue: { status: 'up' } });
+    expect(await indicator.isHealthy('job_queue', { maxBacklogAgeMs: 7_200_000 })).toMatchObject({
+      job_queue: { status: 'up' },
+    });
     await query(db.url, `DELETE FROM job_queue.jobs WHERE type = 'health.unhandled'`);
     await query(db.url, `DELETE FROM job_queue.dead_jobs WHERE type = 'health.gone'`);
   });
@@ -95,7 +102,9 @@ describe('JobQueueHealthIndicator', () => {
       job_queue: {
         status: 'down',
         claimMs: expect.any(Number),
-        message: expect.stringMatching(/^claims are degraded: median [\d.]+ ms over the last \d+ claims \(threshold 0 ms\)$/),
+        message: expect.stringMatching(
+          /^claims are degraded: median [\d.]+ ms over the last \d+ claims \(threshold 0 ms\)$/,
+        ),
       },
     });
     // No claim in the window: nothing to judge.
@@ -118,7 +127,9 @@ describe('JobQueueHealthIndicator', () => {
         await locker.query('ROLLBACK');
       }
     });
-    expect(await indicator.isHealthy('job_queue', { maxBacklogAgeMs: 60_000 })).toMatchObject({ job_queue: { status: 'up' } });
+    expect(await indicator.isHealthy('job_queue', { maxBacklogAgeMs: 60_000 })).toMatchObject({
+      job_queue: { status: 'up' },
+    });
   });
 
   it('is down when the claim loop has not ticked for three poll intervals (a blocked event loop)', async () => {
@@ -162,11 +173,19 @@ describe('JobQueueHealthIndicator', () => {
     expect((await indicator.isHealthy()).job_queue.status).toBe('down');
 
     await allowConnections(db, true);
-    const up = await waitFor('up again', async () => {
-      const r = await indicator.isHealthy();
-      return r.job_queue.status === 'up' ? r : undefined;
-    }, 5_000);
+    const up = await waitFor(
+      'up again',
+      async () => {
+        const r = await indicator.isHealthy();
+        return r.job_queue.status === 'up' ? r : undefined;
+      },
+      5_000,
+    );
     expect(up.job_queue).not.toHaveProperty('message');
-    await waitFor('listening again', async () => (await indicator.isHealthy()).job_queue.listener === 'listening', 15_000);
+    await waitFor(
+      'listening again',
+      async () => (await indicator.isHealthy()).job_queue.listener === 'listening',
+      15_000,
+    );
   }, 30_000);
 });

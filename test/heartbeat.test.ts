@@ -52,16 +52,21 @@ describe('heartbeat: a job may run far longer than its lease while its instance 
 
     // Watch the row while the job runs: one attempt, always processing, and its lease always fresh.
     const seen: Array<{ status: string; attempt_count: number; lease_age_ms: number }> = [];
-    await waitFor('job completed', async () => {
-      const [row] = await query<{ status: string; attempt_count: number; lease_age_ms: number }>(
-        db.url,
-        `SELECT status, attempt_count, (extract(epoch FROM now() - locked_at) * 1000)::float8 AS lease_age_ms
+    await waitFor(
+      'job completed',
+      async () => {
+        const [row] = await query<{ status: string; attempt_count: number; lease_age_ms: number }>(
+          db.url,
+          `SELECT status, attempt_count, (extract(epoch FROM now() - locked_at) * 1000)::float8 AS lease_age_ms
          FROM job_queue.jobs WHERE id = $1`,
-        [id],
-      );
-      if (row) seen.push(row);
-      return !row && attempts.length > 0;
-    }, 10_000, 50);
+          [id],
+        );
+        if (row) seen.push(row);
+        return !row && attempts.length > 0;
+      },
+      10_000,
+      50,
+    );
 
     expect(attempts).toEqual([1]);
     expect(aborted).toBe(false);

@@ -54,12 +54,24 @@ class CapturingLogger implements LoggerService {
     const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
     this.lines.push({ level, message: String(message), context });
   }
-  log(message: unknown, ...params: unknown[]) { this.add('log', message, params); }
-  error(message: unknown, ...params: unknown[]) { this.add('error', message, params); }
-  warn(message: unknown, ...params: unknown[]) { this.add('warn', message, params); }
-  debug(message: unknown, ...params: unknown[]) { this.add('debug', message, params); }
-  verbose(message: unknown, ...params: unknown[]) { this.add('verbose', message, params); }
-  fatal(message: unknown, ...params: unknown[]) { this.add('fatal', message, params); }
+  log(message: unknown, ...params: unknown[]) {
+    this.add('log', message, params);
+  }
+  error(message: unknown, ...params: unknown[]) {
+    this.add('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]) {
+    this.add('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]) {
+    this.add('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]) {
+    this.add('verbose', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]) {
+    this.add('fatal', message, params);
+  }
 
   /** Lines mentioning `id`, as `level: message`. */
   about(id: string): string[] {
@@ -114,7 +126,12 @@ async function deltasFor(types: string[], run: () => Promise<void>): Promise<Rec
 }
 
 const zero: Counts = {
-  enqueued: 0, completed: 0, retried: 0, dead: 0, recovered: 0, leaseLost: 0,
+  enqueued: 0,
+  completed: 0,
+  retried: 0,
+  dead: 0,
+  recovered: 0,
+  leaseLost: 0,
   duration: { completed: 0, retried: 0, dead: 0, lease_lost: 0 },
   wait: 0,
 };
@@ -152,18 +169,25 @@ describe('metrics and logs of a run of known outcomes', () => {
   });
 
   const jobsLeft = async (types: string[]) =>
-    Number((await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM job_queue.jobs WHERE type = ANY($1)', [types]))[0].n);
+    Number(
+      (await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM job_queue.jobs WHERE type = ANY($1)', [types]))[0]
+        .n,
+    );
 
   it('counts N successes, M retried-once and K dead jobs exactly, with queue and type labels', async () => {
-    const N = 3, M = 2, K = 2;
+    const N = 3,
+      M = 2,
+      K = 2;
     const types = ['metrics.ok', 'metrics.flaky', 'metrics.poison'];
     let ids: string[] = [];
     const delta = await deltasFor(types, async () => {
-      ({ ids } = await app.get(JobProducer).enqueueMany([
-        ...Array.from({ length: N }, () => ({ type: 'metrics.ok', payload: {}, queue: QUEUE })),
-        ...Array.from({ length: M }, () => ({ type: 'metrics.flaky', payload: {}, queue: QUEUE })),
-        ...Array.from({ length: K }, () => ({ type: 'metrics.poison', payload: {}, queue: QUEUE })),
-      ]));
+      ({ ids } = await app
+        .get(JobProducer)
+        .enqueueMany([
+          ...Array.from({ length: N }, () => ({ type: 'metrics.ok', payload: {}, queue: QUEUE })),
+          ...Array.from({ length: M }, () => ({ type: 'metrics.flaky', payload: {}, queue: QUEUE })),
+          ...Array.from({ length: K }, () => ({ type: 'metrics.poison', payload: {}, queue: QUEUE })),
+        ]));
       // The counters move just after each write: wait for the last of them, then for the table to be empty.
       await waitFor('every outcome counted', async () => {
         const [ok, flaky, poison] = await Promise.all(types.map(countsFor));
@@ -200,20 +224,28 @@ describe('metrics and logs of a run of known outcomes', () => {
     expect(await metricSample(METRIC.concurrency, {})).toBe(8);
     const text = await register.metrics();
     expect(text).toContain(`${METRIC.completed}{queue="${QUEUE}",type="metrics.ok"}`);
-    expect(text).toMatch(new RegExp(`${METRIC.duration}_bucket\\{le="[^"]+",queue="${QUEUE}",type="metrics.poison",outcome="dead"\\}`));
+    expect(text).toMatch(
+      new RegExp(`${METRIC.duration}_bucket\\{le="[^"]+",queue="${QUEUE}",type="metrics.poison",outcome="dead"\\}`),
+    );
 
     // Logs: one line per failed attempt (retry or dead letter) naming id, type and attempt; none per success.
     const [okIds, flakyIds, poisonIds] = [ids.slice(0, N), ids.slice(N, N + M), ids.slice(N + M)];
     for (const id of okIds) expect(logger.about(id)).toEqual([]);
     for (const id of flakyIds) {
       expect(logger.about(id)).toEqual([
-        expect.stringMatching(new RegExp(`^warn: Job ${id} \\(metrics\\.flaky\\) attempt 1/3 failed, retry in \\d+ ms: fail 1$`)),
+        expect.stringMatching(
+          new RegExp(`^warn: Job ${id} \\(metrics\\.flaky\\) attempt 1/3 failed, retry in \\d+ ms: fail 1$`),
+        ),
       ]);
     }
     for (const id of poisonIds) {
       expect(logger.about(id)).toEqual([
-        expect.stringMatching(new RegExp(`^warn: Job ${id} \\(metrics\\.poison\\) attempt 1/3 failed, retry in \\d+ ms: poison 1$`)),
-        expect.stringMatching(new RegExp(`^warn: Job ${id} \\(metrics\\.poison\\) attempt 2/3 failed, retry in \\d+ ms: poison 2$`)),
+        expect.stringMatching(
+          new RegExp(`^warn: Job ${id} \\(metrics\\.poison\\) attempt 1/3 failed, retry in \\d+ ms: poison 1$`),
+        ),
+        expect.stringMatching(
+          new RegExp(`^warn: Job ${id} \\(metrics\\.poison\\) attempt 2/3 failed, retry in \\d+ ms: poison 2$`),
+        ),
         `warn: Job ${id} (metrics.poison) attempt 3/3 failed, dead-lettered: poison 3`,
       ]);
     }
@@ -238,7 +270,9 @@ describe('metrics and logs of a run of known outcomes', () => {
       wait: 1,
     });
     expect(logger.about(id)).toEqual([
-      expect.stringMatching(new RegExp(`^warn: Job ${id} \\(metrics\\.hold\\) attempt 1 lost its lease at (completion|heartbeat): `)),
+      expect.stringMatching(
+        new RegExp(`^warn: Job ${id} \\(metrics\\.hold\\) attempt 1 lost its lease at (completion|heartbeat): `),
+      ),
     ]);
   });
 
@@ -361,11 +395,15 @@ describe('two apps in one process', () => {
       a = await startTestApp({ ...options, connectionUrl: dbA.url, concurrency: 0 }, []);
       await a.init();
       // Its queue is empty: the depth gauge reads 0 for each status of a served queue, not "no data".
-      await waitFor('zero depth sampled', async () => {
-        const { values } = await register.getSingleMetric(METRIC.depth)!.get();
-        const mine = values.filter((v) => v.labels.queue === QUEUE).map((v) => `${v.labels.status}=${v.value}`);
-        return mine.sort().join(' ') === 'dead=0 pending=0 processing=0';
-      }, 10_000);
+      await waitFor(
+        'zero depth sampled',
+        async () => {
+          const { values } = await register.getSingleMetric(METRIC.depth)!.get();
+          const mine = values.filter((v) => v.labels.queue === QUEUE).map((v) => `${v.labels.status}=${v.value}`);
+          return mine.sort().join(' ') === 'dead=0 pending=0 processing=0';
+        },
+        10_000,
+      );
     } finally {
       await Promise.all([a?.close(), b?.close()]);
       await Promise.all([dbA.drop(), dbB.drop()]);

@@ -16,12 +16,19 @@ const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => m
 
 const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schema_versions', 'workers'];
 
-async function versions(url: string, schema: string): Promise<Array<{ version: number; name: string; additive: boolean }>> {
+async function versions(
+  url: string,
+  schema: string,
+): Promise<Array<{ version: number; name: string; additive: boolean }>> {
   return query(url, `SELECT version, name, additive FROM "${schema}".schema_versions ORDER BY version`);
 }
 
 async function tables(url: string, schema: string): Promise<string[]> {
-  const rows = await query<{ t: string }>(url, `SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema]);
+  const rows = await query<{ t: string }>(
+    url,
+    `SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`,
+    [schema],
+  );
   return rows.map((r) => r.t);
 }
 
@@ -48,7 +55,10 @@ describe('migrations', () => {
 
   it('run through the TypeORM CLI (npm run migration:run), and the start-up runner agrees about what ran', async () => {
     const db = await fresh();
-    await run('npm', ['run', '--silent', 'migration:run'], { cwd: root, env: { ...process.env, DATABASE_URL: db.url } });
+    await run('npm', ['run', '--silent', 'migration:run'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url },
+    });
     expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
     expect(await tables(db.url, 'sample')).toEqual(['effects']);
     expect((await versions(db.url, 'job_queue')).map((v) => v.name)).toEqual(chainNames('job_queue'));
@@ -62,31 +72,50 @@ describe('migrations', () => {
     expect(block).not.toBeNull();
     const indent = new RegExp(`^${block![1]}`, 'gm');
     // The example imports the published package; here that is the library's source.
-    const source = block![2].replace(indent, '').replace(/from '[^']*job-queue[^']*'/, `from '${join(root, 'libs/job-queue/src')}'`);
+    const source = block![2]
+      .replace(indent, '')
+      .replace(/from '[^']*job-queue[^']*'/, `from '${join(root, 'libs/job-queue/src')}'`);
     expect(source).toContain('createJobQueueMigrations');
     const file = join(root, 'dist/doc-examples/data-source.ts');
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, source);
-    await run('npx', ['typeorm-ts-node-commonjs', 'migration:run', '-d', file], { cwd: root, env: { ...process.env, DATABASE_URL: db.url } });
+    await run('npx', ['typeorm-ts-node-commonjs', 'migration:run', '-d', file], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url },
+    });
     expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
-    expect((await query<{ name: string }>(db.url, 'SELECT name FROM migrations ORDER BY id')).map((r) => r.name)).toEqual(chainNames('job_queue'));
+    expect(
+      (await query<{ name: string }>(db.url, 'SELECT name FROM migrations ORDER BY id')).map((r) => r.name),
+    ).toEqual(chainNames('job_queue'));
     expect(await runJobQueueMigrations(await dataSource(db.url), 'job_queue')).toEqual([]);
   }, 60_000);
 
-  it('apply each step once, in order, recording it in TypeORM\'s table and in the schema; each step has a down', async () => {
+  it("apply each step once, in order, recording it in TypeORM's table and in the schema; each step has a down", async () => {
     const db = await fresh();
-    const ds = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 }, migrations: createJobQueueMigrations('job_queue') });
+    const ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      extra: { max: 2 },
+      migrations: createJobQueueMigrations('job_queue'),
+    });
     sources.push(await ds.initialize());
     // TypeORM's own runner (what the CLI and migrationsRun use), one transaction per step.
     const ran = await ds.runMigrations({ transaction: 'each' });
     expect(ran.map((m) => m.name)).toEqual(chainNames('job_queue'));
     expect(await versions(db.url, 'job_queue')).toEqual(
-      JOB_QUEUE_MIGRATION_CHAIN.map((step) => ({ version: step.version, name: migrationName(step, 'job_queue'), additive: step.additive })),
+      JOB_QUEUE_MIGRATION_CHAIN.map((step) => ({
+        version: step.version,
+        name: migrationName(step, 'job_queue'),
+        additive: step.additive,
+      })),
     );
     // Down, one step at a time, newest first: each forgets its version; the first leaves nothing behind.
     for (let i = JOB_QUEUE_MIGRATION_CHAIN.length - 1; i >= 0; i--) {
       await ds.undoLastMigration({ transaction: 'each' });
-      if (i > 0) expect((await versions(db.url, 'job_queue')).map((v) => v.version)).toEqual(JOB_QUEUE_MIGRATION_CHAIN.slice(0, i).map((s) => s.version));
+      if (i > 0)
+        expect((await versions(db.url, 'job_queue')).map((v) => v.version)).toEqual(
+          JOB_QUEUE_MIGRATION_CHAIN.slice(0, i).map((s) => s.version),
+        );
     }
     expect(await tables(db.url, 'job_queue')).toEqual([]);
     expect(await query(db.url, 'SELECT name FROM migrations')).toEqual([]);
@@ -97,7 +126,12 @@ describe('migrations', () => {
 
   it('step by step, each down undoes its own step only', async () => {
     const db = await fresh();
-    const ds = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 }, migrations: createJobQueueMigrations('job_queue') });
+    const ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      extra: { max: 2 },
+      migrations: createJobQueueMigrations('job_queue'),
+    });
     sources.push(await ds.initialize());
     await ds.runMigrations();
     await ds.undoLastMigration();
@@ -109,7 +143,9 @@ describe('migrations', () => {
     const instances = await Promise.all(Array.from({ length: 6 }, () => dataSource(db.url)));
     const ran = await Promise.all(instances.map((ds) => runJobQueueMigrations(ds, 'job_queue')));
     expect(ran.flat().sort()).toEqual([...chainNames('job_queue')].sort());
-    expect(await query(db.url, 'SELECT name FROM migrations ORDER BY id')).toEqual(chainNames('job_queue').map((name) => ({ name })));
+    expect(await query(db.url, 'SELECT name FROM migrations ORDER BY id')).toEqual(
+      chainNames('job_queue').map((name) => ({ name })),
+    );
   });
 
   it('migrate a second schema of their own in the same database', async () => {
@@ -131,15 +167,17 @@ describe('migrations', () => {
     );
     const byName = Object.fromEntries(indexes.map((i) => [i.indexname, i.indexdef]));
     expect(byName.jobs_available_idx).toContain(
-      '(queue, type, priority DESC, next_retry_at, created_at, id) WHERE (status = \'pending\'::text)',
+      "(queue, type, priority DESC, next_retry_at, created_at, id) WHERE (status = 'pending'::text)",
     );
     expect(byName.jobs_claim_idx).toBeUndefined();
-    expect(byName.jobs_rescue_idx).toContain('(locked_at) WHERE (status = \'processing\'::text)');
+    expect(byName.jobs_rescue_idx).toContain("(locked_at) WHERE (status = 'processing'::text)");
     expect(byName.jobs_idempotency_key_idx).toContain('UNIQUE INDEX');
     const [{ reloptions }] = await query<{ reloptions: string[] }>(
       db.url,
       `SELECT reloptions FROM pg_class WHERE oid = 'job_queue.jobs'::regclass`,
     );
-    expect(reloptions).toEqual(expect.arrayContaining(['autovacuum_vacuum_scale_factor=0.01', 'autovacuum_vacuum_cost_delay=0']));
+    expect(reloptions).toEqual(
+      expect.arrayContaining(['autovacuum_vacuum_scale_factor=0.01', 'autovacuum_vacuum_cost_delay=0']),
+    );
   });
 });

@@ -35,7 +35,11 @@ const ran: Array<{ id: string; lockedBy: string }> = [];
 class AsyncHandlers {
   @JobHandler('opt.async')
   async run(_: unknown, ctx: JobContext) {
-    const [row] = await query<{ locked_by: string }>(QueueConfigService.url, 'SELECT locked_by FROM job_queue.jobs WHERE id = $1', [ctx.id]);
+    const [row] = await query<{ locked_by: string }>(
+      QueueConfigService.url,
+      'SELECT locked_by FROM job_queue.jobs WHERE id = $1',
+      [ctx.id],
+    );
     ran.push({ id: ctx.id, lockedBy: row.locked_by });
   }
 }
@@ -109,7 +113,12 @@ describe('module options', () => {
     const app = await NestFactory.createApplicationContext(AsyncAppModule, { logger: false, abortOnError: false });
     try {
       const options = app.get<ResolvedJobQueueOptions>(JOB_QUEUE_OPTIONS);
-      expect(options).toMatchObject({ concurrency: 3, instanceId: 'from-config', leaseMs: 30_000, schema: 'job_queue' });
+      expect(options).toMatchObject({
+        concurrency: 3,
+        instanceId: 'from-config',
+        leaseMs: 30_000,
+        schema: 'job_queue',
+      });
       const { id } = await app.get(JobProducer).enqueue('opt.async', {});
       await waitFor('job ran', async () => ran.length === 1 && (await countJobs(db.url)) === 0);
       expect(ran).toEqual([{ id, lockedBy: 'from-config' }]);
@@ -133,7 +142,9 @@ describe('module options', () => {
   });
 
   it('refuses a bad option from forRootAsync the same way', async () => {
-    @Module({ imports: [JobQueueModule.forRootAsync({ useFactory: () => ({ connectionUrl: db.url, concurrency: -1 }) })] })
+    @Module({
+      imports: [JobQueueModule.forRootAsync({ useFactory: () => ({ connectionUrl: db.url, concurrency: -1 }) })],
+    })
     class BadAsyncModule {}
     const error = await startFailure(() =>
       NestFactory.createApplicationContext(BadAsyncModule, { logger: false, abortOnError: false }),
@@ -176,7 +187,9 @@ describe('module options', () => {
     // The app owns this DataSource, so the failed start leaves nothing open behind it.
     const dataSource = await openDataSource(db.url, 2);
     try {
-      const error = await startFailure(() => startTestApp({ dataSource, concurrency: 0 }, [FirstHandlers, SecondHandlers]));
+      const error = await startFailure(() =>
+        startTestApp({ dataSource, concurrency: 0 }, [FirstHandlers, SecondHandlers]),
+      );
       expect(error).toBeInstanceOf(DuplicateJobHandlerError);
       expect(error.message).toContain('"opt.duplicate"');
       expect(error.message).toContain('FirstHandlers.handle');

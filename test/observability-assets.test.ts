@@ -21,7 +21,8 @@ const TARGET_LABELS = ['job', 'instance'];
 
 /** The declared metric a series name belongs to (histograms expose `_bucket`, `_sum` and `_count` series). */
 function declaredFor(series: string): { name: string; metric: Metric<string> } | undefined {
-  if (declared.has(series)) return declared.get(series) instanceof Histogram ? undefined : { name: series, metric: declared.get(series)! };
+  if (declared.has(series))
+    return declared.get(series) instanceof Histogram ? undefined : { name: series, metric: declared.get(series)! };
   const base = series.replace(/_(bucket|sum|count)$/, '');
   const metric = declared.get(base);
   return metric instanceof Histogram ? { name: base, metric } : undefined;
@@ -151,7 +152,9 @@ describe('observability assets', () => {
       const names = all.map((r) => r.alert);
       expect(new Set(names).size).toBe(names.length);
       for (const r of all) {
-        expect(Object.keys(r).filter((k) => !['alert', 'expr', 'for', 'labels', 'annotations'].includes(k))).toEqual([]);
+        expect(Object.keys(r).filter((k) => !['alert', 'expr', 'for', 'labels', 'annotations'].includes(k))).toEqual(
+          [],
+        );
         expect(r.alert).toMatch(/^JobQueue[A-Za-z]+$/);
         expect(typeof r.expr).toBe('string');
         if (r.for !== undefined) expect(r.for).toMatch(/^\d+[smh]$/);
@@ -202,7 +205,9 @@ describe('observability assets', () => {
         't: job_queue_jobs_complete_total is not a series of a metric in METRIC',
       ]);
       expect(check('t', 'rate(job_queue_job_duration_seconds[5m])').problems).toHaveLength(1);
-      expect(check('t', 'job_queue_jobs_in_flight{queue="a"}').problems).toEqual(['t: job_queue_jobs_in_flight has no label "queue"']);
+      expect(check('t', 'job_queue_jobs_in_flight{queue="a"}').problems).toEqual([
+        't: job_queue_jobs_in_flight has no label "queue"',
+      ]);
       expect(check('t', 'rate(job_queue_job_duration_seconds_count{outcome="dead"}[5m])').problems).toEqual([]);
     });
   });

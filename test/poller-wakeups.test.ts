@@ -44,9 +44,14 @@ describe('claim loop wake-ups', () => {
 
   it('keeps claiming as slots free after a wake-up that found every slot busy, without waiting for the poll', async () => {
     // No NOTIFY and a poll interval far beyond the test: only freed slots can drive the claims.
-    await query(db.url, `INSERT INTO job_queue.jobs (type, payload, status, max_attempts)
-                         SELECT 'wake.work', '{}', 'pending', 5 FROM generate_series(1, 8)`);
-    app = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollOnly: true, pollIntervalMs: 600_000 }, [Handlers]);
+    await query(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts)
+                         SELECT 'wake.work', '{}', 'pending', 5 FROM generate_series(1, 8)`,
+    );
+    app = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollOnly: true, pollIntervalMs: 600_000 }, [
+      Handlers,
+    ]);
     await waitFor('both slots busy', () => running === 2);
     // A poll tick (or a NOTIFY) arriving while every slot is busy claims nothing; it must not make the loop
     // forget that the last claim came back full.
@@ -58,21 +63,31 @@ describe('claim loop wake-ups', () => {
 
   it('claims as soon as the database answers again, instead of sleeping out its error backoff', async () => {
     second = await startTestApp({ connectionUrl: db.url, concurrency: 2, pollIntervalMs: 600_000 }, [AfterOutage]);
-    const poller = second.get<JobPoller, { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout; running: boolean }>(
+    const poller = second.get<
       JobPoller,
-    );
+      { consecutiveErrors: number; backoffTimer?: NodeJS.Timeout; running: boolean }
+    >(JobPoller);
     // Quiet first: the listener's first connect wakes the loop, and a claim that succeeds after the line below would
     // reset its error count.
-    await waitFor('the listener connected and the loop idle', () => second!.get(JobNotifyListener).connected && !poller.running);
+    await waitFor(
+      'the listener connected and the loop idle',
+      () => second!.get(JobNotifyListener).connected && !poller.running,
+    );
     // An outage of the claim: the table is away, and the loop has already failed often, so its next wait is long.
     poller.consecutiveErrors = 20;
     await query(db.url, 'ALTER TABLE job_queue.jobs RENAME TO jobs_away');
     second.get(JobPoller).tick();
     await waitFor('the loop backing off', () => poller.backoffTimer !== undefined && poller.consecutiveErrors > 20);
     await query(db.url, 'ALTER TABLE job_queue.jobs_away RENAME TO jobs');
-    await query(db.url, `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('wake.after-outage', '{}', 'pending', 5)`);
+    await query(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('wake.after-outage', '{}', 'pending', 5)`,
+    );
     // The database is back; the listener's reconnect is what tells the worker so.
-    await query(db.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'job-queue-listener:%'`);
+    await query(
+      db.url,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'job-queue-listener:%'`,
+    );
     // Well inside the 30 s backoff the loop would otherwise sleep.
     await waitFor('the job claimed and done', async () => (await countJobs(db.url)) === 0, 10_000);
   });

@@ -16,7 +16,17 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { counterValue, countJobs, deadRow, gate, jobRow, metricSample, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED, waitForBlockedClaim } from './support/queue-probes';
+import {
+  counterValue,
+  countJobs,
+  deadRow,
+  gate,
+  jobRow,
+  metricSample,
+  RELEASE_STATE_COLUMNS,
+  RELEASED_UNTRIED,
+  waitForBlockedClaim,
+} from './support/queue-probes';
 
 // One database for the file; each test uses job types of its own and leaves the tables empty. prom-client's default
 // registry is shared by every app of the file, so metric checks compare a before and an after, per type.
@@ -115,7 +125,6 @@ class RenewHandlers {
   }
 }
 
-
 const NARROW_LIMIT = 1;
 /** The most `pf.open` handlers seen running at once while a `pf.narrow` handler was running. */
 let maxOpenWhileNarrowRuns = 0;
@@ -152,7 +161,13 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
 
   /** startTestApp, with a logger when the test reads what the app said. */
   const start = async (options: Partial<JobQueueModuleOptions>, providers: Type[], logger?: LoggerService) => {
-    const all: JobQueueModuleOptions = { connectionUrl: db.url, pollIntervalMs: 50, retryDelayMs: 10, depthSampleIntervalMs: 0, ...options };
+    const all: JobQueueModuleOptions = {
+      connectionUrl: db.url,
+      pollIntervalMs: 50,
+      retryDelayMs: 10,
+      depthSampleIntervalMs: 0,
+      ...options,
+    };
     let app: INestApplicationContext;
     if (logger) {
       @Module({ imports: [JobQueueModule.forRoot(all)], providers })
@@ -205,7 +220,9 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
       while (sampling) maxHeld = Math.max(maxHeld, await held('pf-ahead'));
     })();
 
-    const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: JOBS }, () => ({ type: 'pf.ahead', payload: {} })));
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: JOBS }, () => ({ type: 'pf.ahead', payload: {} })));
     await waitFor(`${C + P} rows claimed ahead`, async () => (await held('pf-ahead')) === C + P);
     await waitFor(`${C} handlers running`, () => counter.all === C);
     // Nothing more may happen while the handlers are held: give the poller several ticks (50 ms each) and NOTIFYs
@@ -257,8 +274,14 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
       }
     })();
 
-    const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: JOBS }, () => ({ type: 'pf.renew', payload: {} })));
-    await waitFor('all jobs done', async () => counter.finished.length === JOBS && (await countJobs(db.url)) === 0, 10_000);
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: JOBS }, () => ({ type: 'pf.renew', payload: {} })));
+    await waitFor(
+      'all jobs done',
+      async () => counter.finished.length === JOBS && (await countJobs(db.url)) === 0,
+      10_000,
+    );
     sampling = false;
     await sampler;
 
@@ -276,8 +299,12 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
   }, 20_000);
 
   it('at shutdown releases queued jobs at once (pending, unlocked, attempt refunded) while the running one finishes', async () => {
-    const app = await start({ concurrency: 1, prefetch: 4, shutdownTimeoutMs: 5_000, instanceId: 'pf-sd' }, [ShutdownHandlers]);
-    const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: 5 }, () => ({ type: 'pf.shutdown', payload: {} })));
+    const app = await start({ concurrency: 1, prefetch: 4, shutdownTimeoutMs: 5_000, instanceId: 'pf-sd' }, [
+      ShutdownHandlers,
+    ]);
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: 5 }, () => ({ type: 'pf.shutdown', payload: {} })));
     await waitFor('all five claimed', async () => (await held('pf-sd')) === 5);
     await waitFor('one handler running', () => counter.starts.length === 1);
     const running = counter.starts[0].id;
@@ -285,7 +312,10 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
 
     const closing = close(app);
     // The queued jobs go back while the running handler is still held: release does not wait for the drain.
-    await waitFor('queued jobs released', async () => (await countJobs(db.url, `status = 'pending' AND id = ANY($1)`, [queued])) === 4);
+    await waitFor(
+      'queued jobs released',
+      async () => (await countJobs(db.url, `status = 'pending' AND id = ANY($1)`, [queued])) === 4,
+    );
     expect(await jobRow(db.url, running)).toMatchObject({ status: 'processing', locked_by: 'pf-sd', attempt_count: 1 });
     expect(counter.finished).toEqual([]);
     hold.open();
@@ -303,8 +333,16 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
 
     // Another instance, without prefetch, takes them at once, each on its first attempt.
     const second = await start({ concurrency: 2, prefetch: 0, instanceId: 'pf-sd-2' }, [ShutdownHandlers]);
-    await waitFor('queued jobs run elsewhere', async () => counter.finished.length === 5 && (await countJobs(db.url)) === 0);
-    expect(counter.starts.slice(1).map((s) => s.id).sort()).toEqual([...queued].sort());
+    await waitFor(
+      'queued jobs run elsewhere',
+      async () => counter.finished.length === 5 && (await countJobs(db.url)) === 0,
+    );
+    expect(
+      counter.starts
+        .slice(1)
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual([...queued].sort());
     expect(counter.starts.map((s) => s.attempt)).toEqual([1, 1, 1, 1, 1]);
     await close(second);
   });
@@ -318,7 +356,9 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
       [ShutdownHandlers],
     );
     // Three jobs: one runs, two wait, and the local queue has room, so the poller keeps claiming on every tick.
-    const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.shutdown', payload: {} })));
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.shutdown', payload: {} })));
     await waitFor('all three claimed', async () => (await held('pf-sd-window')) === 3);
     await waitFor('one handler running', () => counter.starts.length === 1);
     const running = counter.starts[0].id;
@@ -335,7 +375,10 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
       closing = close(app);
       // Shutdown has stopped claiming and listening once the listener's connection is gone; it now waits for the claim.
       await waitFor('listener closed', async () => {
-        const rows = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'job-queue-listener:pf-sd-window'`);
+        const rows = await query(
+          db.url,
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'job-queue-listener:pf-sd-window'`,
+        );
         return rows.length === 0;
       });
       hold.open();
@@ -367,9 +410,15 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     );
     const labels = { queue: 'default', type: 'pf.lost' };
     const lostBefore = await counterValue(JOB_QUEUE_METRICS.leaseLost, labels);
-    const lostAttemptsBefore = await metricSample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`);
+    const lostAttemptsBefore = await metricSample(
+      JOB_QUEUE_METRICS.duration,
+      { ...labels, outcome: 'lease_lost' },
+      `${JOB_QUEUE_METRICS.duration}_count`,
+    );
 
-    const { ids } = await app.get(JobProducer).enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.lost', payload: {} })));
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.lost', payload: {} })));
     await waitFor('all three claimed', async () => (await held('pf-lost')) === 3);
     await waitFor('one handler running', () => counter.starts.length === 1);
     const running = counter.starts[0].id;
@@ -378,7 +427,9 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(executor.size).toBe(3);
 
     // Another instance took the queued job over (as after a recovery and a new claim).
-    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [victim]);
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_by = 'thief' WHERE id = $1`, [
+      victim,
+    ]);
     const taken = await jobRow(db.url, victim);
     const heartbeat = app.get(JobHeartbeat);
     await heartbeat.runOnce();
@@ -389,7 +440,10 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(await counterValue(JOB_QUEUE_METRICS.leaseLost, labels)).toBe(lostBefore + 1);
 
     hold.open();
-    await waitFor('the other two done', async () => counter.finished.length === 2 && (await countJobs(db.url, 'id <> $1', [victim])) === 0);
+    await waitFor(
+      'the other two done',
+      async () => counter.finished.length === 2 && (await countJobs(db.url, 'id <> $1', [victim])) === 0,
+    );
     await waitFor('executor idle', () => executor.size === 0);
     expect(counter.startedIds().sort()).toEqual([running, survivor].sort());
     expect(counter.startedIds()).not.toContain(victim);
@@ -397,7 +451,13 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(await jobRow(db.url, victim)).toEqual(taken);
     expect(await deadRow(db.url, victim)).toBeUndefined();
     expect(await counterValue(JOB_QUEUE_METRICS.leaseLost, labels)).toBe(lostBefore + 1);
-    expect(await metricSample(JOB_QUEUE_METRICS.duration, { ...labels, outcome: 'lease_lost' }, `${JOB_QUEUE_METRICS.duration}_count`)).toBe(lostAttemptsBefore);
+    expect(
+      await metricSample(
+        JOB_QUEUE_METRICS.duration,
+        { ...labels, outcome: 'lease_lost' },
+        `${JOB_QUEUE_METRICS.duration}_count`,
+      ),
+    ).toBe(lostAttemptsBefore);
   });
 
   it("keeps a handler's own concurrency with prefetch, while other types run beside it", async () => {
@@ -409,7 +469,10 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
       ...Array.from({ length: 18 }, () => ({ type: 'pf.open', payload: {} })),
     ];
     const { ids } = await app.get(JobProducer).enqueueMany(jobs);
-    await waitFor('all jobs done', async () => counter.finished.length === ids.length && (await countJobs(db.url)) === 0);
+    await waitFor(
+      'all jobs done',
+      async () => counter.finished.length === ids.length && (await countJobs(db.url)) === 0,
+    );
 
     expect(counter.maxByType.get('pf.narrow')).toBe(NARROW_LIMIT);
     expect(maxOpenWhileNarrowRuns).toBeGreaterThanOrEqual(2);

@@ -97,7 +97,10 @@ describe('producer: validation before any write, transactions, idempotency, grou
         { type: 'p.ok', payload: { n: 3 } },
       ];
       await refused(() => producer.enqueueMany(jobs), 'jobs[2].priority');
-      await refused(() => producer.enqueueMany([jobs[0], { type: 'p.ok', payload: { big: BigInt(2) } }]), 'jobs[1].payload');
+      await refused(
+        () => producer.enqueueMany([jobs[0], { type: 'p.ok', payload: { big: BigInt(2) } }]),
+        'jobs[1].payload',
+      );
       expect(await countJobs(db.url)).toBe(0);
     });
 
@@ -113,9 +116,11 @@ describe('producer: validation before any write, transactions, idempotency, grou
     const earliest = new Date(Date.UTC(-4713, 10, 24));
     const smile = 'smile \ud83d\ude00';
     const { id } = await producer.enqueue('p.edge', { s: smile }, { runAt: earliest, idempotencyKey: smile });
-    const rows = await query(db.url, 'SELECT payload, idempotency_key, next_retry_at FROM job_queue.jobs WHERE id = $1', [
-      id,
-    ]);
+    const rows = await query(
+      db.url,
+      'SELECT payload, idempotency_key, next_retry_at FROM job_queue.jobs WHERE id = $1',
+      [id],
+    );
     expect(rows).toEqual([{ payload: { s: smile }, idempotency_key: smile, next_retry_at: earliest }]);
     await query(db.url, 'DELETE FROM job_queue.jobs');
   });
@@ -127,7 +132,9 @@ describe('producer: validation before any write, transactions, idempotency, grou
         dataSource.transaction(async (manager) => {
           await producer.enqueue('p.tx', { outcome: 'rollback' }, { manager });
           await producer.enqueueMany([{ type: 'p.tx', payload: { outcome: 'rollback-many' } }], { manager });
-          [{ n: insideCount }] = await manager.query(`SELECT count(*)::int AS n FROM job_queue.jobs WHERE type = 'p.tx'`);
+          [{ n: insideCount }] = await manager.query(
+            `SELECT count(*)::int AS n FROM job_queue.jobs WHERE type = 'p.tx'`,
+          );
           throw new Error('business rule failed');
         }),
       ).rejects.toThrow('business rule failed');

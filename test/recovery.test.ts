@@ -6,7 +6,14 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { counterValue, deadRow, installTransitionLog, jobRow, openRepository, transitionsOf } from './support/queue-probes';
+import {
+  counterValue,
+  deadRow,
+  installTransitionLog,
+  jobRow,
+  openRepository,
+  transitionsOf,
+} from './support/queue-probes';
 
 const RETRY_DELAY_MS = 150;
 
@@ -37,13 +44,18 @@ describe('recovery of expired leases', () => {
   });
 
   const insertJob = async (type: string, maxAttempts: number) =>
-    (await query<{ id: string }>(
-      db.url,
-      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ($1, '{}', 'pending', $2) RETURNING id`,
-      [type, maxAttempts],
-    ))[0].id;
+    (
+      await query<{ id: string }>(
+        db.url,
+        `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ($1, '{}', 'pending', $2) RETURNING id`,
+        [type, maxAttempts],
+      )
+    )[0].id;
   const claim = async (type: string): Promise<ClaimedJob> =>
-    waitFor(`claim of ${type}`, async () => (await crashed.repository.claimAvailable(['default'], [type], 1, 'crashed'))[0]);
+    waitFor(
+      `claim of ${type}`,
+      async () => (await crashed.repository.claimAvailable(['default'], [type], 1, 'crashed'))[0],
+    );
   const expire = (id: string) =>
     query(db.url, `UPDATE job_queue.jobs SET locked_at = now() - interval '5 seconds' WHERE id = $1`, [id]);
 
@@ -71,12 +83,18 @@ describe('recovery of expired leases', () => {
       locked_by: null,
       lock_token: null,
     });
-    const [retry] = (await transitionsOf(db.url, expiredId)).filter((t) => t.old_status === 'processing' && t.status === 'pending');
+    const [retry] = (await transitionsOf(db.url, expiredId)).filter(
+      (t) => t.old_status === 'processing' && t.status === 'pending',
+    );
     expect(retry.delay_ms).toBe(1 * RETRY_DELAY_MS);
     expect(await counterValue(JOB_QUEUE_METRICS.recovered, labels)).toBe(recoveredBefore + 1);
 
     // The rescuer has run since; a lease that has not expired is untouched.
-    expect(await jobRow(db.url, liveId)).toMatchObject({ status: 'processing', locked_by: 'crashed', lock_token: live.lock_token });
+    expect(await jobRow(db.url, liveId)).toMatchObject({
+      status: 'processing',
+      locked_by: 'crashed',
+      lock_token: live.lock_token,
+    });
   });
 
   it('dead-letters a job whose attempts were all spent by expired leases, with reason "lease expired"', async () => {

@@ -82,7 +82,9 @@ describe('retry: backoff by the database clock, max attempts precedence', () => 
     const claims = claimsOf(log);
     expect(claims.map((c) => c.attempt_count)).toEqual([1, 2, 3, 4]);
     // Each retry's claim happened (database clock) no earlier than the run-at its failure set.
-    retries.forEach((r, i) => expect(claims[i + 1].updated_at.getTime()).toBeGreaterThanOrEqual(r.next_retry_at.getTime()));
+    retries.forEach((r, i) =>
+      expect(claims[i + 1].updated_at.getTime()).toBeGreaterThanOrEqual(r.next_retry_at.getTime()),
+    );
     expect(calls.get(id)).toEqual([1, 2, 3, 4]);
   });
 
@@ -92,7 +94,9 @@ describe('retry: backoff by the database clock, max attempts precedence', () => 
     const log = await transitionsOf(db.url, id);
     expect(retriesOf(log).map((r) => r.delay_ms)).toEqual([50, 100, 200]);
     const claims = claimsOf(log);
-    retriesOf(log).forEach((r, i) => expect(claims[i + 1].updated_at.getTime()).toBeGreaterThanOrEqual(r.next_retry_at.getTime()));
+    retriesOf(log).forEach((r, i) =>
+      expect(claims[i + 1].updated_at.getTime()).toBeGreaterThanOrEqual(r.next_retry_at.getTime()),
+    );
   });
 
   it('max attempts: the job’s own over the handler’s over the module default', async () => {

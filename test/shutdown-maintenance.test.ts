@@ -25,7 +25,10 @@ describe('shutdown and maintenance runs', () => {
   });
 
   it('closes no connection under a maintenance run: shutdown waits for the run under way', async () => {
-    @Module({ imports: [JobQueueModule.forRoot({ connectionUrl: db.url, concurrency: 2 })], providers: [TransactionalHandlers] })
+    @Module({
+      imports: [JobQueueModule.forRoot({ connectionUrl: db.url, concurrency: 2 })],
+      providers: [TransactionalHandlers],
+    })
     class AppModule {}
     const logger = new CapturingLogger();
     // Hold the depth sampler's first run (it starts at bootstrap) behind a lock on dead_jobs.

@@ -87,7 +87,11 @@ describe('graceful shutdown', () => {
     const ignoring = await producer.enqueue('sd.ignores-signal', {});
     const honouring = await producer.enqueue('sd.honours-signal', {});
     await waitFor('both jobs started', () => started.has(ignoring.id) && started.has(honouring.id));
-    expect(await jobRow(db.url, ignoring.id)).toMatchObject({ status: 'processing', locked_by: 'sd-timeout', attempt_count: 1 });
+    expect(await jobRow(db.url, ignoring.id)).toMatchObject({
+      status: 'processing',
+      locked_by: 'sd-timeout',
+      attempt_count: 1,
+    });
 
     const begun = Date.now();
     await close(app);
@@ -118,14 +122,19 @@ describe('graceful shutdown', () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE job_queue.jobs IN EXCLUSIVE MODE');
       const [{ id }] = (
-        await blocker.query(`INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('sd.short', '{}', 'pending', 3) RETURNING id`)
+        await blocker.query(
+          `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('sd.short', '{}', 'pending', 3) RETURNING id`,
+        )
       ).rows;
       await waitForBlockedClaim(db.url, 'sd-claim');
 
       const closing = close(app);
       // Shutdown has stopped claiming and listening once the listener's connection is gone.
       await waitFor('listener closed', async () => {
-        const rows = await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'job-queue-listener:sd-claim'`);
+        const rows = await query(
+          db.url,
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'job-queue-listener:sd-claim'`,
+        );
         return rows.length === 0;
       });
       await blocker.query('COMMIT');

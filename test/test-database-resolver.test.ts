@@ -43,7 +43,11 @@ describe('test database resolution', () => {
   });
 
   it('starts the embedded PostgreSQL of the major JOB_QUEUE_TEST_POSTGRES names, even with DATABASE_URL set', async () => {
-    const env = { DATABASE_URL: 'postgres://given/db', JOB_QUEUE_TEST_POSTGRES: '13', JOB_QUEUE_TEST_POSTGRES_PACKAGE: 'file:///pg13/index.js' };
+    const env = {
+      DATABASE_URL: 'postgres://given/db',
+      JOB_QUEUE_TEST_POSTGRES: '13',
+      JOB_QUEUE_TEST_POSTGRES_PACKAGE: 'file:///pg13/index.js',
+    };
     const s = steps(env, 'up');
     expect(await resolveTestServer(s)).toMatchObject({ source: 'embedded', url: 'postgres://embedded/db' });
     expect(s.started).toEqual(['embedded file:///pg13/index.js']);
@@ -54,7 +58,9 @@ describe('test database resolution', () => {
 
   it('refuses a major it has no server for, naming the ones it has', async () => {
     const s = steps({ JOB_QUEUE_TEST_POSTGRES: '9' }, 'up');
-    await expect(resolveTestServer(s)).rejects.toThrow('JOB_QUEUE_TEST_POSTGRES=9: the tests can start PostgreSQL 13 or 18');
+    await expect(resolveTestServer(s)).rejects.toThrow(
+      'JOB_QUEUE_TEST_POSTGRES=9: the tests can start PostgreSQL 13 or 18',
+    );
     expect(s.started).toEqual([]);
   });
 });

@@ -53,7 +53,9 @@ describe('transactional handlers', () => {
   });
 
   async function start(shutdownTimeoutMs = 5_000) {
-    app = await startTestApp({ connectionUrl: db.url, pollIntervalMs: 50, retryDelayMs: 10, shutdownTimeoutMs }, [Handlers]);
+    app = await startTestApp({ connectionUrl: db.url, pollIntervalMs: 50, retryDelayMs: 10, shutdownTimeoutMs }, [
+      Handlers,
+    ]);
     await app.init();
     return app.get(JobProducer);
   }
@@ -80,7 +82,10 @@ describe('transactional handlers', () => {
     const { id } = await producer.enqueue('tx.stuck', {});
     await waitFor('stuck job running', async () => (await jobRow(db.url, id))?.status === 'processing');
     await waitFor('effect written in its transaction', async () => {
-      const [row] = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = current_database() AND l.locktype = 'transactionid' AND a.pid <> pg_backend_pid()`);
+      const [row] = await query<{ n: number }>(
+        db.url,
+        `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = current_database() AND l.locktype = 'transactionid' AND a.pid <> pg_backend_pid()`,
+      );
       return row.n > 0;
     });
     await app!.close();

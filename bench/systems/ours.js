@@ -84,35 +84,36 @@ class OursAdapter {
     this.pool = null;
     this.onJobRef = { current: () => undefined };
     // The backlog probe times the claim statement, the same in every variant: measured once, in `ours`.
-    if (backlog) this.backlog = {
-      // The columns of create-job-queue-tables.migration.ts, in one statement: a million rows through the producer
-      // would time the producer, not the claim.
-      fill: async (n) => {
-        await this.pool.query(
-          `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts)
+    if (backlog)
+      this.backlog = {
+        // The columns of create-job-queue-tables.migration.ts, in one statement: a million rows through the producer
+        // would time the producer, not the claim.
+        fill: async (n) => {
+          await this.pool.query(
+            `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts)
            SELECT $1, '{}'::jsonb, 'pending', 5 FROM generate_series(1, $2::int)`,
-          [JOB_TYPE, n],
-        );
-      },
-      // Another service's backlog: due an hour before anything `fill` adds, so an index that ignores the type
-      // would put all of it ahead of the claimed type's jobs.
-      fillOther: async (n) => {
-        await this.pool.query(
-          `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts, next_retry_at, created_at)
+            [JOB_TYPE, n],
+          );
+        },
+        // Another service's backlog: due an hour before anything `fill` adds, so an index that ignores the type
+        // would put all of it ahead of the claimed type's jobs.
+        fillOther: async (n) => {
+          await this.pool.query(
+            `INSERT INTO "${SCHEMA}".jobs (type, payload, status, max_attempts, next_retry_at, created_at)
            SELECT 'bench.other', '{}'::jsonb, 'pending', 5, now() - interval '1 hour', now() - interval '1 hour'
            FROM generate_series(1, $1::int)`,
-          [n],
-        );
-      },
-      clear: async () => {
-        await this.pool.query(`TRUNCATE "${SCHEMA}".jobs`);
-      },
-      // The library's own claim statement (JobRepository.claimAvailable), as the poller calls it.
-      claimOnce: async (limit) => {
-        const jobs = await this.repository.claimAvailable(['default'], [JOB_TYPE], limit, 'bench-backlog');
-        return jobs.length;
-      },
-    };
+            [n],
+          );
+        },
+        clear: async () => {
+          await this.pool.query(`TRUNCATE "${SCHEMA}".jobs`);
+        },
+        // The library's own claim statement (JobRepository.claimAvailable), as the poller calls it.
+        claimOnce: async (limit) => {
+          const jobs = await this.repository.claimAvailable(['default'], [JOB_TYPE], limit, 'bench-backlog');
+          return jobs.length;
+        },
+      };
   }
 
   async setup(dbUrl) {

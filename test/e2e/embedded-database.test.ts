@@ -10,7 +10,9 @@ import { SampleProcess } from './support/sample-process';
 
 /** Command lines of running processes that mention `text` (a postgres server started on that data folder). */
 function processesMentioning(text: string): string[] {
-  return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes(text));
+  return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(text));
 }
 
 /** Whether anything accepts TCP connections on the port. */
@@ -44,7 +46,12 @@ describe('e2e: the sample app with no DATABASE_URL (embedded PostgreSQL)', () =>
 
   async function start(id: string, pgPort: number): Promise<SampleProcess> {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NO_COLOR: '1', PORT: String(port), EMBEDDED_PG_PORT: String(pgPort) };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NO_COLOR: '1',
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(pgPort),
+    };
     const child = spawn(process.execPath, [SAMPLE_BUNDLE], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = new SampleProcess(id, port, child);
     procs.push(proc);
@@ -64,7 +71,10 @@ describe('e2e: the sample app with no DATABASE_URL (embedded PostgreSQL)', () =>
 
     const { status, body } = await first.request('POST', '/jobs', { type: 'demo.noop', payload: {} });
     expect(status).toBe(201);
-    await waitFor('the job to run and leave the queue', async () => (await first.request('GET', `/jobs/${body.id}`)).status === 404);
+    await waitFor(
+      'the job to run and leave the queue',
+      async () => (await first.request('GET', `/jobs/${body.id}`)).status === 404,
+    );
     const later = await first.request('POST', '/jobs', { type: 'demo.noop', payload: {}, delayMs: 3_600_000 });
     expect(later.status).toBe(201);
 

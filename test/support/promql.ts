@@ -6,11 +6,40 @@
 
 /** PromQL functions and aggregations the assets may use; anything else called like a function is a typo. */
 export const PROMQL_FUNCTIONS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'topk', 'bottomk', 'quantile', 'group',
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'resets', 'changes',
-  'histogram_quantile', 'clamp_min', 'clamp_max', 'abs', 'absent', 'absent_over_time', 'vector', 'scalar', 'time',
-  'min_over_time', 'max_over_time', 'avg_over_time', 'sum_over_time', 'count_over_time', 'last_over_time',
-  'label_replace', 'timestamp',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'topk',
+  'bottomk',
+  'quantile',
+  'group',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'resets',
+  'changes',
+  'histogram_quantile',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'absent',
+  'absent_over_time',
+  'vector',
+  'scalar',
+  'time',
+  'min_over_time',
+  'max_over_time',
+  'avg_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'last_over_time',
+  'label_replace',
+  'timestamp',
 ]);
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
@@ -39,7 +68,12 @@ export function readPromql(expr: string): PromqlUse {
   });
   text = text.replace(/\[[^\]]*\]/g, ''); // ranges and subqueries
   text = text.replace(GROUPING, (_, body: string) => {
-    groupingLabels.push(...body.split(',').map((l) => l.trim()).filter(Boolean));
+    groupingLabels.push(
+      ...body
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     return '';
   });
   const metrics: string[] = [];

@@ -12,7 +12,10 @@ export async function openDataSource(url: string, max = 4): Promise<DataSource> 
 }
 
 /** A repository on a connection pool of its own: what another instance of the app would hold. */
-export async function openRepository(url: string, max = 2): Promise<{ repository: JobRepository; dataSource: DataSource }> {
+export async function openRepository(
+  url: string,
+  max = 2,
+): Promise<{ repository: JobRepository; dataSource: DataSource }> {
   const dataSource = await openDataSource(url, max);
   return { repository: new JobRepository(dataSource, 'job_queue'), dataSource };
 }
@@ -45,21 +48,30 @@ export async function dbNow(url: string): Promise<Date> {
  * transition, with the times the statement itself wrote, however quickly the worker moves on.
  */
 export async function installTransitionLog(url: string): Promise<void> {
-  await query(url, `
+  await query(
+    url,
+    `
     CREATE TABLE public.transitions (
       seq bigserial PRIMARY KEY, op text, id uuid, old_status text, status text, attempt_count int,
-      next_retry_at timestamptz, updated_at timestamptz, last_error text, lock_token uuid, priority int)`);
-  await query(url, `
+      next_retry_at timestamptz, updated_at timestamptz, last_error text, lock_token uuid, priority int)`,
+  );
+  await query(
+    url,
+    `
     CREATE FUNCTION public.log_transition() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       INSERT INTO public.transitions (op, id, old_status, status, attempt_count, next_retry_at, updated_at, last_error, lock_token, priority)
       VALUES (TG_OP, NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, NEW.attempt_count,
               NEW.next_retry_at, NEW.updated_at, NEW.last_error, NEW.lock_token, NEW.priority);
       RETURN NEW;
-    END $$`);
-  await query(url, `
+    END $$`,
+  );
+  await query(
+    url,
+    `
     CREATE TRIGGER log_transition AFTER INSERT OR UPDATE ON job_queue.jobs
-    FOR EACH ROW EXECUTE FUNCTION public.log_transition()`);
+    FOR EACH ROW EXECUTE FUNCTION public.log_transition()`,
+  );
 }
 
 export interface Transition {
@@ -105,7 +117,11 @@ export async function metricSample(name: string, labels: Record<string, string>,
   if (!metric) return 0;
   const { values } = await metric.get();
   return values
-    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .filter(
+      (v) =>
+        ((v as { metricName?: string }).metricName ?? name) === series &&
+        Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+    )
     .reduce((sum, v) => sum + v.value, 0);
 }
 

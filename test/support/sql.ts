@@ -11,6 +11,10 @@ export async function withClient<T>(url: string, fn: (client: Client) => Promise
   }
 }
 
-export async function query<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+export async function query<T = Record<string, unknown>>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   return withClient(url, async (c) => (await c.query(text, values)).rows as T[]);
 }

@@ -45,7 +45,9 @@ export async function resolveTestServer(steps: ResolverSteps): Promise<ResolvedT
   const major = steps.env.JOB_QUEUE_TEST_POSTGRES;
   if (major) {
     if (!SUPPORTED_POSTGRES_MAJORS.includes(major)) {
-      throw new Error(`JOB_QUEUE_TEST_POSTGRES=${major}: the tests can start PostgreSQL ${SUPPORTED_POSTGRES_MAJORS.join(' or ')}`);
+      throw new Error(
+        `JOB_QUEUE_TEST_POSTGRES=${major}: the tests can start PostgreSQL ${SUPPORTED_POSTGRES_MAJORS.join(' or ')}`,
+      );
     }
     steps.log(`test database: embedded PostgreSQL ${major}`);
     return { source: 'embedded', ...(await steps.startEmbedded(embeddedPackage(major, steps.env))) };

@@ -47,7 +47,10 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
     fail('connectionUrl', 'must be a postgres:// or postgresql:// URL');
   }
   if (!isSafeIdentifier(options.schema)) {
-    fail('schema', `must match ^[a-z_][a-z0-9_]{0,62}$ (an unquoted PostgreSQL identifier), got ${JSON.stringify(options.schema)}`);
+    fail(
+      'schema',
+      `must match ^[a-z_][a-z0-9_]{0,62}$ (an unquoted PostgreSQL identifier), got ${JSON.stringify(options.schema)}`,
+    );
   }
   if (!Array.isArray(options.queues) || options.queues.length === 0) fail('queues', 'must be a non-empty array');
   for (const queue of options.queues) {

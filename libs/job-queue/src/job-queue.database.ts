@@ -50,7 +50,8 @@ export class JobQueueDatabase implements OnApplicationShutdown {
 
   /** Closes the DataSource the queue opened itself (never the app's); also used when start-up fails after `open`. */
   async close(): Promise<void> {
-    if (this.owned?.isInitialized) await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${errorMessage(e)}`));
+    if (this.owned?.isInitialized)
+      await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${errorMessage(e)}`));
   }
 
   private async initialise(dataSource: DataSource): Promise<void> {

@@ -6,13 +6,11 @@ export interface JobQueueModuleExtras {
   isGlobal?: boolean;
 }
 
-export const {
-  ConfigurableModuleClass: ConfigurableJobQueueModule,
-  MODULE_OPTIONS_TOKEN: JOB_QUEUE_MODULE_OPTIONS,
-} = new ConfigurableModuleBuilder<JobQueueModuleOptions>({ moduleName: 'JobQueue' })
-  .setClassMethodName('forRoot')
-  .setExtras<JobQueueModuleExtras>({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
-  .build();
+export const { ConfigurableModuleClass: ConfigurableJobQueueModule, MODULE_OPTIONS_TOKEN: JOB_QUEUE_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<JobQueueModuleOptions>({ moduleName: 'JobQueue' })
+    .setClassMethodName('forRoot')
+    .setExtras<JobQueueModuleExtras>({ isGlobal: true }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
+    .build();

@@ -85,14 +85,21 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     const claimsReturned = this.poller.stop();
     this.executor.stopStarting();
     const left = this.workers.leave();
-    const maintenanceDone = Promise.all([this.pollTask.stop(), this.rescuer.stop(), this.sampler.stop(), this.vacuumer.stop()]);
+    const maintenanceDone = Promise.all([
+      this.pollTask.stop(),
+      this.rescuer.stop(),
+      this.sampler.stop(),
+      this.vacuumer.stop(),
+    ]);
     await this.listener.stop();
     await maintenanceDone;
     await left;
     // A claim sent before the stop may still return jobs; they must be in flight before the drain counts them.
     await claimsReturned;
     const handedBack = await this.executor.releaseQueued().catch((error) => {
-      this.logger.error(`Releasing prefetched jobs at shutdown failed; their leases will expire: ${errorMessage(error)}`);
+      this.logger.error(
+        `Releasing prefetched jobs at shutdown failed; their leases will expire: ${errorMessage(error)}`,
+      );
       return 0;
     });
     if (handedBack > 0) this.logger.log(`Shutdown: ${handedBack} prefetched jobs released to pending`);
@@ -103,7 +110,9 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
         this.logger.error(`Releasing jobs at shutdown failed; their leases will expire: ${errorMessage(error)}`);
         return 0;
       });
-      this.logger.warn(`Shutdown: ${running} jobs still running after ${this.options.shutdownTimeoutMs} ms; aborted them and released ${released} to pending`);
+      this.logger.warn(
+        `Shutdown: ${running} jobs still running after ${this.options.shutdownTimeoutMs} ms; aborted them and released ${released} to pending`,
+      );
     } else if (inFlight > 0) {
       this.logger.log(`Shutdown: ${inFlight} in-flight jobs finished`);
     }

@@ -579,7 +579,13 @@ export class JobRepository {
   }
 
   /** Registers this worker or renews its row, live for `leaseMs` from the database's now(). */
-  async touchWorker(worker: { instanceId: string; queues: string[]; types: string[]; concurrency: number; leaseMs: number }): Promise<void> {
+  async touchWorker(worker: {
+    instanceId: string;
+    queues: string[];
+    types: string[];
+    concurrency: number;
+    leaseMs: number;
+  }): Promise<void> {
     await this.rows(touchWorker, [worker.instanceId, worker.queues, worker.types, worker.concurrency, worker.leaseMs]);
   }
 

@@ -57,7 +57,9 @@ export async function queueOutcome(url: string, recordIds: string[], otherIds: s
 }
 
 /** Every job of the whole database: the live rows, and the duplicate check over every effect. */
-export async function totals(url: string): Promise<{ live: number; dead: number; effects: number; duplicateJobs: number }> {
+export async function totals(
+  url: string,
+): Promise<{ live: number; dead: number; effects: number; duplicateJobs: number }> {
   const [row] = await query<{ live: number; dead: number; effects: number; duplicate_jobs: number }>(
     url,
     `SELECT (SELECT count(*)::int FROM job_queue.jobs) AS live,

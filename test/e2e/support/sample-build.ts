@@ -1,5 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '../../..');
@@ -61,7 +72,9 @@ export function ensureSampleBuilt(): void {
       // webpack may still have written a bundle, newer than the sources: remove it so that the next run rebuilds.
       rmSync(SAMPLE_BUNDLE, { force: true });
       const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`, { cause: error });
+      throw new Error(`Building the sample app failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`, {
+        cause: error,
+      });
     }
   });
   stampRun();

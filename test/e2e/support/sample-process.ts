@@ -118,7 +118,9 @@ export class SampleProcess {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${this.id}: no answer within ${timeoutMs} ms`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${path} on ${this.id}: no answer within ${timeoutMs} ms`)),
+      );
       req.on('error', reject);
       req.end(payload);
     });
@@ -129,7 +131,8 @@ export class SampleProcess {
     const deadline = Date.now() + timeoutMs;
     let last: string;
     for (;;) {
-      if (!this.alive) throw new Error(`${this.id} exited before it was ready (${JSON.stringify(this.exit)})\n${this.output()}`);
+      if (!this.alive)
+        throw new Error(`${this.id} exited before it was ready (${JSON.stringify(this.exit)})\n${this.output()}`);
       try {
         const res = await this.request('GET', '/queue/stats', undefined, 2_000);
         if (res.status === 200) return;
@@ -137,7 +140,8 @@ export class SampleProcess {
       } catch (error) {
         last = (error as Error).message;
       }
-      if (Date.now() > deadline) throw new Error(`${this.id} not ready after ${timeoutMs} ms (last: ${last})\n${this.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.id} not ready after ${timeoutMs} ms (last: ${last})\n${this.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -282,7 +286,12 @@ export function withFleetOutput(fleet: () => SampleFleet | undefined, body: () =
 export async function enqueueBatch(proc: SampleProcess, jobs: unknown[], chunk = 500): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < jobs.length; i += chunk) {
-    const res = await proc.request<{ ids: string[] }>('POST', '/jobs/batch', { jobs: jobs.slice(i, i + chunk) }, 15_000);
+    const res = await proc.request<{ ids: string[] }>(
+      'POST',
+      '/jobs/batch',
+      { jobs: jobs.slice(i, i + chunk) },
+      15_000,
+    );
     if (res.status !== 201) throw new Error(`POST /jobs/batch: ${res.status} ${res.text}`);
     ids.push(...res.body.ids);
   }

@@ -3,7 +3,15 @@ import { BaseExceptionFilter } from '@nestjs/core';
 
 /** SQLSTATE classes that mean "the database cannot serve you now": connection (08), resources (53), operator (57). */
 const UNAVAILABLE_CLASSES = new Set(['08', '53', '57']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
 
 /** True for errors that say the database is out of reach or out of connections, not that the request was wrong. */
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -14,7 +22,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (/^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CLASSES.has(code.slice(0, 2));
   if (NETWORK_CODES.has(code)) return true;
   // pg's own connection errors carry no code.
-  return /Connection terminated|timeout exceeded when trying to connect/.test(typeof e.message === 'string' ? e.message : '');
+  return /Connection terminated|timeout exceeded when trying to connect/.test(
+    typeof e.message === 'string' ? e.message : '',
+  );
 }
 
 /**

@@ -8,7 +8,8 @@ export class DeadJobsController {
   @Get()
   async list(@Query('limit') limit?: string): Promise<DeadJobSummary[]> {
     const n = limit === undefined ? 100 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadRequestException('limit must be an integer from 1 to 1000');
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      throw new BadRequestException('limit must be an integer from 1 to 1000');
     return this.admin.listDeadJobs(n);
   }
 

@@ -13,7 +13,8 @@ export class JobsController {
 
   @Post()
   async enqueue(@Body() body: JobRequest): Promise<{ id: string }> {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestException('body must be a JSON object');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new BadRequestException('body must be a JSON object');
     const { type, payload, ...options } = body;
     return this.producer.enqueue(type as string, payload === undefined ? {} : payload, options);
   }
@@ -22,7 +23,10 @@ export class JobsController {
   async enqueueMany(@Body() body: { jobs?: JobRequest[] }): Promise<{ ids: string[] }> {
     if (!body || !Array.isArray(body.jobs)) throw new BadRequestException('body must be { "jobs": [ ... ] }');
     return this.producer.enqueueMany(
-      body.jobs.map((job) => (job && typeof job === 'object' && job.payload === undefined ? { ...job, payload: {} } : job) as JobToEnqueue),
+      body.jobs.map(
+        (job) =>
+          (job && typeof job === 'object' && job.payload === undefined ? { ...job, payload: {} } : job) as JobToEnqueue,
+      ),
     );
   }
 

@@ -61,7 +61,10 @@ function validateHandlerOptions(options: Record<string, unknown>, where: string)
     const value = options[key];
     if (value === undefined) return;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-      throw new JobQueueConfigError(`${where} ${key}`, `@JobHandler on ${where}: ${key} must be an integer from 1 to ${max}`);
+      throw new JobQueueConfigError(
+        `${where} ${key}`,
+        `@JobHandler on ${where}: ${key} must be an integer from 1 to ${max}`,
+      );
     }
   };
   positive('concurrency', 10_000);

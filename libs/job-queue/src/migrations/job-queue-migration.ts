@@ -34,7 +34,8 @@ const BASE_TIMESTAMP = 1764288000000;
  */
 export function migrationName(step: Pick<JobQueueMigrationStep, 'version' | 'title'>, schema: string): string {
   const timestamp = BASE_TIMESTAMP + (step.version - 1) * 1000;
-  const base = step.version === 1 ? 'CreateJobQueueTables' : `JobQueue${String(step.version).padStart(4, '0')}${step.title}`;
+  const base =
+    step.version === 1 ? 'CreateJobQueueTables' : `JobQueue${String(step.version).padStart(4, '0')}${step.title}`;
   return schema === 'job_queue' ? `${base}${timestamp}` : `${base}_${schema}_${timestamp}`;
 }
 

@@ -8,14 +8,19 @@ import { createJobQueueMigrations } from './index';
  * two instances would both run, and race creating its migrations table.) Records use TypeORM's table and format,
  * so the TypeORM CLI agrees about what ran.
  */
-export async function runMigrationsExclusively(dataSource: DataSource, migrations: MigrationInterface[]): Promise<string[]> {
+export async function runMigrationsExclusively(
+  dataSource: DataSource,
+  migrations: MigrationInterface[],
+): Promise<string[]> {
   const table = `"${(dataSource.options.migrationsTableName ?? 'migrations').replace(/"/g, '""')}"`;
   const runner = dataSource.createQueryRunner();
   const ran: string[] = [];
   try {
     await runner.startTransaction();
     await runner.query(`SELECT pg_advisory_xact_lock(736401, hashtext($1))`, [table]);
-    await runner.query(`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`);
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`,
+    );
     const recorded = (await runner.query(`SELECT name FROM ${table}`)) as Array<{ name: string }>;
     const done = new Set(recorded.map((r) => r.name));
     for (const migration of migrations) {
@@ -37,5 +42,8 @@ export async function runMigrationsExclusively(dataSource: DataSource, migration
 
 /** Runs the library's own migrations for `schema` (what `runMigrations: true` does at start). */
 export function runJobQueueMigrations(dataSource: DataSource, schema: string): Promise<string[]> {
-  return runMigrationsExclusively(dataSource, createJobQueueMigrations(schema).map((Migration) => new Migration()));
+  return runMigrationsExclusively(
+    dataSource,
+    createJobQueueMigrations(schema).map((Migration) => new Migration()),
+  );
 }

@@ -77,7 +77,10 @@ export const jobQueueMetricProviders = [
     labelNames: byJob,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
   }),
-  makeGaugeProvider({ name: METRIC.inFlight, help: 'Jobs claimed by this instance and not yet finished: running, or written back' }),
+  makeGaugeProvider({
+    name: METRIC.inFlight,
+    help: 'Jobs claimed by this instance and not yet finished: running, or written back',
+  }),
   makeGaugeProvider({ name: METRIC.concurrency, help: 'Configured job concurrency of this instance' }),
   makeGaugeProvider({
     name: METRIC.depth,

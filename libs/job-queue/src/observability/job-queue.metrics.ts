@@ -63,7 +63,11 @@ export class JobQueueMetrics {
    * holding the horizon, and the index entries a claim read on average since the previous sample (`null`: no
    * claim scanned the index in between, or no previous sample; the gauge keeps its value).
    */
-  tableHealth(tables: Array<{ table: string; deadTuples: number }>, oldestTransactionSeconds: number, rowsPerClaim: number | null): void {
+  tableHealth(
+    tables: Array<{ table: string; deadTuples: number }>,
+    oldestTransactionSeconds: number,
+    rowsPerClaim: number | null,
+  ): void {
     for (const t of tables) this.deadTuples.set({ table: t.table }, t.deadTuples);
     this.oldestTransactionAge.set(Math.max(0, oldestTransactionSeconds));
     if (rowsPerClaim !== null) this.claimRowsExamined.set(rowsPerClaim);
@@ -112,7 +116,10 @@ export class JobQueueMetrics {
    * Replaces the depth series with `rows`. The queues this instance serves read 0 for every status with no rows,
    * so an empty queue shows as 0 rather than as no data; the rows of all other queues add up under `other`.
    */
-  queueDepth(rows: Array<{ queue: string; status: string; count: number }>, servedQueues: readonly string[] = []): void {
+  queueDepth(
+    rows: Array<{ queue: string; status: string; count: number }>,
+    servedQueues: readonly string[] = [],
+  ): void {
     const depth = new Map<string, { queue: string; status: string; count: number }>();
     const add = (queue: string, status: string, count: number) => {
       const key = JSON.stringify([queue, status]);

@@ -65,6 +65,8 @@ describe('validateJob', () => {
 
   it('counts the payload limit in UTF-8 bytes and names the place in a batch', () => {
     expect(() => validateJob({ type: 'a', payload: 'é'.repeat(499) }, LIMIT)).not.toThrow();
-    expect(fieldOf(() => validateJob({ type: 'a', payload: 'é'.repeat(500) }, LIMIT, 'jobs[3].'))).toBe('jobs[3].payload');
+    expect(fieldOf(() => validateJob({ type: 'a', payload: 'é'.repeat(500) }, LIMIT, 'jobs[3].'))).toBe(
+      'jobs[3].payload',
+    );
   });
 });

@@ -17,7 +17,16 @@ export interface ValidatedJob {
   idempotencyKey: string | null;
 }
 
-const ALLOWED_KEYS = new Set(['type', 'payload', 'priority', 'runAt', 'delayMs', 'maxAttempts', 'queue', 'idempotencyKey']);
+const ALLOWED_KEYS = new Set([
+  'type',
+  'payload',
+  'priority',
+  'runAt',
+  'delayMs',
+  'maxAttempts',
+  'queue',
+  'idempotencyKey',
+]);
 /** `\u0000` in JSON text that is not itself an escaped backslash followed by the letters `u0000`. */
 const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
 /**
@@ -45,7 +54,8 @@ function serialise(payload: unknown, prefix: string): string {
   }
   if (json === undefined) invalid(prefix, 'payload', `is not JSON-serializable (${typeof payload})`);
   // jsonb cannot store U+0000; refusing here beats a database error after the job was accepted.
-  if (ESCAPED_NUL.test(json!)) invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
+  if (ESCAPED_NUL.test(json!))
+    invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
   if (ESCAPED_SURROGATE.test(json!)) {
     invalid(prefix, 'payload', 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
   }
@@ -78,7 +88,8 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
   }
   const payloadJson = serialise(job.payload, prefix);
   const bytes = Buffer.byteLength(payloadJson, 'utf8');
-  if (bytes > maxPayloadBytes) invalid(prefix, 'payload', `is ${bytes} bytes of JSON, over the limit of ${maxPayloadBytes}`);
+  if (bytes > maxPayloadBytes)
+    invalid(prefix, 'payload', `is ${bytes} bytes of JSON, over the limit of ${maxPayloadBytes}`);
 
   const priority = optionalInteger(job.priority, prefix, 'priority', INT32_MIN, INT32_MAX) ?? 0;
   const maxAttempts = optionalInteger(job.maxAttempts, prefix, 'maxAttempts', 1, 1_000_000) ?? null;
@@ -86,7 +97,8 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
   let runAt: Date | null = null;
   if (job.runAt !== undefined) {
     if (job.delayMs !== undefined) invalid(prefix, 'runAt', 'and delayMs cannot both be given');
-    if (!(job.runAt instanceof Date) || Number.isNaN(job.runAt.getTime())) invalid(prefix, 'runAt', 'must be a valid Date');
+    if (!(job.runAt instanceof Date) || Number.isNaN(job.runAt.getTime()))
+      invalid(prefix, 'runAt', 'must be a valid Date');
     if (job.runAt.getTime() < MIN_RUN_AT_MS) {
       invalid(prefix, 'runAt', 'is before 4714-11-24 BC, the earliest time PostgreSQL stores');
     }

@@ -43,7 +43,10 @@ export class JobProducer {
     );
     this.notifier = new QueueNotifier(
       (queues) => this.repository.notifyQueues(queues),
-      (error) => this.logger.warn(`Waking workers failed; they will find the jobs at their next poll: ${(error as Error).message}`),
+      (error) =>
+        this.logger.warn(
+          `Waking workers failed; they will find the jobs at their next poll: ${(error as Error).message}`,
+        ),
     );
   }
 
@@ -62,7 +65,10 @@ export class JobProducer {
     if (!Array.isArray(jobs)) throw new JobValidationError('jobs', messages.invalidField('jobs', 'must be an array'));
     if (jobs.length === 0) return { ids: [] };
     if (jobs.length > 10_000) {
-      throw new JobValidationError('jobs', messages.invalidField('jobs', `holds ${jobs.length} jobs; at most 10000 per call`));
+      throw new JobValidationError(
+        'jobs',
+        messages.invalidField('jobs', `holds ${jobs.length} jobs; at most 10000 per call`),
+      );
     }
     checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));

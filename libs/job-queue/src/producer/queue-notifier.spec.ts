@@ -4,10 +4,14 @@ describe('QueueNotifier', () => {
   it('notifies at once, and folds the queues that arrive while a notify is in flight into the next one', async () => {
     const sent: string[][] = [];
     let release!: () => void;
-    const notifier = new QueueNotifier(async (queues) => {
-      sent.push(queues);
-      if (sent.length === 1) await new Promise<void>((r) => (release = r));
-    }, () => undefined, 0);
+    const notifier = new QueueNotifier(
+      async (queues) => {
+        sent.push(queues);
+        if (sent.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      () => undefined,
+      0,
+    );
     notifier.notify(['a']);
     notifier.notify(['b']);
     notifier.notify(['a', 'c']);
@@ -22,13 +26,17 @@ describe('QueueNotifier', () => {
     const errors: unknown[] = [];
     const sent: string[][] = [];
     let fail = true;
-    const notifier = new QueueNotifier(async (queues) => {
-      if (fail) {
-        fail = false;
-        throw new Error('down');
-      }
-      sent.push(queues);
-    }, (e) => errors.push(e), 0);
+    const notifier = new QueueNotifier(
+      async (queues) => {
+        if (fail) {
+          fail = false;
+          throw new Error('down');
+        }
+        sent.push(queues);
+      },
+      (e) => errors.push(e),
+      0,
+    );
     notifier.notify(['a']);
     await new Promise((r) => setImmediate(r));
     notifier.notify(['b']);
@@ -40,9 +48,13 @@ describe('QueueNotifier', () => {
   it('sends a lone notify at once, and folds the ones that follow within the gap into one at its end', async () => {
     const sent: Array<{ queues: string[]; at: number }> = [];
     const gapMs = 30;
-    const notifier = new QueueNotifier(async (queues) => {
-      sent.push({ queues, at: performance.now() });
-    }, () => undefined, gapMs);
+    const notifier = new QueueNotifier(
+      async (queues) => {
+        sent.push({ queues, at: performance.now() });
+      },
+      () => undefined,
+      gapMs,
+    );
     notifier.notify(['a']);
     expect(sent.map((s) => s.queues)).toEqual([['a']]);
     await new Promise((r) => setImmediate(r));

@@ -3,10 +3,14 @@ import { BatchedWriter, isTransient } from './batched-writer';
 describe('BatchedWriter', () => {
   it('writes items submitted in one tick as one batch and tells each whether its row held', async () => {
     const batches: string[][] = [];
-    const writer = new BatchedWriter<{ id: string }>(async (items) => {
-      batches.push(items.map((i) => i.id));
-      return new Set(['a', 'c']);
-    }, 0, () => undefined);
+    const writer = new BatchedWriter<{ id: string }>(
+      async (items) => {
+        batches.push(items.map((i) => i.id));
+        return new Set(['a', 'c']);
+      },
+      0,
+      () => undefined,
+    );
     const results = await Promise.all(['a', 'b', 'c'].map((id) => writer.submit({ id })));
     expect(batches).toEqual([['a', 'b', 'c']]);
     expect(results).toEqual([true, false, true]);
@@ -15,16 +19,24 @@ describe('BatchedWriter', () => {
   it('retries a failed write until it succeeds, reporting each failure', async () => {
     let calls = 0;
     const errors: number[] = [];
-    const writer = new BatchedWriter<{ id: string }>(async (items) => {
-      if (++calls < 3) throw new Error('connection lost');
-      return new Set(items.map((i) => i.id));
-    }, 0, (_e, attempt) => errors.push(attempt));
+    const writer = new BatchedWriter<{ id: string }>(
+      async (items) => {
+        if (++calls < 3) throw new Error('connection lost');
+        return new Set(items.map((i) => i.id));
+      },
+      0,
+      (_e, attempt) => errors.push(attempt),
+    );
     await expect(writer.submit({ id: 'x' })).resolves.toBe(true);
     expect(errors).toEqual([1, 2]);
   });
 
   it('rejects what is still waiting when stopped', async () => {
-    const writer = new BatchedWriter<{ id: string }>(() => new Promise(() => undefined), 50, () => undefined);
+    const writer = new BatchedWriter<{ id: string }>(
+      () => new Promise(() => undefined),
+      50,
+      () => undefined,
+    );
     const pending = writer.submit({ id: 'x' });
     writer.stop(new Error('stopped'));
     await expect(pending).rejects.toThrow('stopped');
@@ -34,11 +46,15 @@ describe('BatchedWriter', () => {
 describe('BatchedWriter with a row the database refuses', () => {
   it('fails that row alone and writes the rest of its batch', async () => {
     const writes: string[][] = [];
-    const writer = new BatchedWriter<{ id: string }>(async (items) => {
-      writes.push(items.map((i) => i.id));
-      if (items.some((i) => i.id === 'bad')) throw Object.assign(new Error('bigint out of range'), { code: '22003' });
-      return new Set(items.map((i) => i.id));
-    }, 0, () => undefined);
+    const writer = new BatchedWriter<{ id: string }>(
+      async (items) => {
+        writes.push(items.map((i) => i.id));
+        if (items.some((i) => i.id === 'bad')) throw Object.assign(new Error('bigint out of range'), { code: '22003' });
+        return new Set(items.map((i) => i.id));
+      },
+      0,
+      () => undefined,
+    );
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((id) => writer.submit({ id })));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
@@ -48,10 +64,14 @@ describe('BatchedWriter with a row the database refuses', () => {
 describe('BatchedWriter handing its items to another statement', () => {
   it('lets a caller take what waits, report it written, or give it back to be written as usual', async () => {
     const writes: string[][] = [];
-    const writer = new BatchedWriter<{ id: string }>(async (items) => {
-      writes.push(items.map((i) => i.id));
-      return new Set(items.map((i) => i.id));
-    }, 0, () => undefined);
+    const writer = new BatchedWriter<{ id: string }>(
+      async (items) => {
+        writes.push(items.map((i) => i.id));
+        return new Set(items.map((i) => i.id));
+      },
+      0,
+      () => undefined,
+    );
     const a = writer.submit({ id: 'a' });
     const b = writer.submit({ id: 'b' });
     const taken = writer.take();

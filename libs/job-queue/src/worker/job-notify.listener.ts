@@ -137,7 +137,9 @@ export class JobNotifyListener {
     if (this.stopped || this.reconnectTimer) return;
     this.failures += 1;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, 250 * 2 ** Math.min(this.failures - 1, 10));
-    this.logger.warn(`LISTEN connection lost (${error.message}); polling every ${this.options.pollIntervalMs} ms, reconnecting in ${delay} ms`);
+    this.logger.warn(
+      `LISTEN connection lost (${error.message}); polling every ${this.options.pollIntervalMs} ms, reconnecting in ${delay} ms`,
+    );
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();
@@ -154,5 +156,6 @@ async function endWithin(client: Client, ms: number): Promise<void> {
   const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
   const outcome = await Promise.race([client.end().catch(() => undefined), deadline]);
   clearTimeout(timer);
-  if (outcome === 'late') (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  if (outcome === 'late')
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

@@ -70,9 +70,21 @@ export class JobExecutor {
   ) {
     const onError = (what: string) => (error: unknown, attempt: number) =>
       this.logger.warn(`Writing ${what} failed (try ${attempt}), will retry: ${(error as Error).message}`);
-    this.completions = new BatchedWriter((l) => repository.completeMany(l), options.completionBatchDelayMs, onError('completions'));
-    this.retries = new BatchedWriter((r) => repository.retryMany(r), options.completionBatchDelayMs, onError('retries'));
-    this.kills = new BatchedWriter((k) => repository.killMany(k), options.completionBatchDelayMs, onError('dead letters'));
+    this.completions = new BatchedWriter(
+      (l) => repository.completeMany(l),
+      options.completionBatchDelayMs,
+      onError('completions'),
+    );
+    this.retries = new BatchedWriter(
+      (r) => repository.retryMany(r),
+      options.completionBatchDelayMs,
+      onError('retries'),
+    );
+    this.kills = new BatchedWriter(
+      (k) => repository.killMany(k),
+      options.completionBatchDelayMs,
+      onError('dead letters'),
+    );
     metrics.concurrency.set(options.concurrency);
     this.delays = new RetryDelays(options, this.logger);
     const poolMax = () => (repository.pool as unknown as { options: { max?: number } }).options.max ?? 10;
@@ -424,7 +436,7 @@ export class JobExecutor {
   /** Starts queued jobs, oldest first, while slots are free; a type at its own limit lets later types pass. */
   private startQueued(): void {
     if (this.closing) return;
-    for (let i = 0; i < this.queued.length && this.running < this.options.concurrency; ) {
+    for (let i = 0; i < this.queued.length && this.running < this.options.concurrency;) {
       const execution = this.queued[i];
       const limit = execution.handler.options.concurrency;
       if (limit !== undefined && (this.runningByType.get(execution.job.type) ?? 0) >= limit) {

@@ -62,7 +62,10 @@ export class JobPoller {
 
   start(): void {
     const limited = this.registry.all().filter((h) => h.options.concurrency !== undefined);
-    const open = this.registry.all().filter((h) => h.options.concurrency === undefined).map((h) => h.type);
+    const open = this.registry
+      .all()
+      .filter((h) => h.options.concurrency === undefined)
+      .map((h) => h.type);
     // Handlers with their own concurrency claim first: claimed after the shared group, a steady backlog of other
     // types would take every free slot and starve them.
     this.groups = [
@@ -107,7 +110,10 @@ export class JobPoller {
   /** Median duration (ms) of the claims that ended within the last `windowMs`; null when there were none. */
   recentClaimMs(windowMs: number): { medianMs: number; claims: number } | null {
     const since = Date.now() - windowMs;
-    const times = this.recentClaims.filter((c) => c.at > since).map((c) => c.ms).sort((a, b) => a - b);
+    const times = this.recentClaims
+      .filter((c) => c.at > since)
+      .map((c) => c.ms)
+      .sort((a, b) => a - b);
     if (times.length === 0) return null;
     return { medianMs: times[Math.floor(times.length / 2)], claims: times.length };
   }
@@ -157,7 +163,9 @@ export class JobPoller {
       }
       const delay = Math.min(MAX_ERROR_BACKOFF_MS, 100 * 2 ** Math.min(this.consecutiveErrors, 16));
       // One line per error streak step keeps the log readable during an outage.
-      this.logger.warn(`Claiming jobs failed (${this.consecutiveErrors} in a row), next try in ${delay} ms: ${(error as Error).message}`);
+      this.logger.warn(
+        `Claiming jobs failed (${this.consecutiveErrors} in a row), next try in ${delay} ms: ${(error as Error).message}`,
+      );
       this.backoffTimer = setTimeout(() => {
         this.backoffTimer = undefined;
         this.wake();
