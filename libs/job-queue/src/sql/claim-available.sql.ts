@@ -11,8 +11,8 @@ import { statement } from './statement';
  * a recursive CTE (`walk`) whose steps each start strictly after the key of the last row the previous step took, and
  * stops when $3 rows are locked. A step is a `LIMIT 1` index probe per (queue, type) pair served: the pair whose next
  * row comes first wins, and the step takes that pair's rows in order, up to the next row of any other pair and at
- * most CHUNK of them, in one more probe (with one pair, as with one type or one type with a backlog, a step is a
- * probe for CHUNK rows; with pairs that interleave, a step takes the rows that come in a row). So:
+ * most CLAIM_CHUNK of them, in one more probe (with one pair, as with one type or one type with a backlog, a step is a
+ * probe for CLAIM_CHUNK rows; with pairs that interleave, a step takes the rows that come in a row). So:
  * - a claim reads only the pairs it serves: a backlog of other queues or types is never touched;
  * - it takes one priority level at a time. Within a level, `next_retry_at <= now()` bounds the probe (the due rows
  *   of a level are a contiguous range of the index), so jobs scheduled in the future are never walked. When a level
@@ -66,7 +66,7 @@ walk (job, priority, next_retry_at, created_at, id, ids) AS (
            AND (next_retry_at, created_at, id) < (coalesce(other.next_retry_at, 'infinity'),
                 coalesce(other.created_at, 'infinity'), coalesce(other.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
          ORDER BY next_retry_at, created_at, id
-         LIMIT ${CHUNK}) x
+         LIMIT ${CLAIM_CHUNK}) x
        HAVING count(*) > 0) ch)
     UNION ALL
     ${nextLevel(t, 'w.priority', cursor)}
@@ -86,7 +86,7 @@ c AS MATERIALIZED (
  * next row of any other pair: with one pair (one type, or one type with a backlog) a step is one probe for up to
  * this many rows; with interleaved pairs it is as many as come in a row. A constant, so the planner knows it.
  */
-const CHUNK = 32;
+export const CLAIM_CHUNK = 32;
 
 /**
  * The next row after the walk's position `w` on its level, among the served pairs that satisfy `which`: one
