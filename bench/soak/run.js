@@ -412,6 +412,7 @@ function markdown({
     '| --- | --- | --- |',
     ...result.checks.map((c) => `| ${c.target} | ${c.measured} | ${c.ok ? 'met' : '**missed**'} |`),
     '',
+    ...result.notes.flatMap((n) => [n, '']),
     `Acknowledged ${counts.acked} jobs (${counts.failed} batches refused); after the drain: ${final.live} live, ${final.dead} dead,`,
     `${final.effects} effects for ${final.jobsWithEffect} jobs.`,
     '',

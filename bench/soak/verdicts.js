@@ -92,10 +92,29 @@ function verdicts({ rows, holdFromMinute, holdToMinute, minutes, acked, failedBa
     ok: lostOk,
   });
 
+  // Not targets, but what a reader of a short run needs to weigh the verdicts above.
+  const notes = [];
+  const held = rows.filter((r) => r.minute > holdFromMinute && r.minute <= holdToMinute + rowMinutes * RECOVERY_ROWS);
+  if (Math.max(...held.map((r) => r.deadTuples)) <= steadyDead) {
+    notes.push(
+      `The idle transaction did not raise the dead tuples above their steady maximum (the library's vacuum ` +
+        `threshold sawtooth): at this rate it was held too short to matter; the full hour holds it 5 minutes.`,
+    );
+  }
+  const indexSlope = slope(
+    measured.map((r) => r.minute),
+    measured.map((r) => r.indexBytes),
+  );
+  notes.push(
+    `Index size trend: ${indexSlope >= 0 ? '+' : ''}${((indexSlope * 60) / 2 ** 20).toFixed(2)} MiB per hour ` +
+      `(from ${(measured[0].indexBytes / 2 ** 20).toFixed(2)} to ${(measured[measured.length - 1].indexBytes / 2 ** 20).toFixed(2)} MiB).`,
+  );
+
   return {
+    notes,
     checks,
     passed: checks.every((c) => c.ok),
-    lines: checks.map((c) => `${c.ok ? 'met   ' : 'MISSED'} ${c.target}: ${c.measured}`),
+    lines: [...checks.map((c) => `${c.ok ? 'met   ' : 'MISSED'} ${c.target}: ${c.measured}`), ...notes],
   };
 }
 

@@ -34,28 +34,38 @@ export class ReplicatedPostgres {
   static async start(): Promise<ReplicatedPostgres> {
     const folders = [folder('primary'), folder('standby')];
     const [primaryDir, standbyDir] = folders;
-    // A first start creates the cluster; a clean stop leaves it consistent for the copy.
-    const first = await startEmbeddedPostgres({ dataDir: primaryDir, port: await freePort() });
-    await first.stop();
-    execFileSync('cp', ['-a', first.dataDir, join(standbyDir, 'pg')]);
-    const primary = await startEmbeddedPostgres({ dataDir: primaryDir, port: first.port });
-    const link = await FreezableProxy.start(primary.url);
-    const via = new URL(link.url);
-    const standbyCluster = join(standbyDir, 'pg');
-    writeFileSync(join(standbyCluster, 'standby.signal'), '');
-    appendFileSync(
-      join(standbyCluster, 'postgresql.auto.conf'),
-      `primary_conninfo = 'host=${via.hostname} port=${via.port} user=postgres password=postgres application_name=${STANDBY_NAME}'\n`,
-    );
-    const standby = await startEmbeddedPostgres({ dataDir: standbyDir, port: await freePort() });
-    const pair = new ReplicatedPostgres(primary, standby, link, folders);
-    await waitFor(
-      'the standby streaming',
-      async () => (await pair.replication()).some((r) => r.state === 'streaming'),
-      30_000,
-      100,
-    );
-    return pair;
+    const started: Array<{ stop(): Promise<void> }> = [];
+    try {
+      // A first start creates the cluster; a clean stop leaves it consistent for the copy.
+      const first = await startEmbeddedPostgres({ dataDir: primaryDir, port: await freePort() });
+      await first.stop();
+      execFileSync('cp', ['-a', first.dataDir, join(standbyDir, 'pg')]);
+      const primary = await startEmbeddedPostgres({ dataDir: primaryDir, port: first.port });
+      started.push(primary);
+      const link = await FreezableProxy.start(primary.url);
+      started.push(link);
+      const via = new URL(link.url);
+      const standbyCluster = join(standbyDir, 'pg');
+      writeFileSync(join(standbyCluster, 'standby.signal'), '');
+      appendFileSync(
+        join(standbyCluster, 'postgresql.auto.conf'),
+        `primary_conninfo = 'host=${via.hostname} port=${via.port} user=postgres password=postgres application_name=${STANDBY_NAME}'\n`,
+      );
+      const standby = await startEmbeddedPostgres({ dataDir: standbyDir, port: await freePort() });
+      started.push(standby);
+      const pair = new ReplicatedPostgres(primary, standby, link, folders);
+      await waitFor(
+        'the standby streaming',
+        async () => (await pair.replication()).some((r) => r.state === 'streaming'),
+        30_000,
+        100,
+      );
+      return pair;
+    } catch (error) {
+      for (const part of started.reverse()) await part.stop().catch(() => undefined);
+      for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** The primary's view of its standbys (`pg_stat_replication`). */
