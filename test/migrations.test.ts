@@ -14,7 +14,7 @@ const root = join(__dirname, '..');
 /** Every step's recorded name in a schema, in chain order. */
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
-const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schema_versions', 'workers'];
+const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schedules', 'schema_versions', 'workers'];
 
 async function versions(
   url: string,
