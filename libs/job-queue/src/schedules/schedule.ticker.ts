@@ -69,7 +69,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     await this.refreshTask.stop();
-    const firing = [...this.entries.values()].map((e) => e.firing);
+    const firing = [...this.entries.values()].flatMap((e) => (e.firing ? [e.firing] : []));
     for (const entry of this.entries.values()) clearTimeout(entry.timer);
     this.entries.clear();
     await Promise.all(firing);
@@ -213,7 +213,12 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
       }
       entry.row = fresh;
       if (fresh.definition_hash !== row.definition_hash) entry.slots = new CronSlots(fresh.cron, fresh.timezone);
-      return this.arm(entry);
+      // Nothing moved (not another instance's fire, nor a change): firing again at once would spin. Wait instead.
+      const moved =
+        fresh.last_slot_ms !== row.last_slot_ms ||
+        fresh.definition_hash !== row.definition_hash ||
+        fresh.paused !== row.paused;
+      return moved ? this.arm(entry) : this.arm(entry, RETRY_AFTER_ERROR_MS);
     }
     this.metrics.slots(row.name, {
       fired: result.created,

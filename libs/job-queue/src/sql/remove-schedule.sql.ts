@@ -1,4 +1,4 @@
-import { aheadJobsOf } from './schedule-columns';
+import { aheadJobsOf, NOW_MS } from './schedule-columns';
 import { statement } from './statement';
 
 /** Deletes a schedule ($1) and the jobs it enqueued ahead of their slot; no row when there was no such schedule. */
@@ -6,7 +6,7 @@ export const removeSchedule = statement(
   'remove-schedule',
   (t) => `
 WITH gone AS (DELETE FROM ${t.schedules} WHERE name = $1 RETURNING name),
-ahead AS (${aheadJobsOf(t.jobs, '$1')} AND EXISTS (SELECT 1 FROM gone))
+ahead AS (${aheadJobsOf(t.jobs, '$1', 'EXISTS (SELECT 1 FROM gone)')})
 SELECT gone.name, (SELECT count(*) FROM ahead)::int AS removed FROM gone`,
 );
 
@@ -19,10 +19,10 @@ export const setSchedulePaused = statement(
   (t) => `
 WITH s AS (
   UPDATE ${t.schedules}
-  SET paused = $2, updated_at = now(), last_slot = CASE WHEN paused = $2 THEN last_slot ELSE now() END
+  SET paused = $2, updated_at = now(), last_slot = CASE WHEN paused = $2 THEN last_slot ELSE ${NOW_MS} END
   WHERE name = $1
   RETURNING name, paused
 ),
-ahead AS (${aheadJobsOf(t.jobs, '$1')} AND $2 AND EXISTS (SELECT 1 FROM s))
+ahead AS (${aheadJobsOf(t.jobs, '$1', '$2 AND EXISTS (SELECT 1 FROM s)')})
 SELECT s.name, s.paused, (SELECT count(*) FROM ahead)::int AS removed FROM s`,
 );

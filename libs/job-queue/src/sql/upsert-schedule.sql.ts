@@ -1,9 +1,9 @@
-import { aheadJobsOf, scheduleColumns } from './schedule-columns';
+import { aheadJobsOf, NOW_MS, scheduleColumns } from './schedule-columns';
 import { statement } from './statement';
 
 const INSERT_COLUMNS = `name, cron, timezone, type, queue, payload, priority, max_attempts, overlap, catch_up,
   backfill_limit, source, definition_hash, last_slot`;
-const VALUES = `$1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, now()`;
+const VALUES = `$1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, ${NOW_MS}`;
 const SET_DEFINITION = `cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, type = EXCLUDED.type,
   queue = EXCLUDED.queue, payload = EXCLUDED.payload, priority = EXCLUDED.priority,
   max_attempts = EXCLUDED.max_attempts, overlap = EXCLUDED.overlap, catch_up = EXCLUDED.catch_up,
@@ -23,12 +23,11 @@ WITH old AS (SELECT definition_hash FROM ${t.schedules} WHERE name = $1),
 saved AS (
   INSERT INTO ${t.schedules} AS s (${INSERT_COLUMNS}) VALUES (${VALUES})
   ON CONFLICT (name) DO UPDATE SET ${SET_DEFINITION},
-    last_slot = CASE WHEN s.definition_hash = EXCLUDED.definition_hash THEN s.last_slot ELSE now() END
+    last_slot = CASE WHEN s.definition_hash = EXCLUDED.definition_hash THEN s.last_slot ELSE ${NOW_MS} END
   RETURNING ${scheduleColumns('s')}
 ),
 ahead AS (
-  ${aheadJobsOf(t.jobs, '$1')}
-    AND EXISTS (SELECT 1 FROM old WHERE old.definition_hash <> $13)
+  ${aheadJobsOf(t.jobs, '$1', 'EXISTS (SELECT 1 FROM old WHERE old.definition_hash <> $13)')}
 )
 SELECT saved.*, NOT EXISTS (SELECT 1 FROM old) AS created,
        coalesce((SELECT old.definition_hash <> $13 FROM old), true) AS changed,
@@ -51,11 +50,11 @@ WITH saved AS (
   INSERT INTO ${t.schedules} AS s (${INSERT_COLUMNS}) VALUES (${VALUES})
   ON CONFLICT (name) DO UPDATE SET ${SET_DEFINITION},
     superseded_hashes = array_append(s.superseded_hashes, s.definition_hash),
-    last_slot = now()
+    last_slot = ${NOW_MS}
   WHERE s.source = 'code' AND s.definition_hash <> EXCLUDED.definition_hash
     AND NOT (EXCLUDED.definition_hash = ANY (s.superseded_hashes))
   RETURNING s.name, (xmax = 0) AS created
 ),
-ahead AS (${aheadJobsOf(t.jobs, '$1')} AND EXISTS (SELECT 1 FROM saved WHERE NOT saved.created))
+ahead AS (${aheadJobsOf(t.jobs, '$1', 'EXISTS (SELECT 1 FROM saved WHERE NOT saved.created)')})
 SELECT saved.name, saved.created, (SELECT count(*) FROM ahead)::int AS removed FROM saved`,
 );
