@@ -113,7 +113,7 @@ describe('schedules', () => {
       [{ catchUp: -1 }, 'catchUp'],
     ] as const) {
       const error = await scheduler
-        .upsert({ name: 'api.bad', type: 'sched.record', cron: '* * * * *', ...input } as never)
+        .upsert({ name: 'api.bad', type: 'sched.record', cron: '* * * * *', ...(input as object) })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(JobValidationError);
       expect((error as JobValidationError).field).toBe(field);
@@ -193,8 +193,7 @@ describe('schedules', () => {
   });
 
   it('after a 10 s outage of every instance: skip fires none of the missed slots, latest one, backfill N up to N', async () => {
-    let app = await start();
-    const scheduler = app.get(JobScheduler);
+    const scheduler = (await start()).get(JobScheduler);
     for (const [name, catchUp] of [
       ['outage.skip', 'skip'],
       ['outage.latest', 'latest'],
@@ -209,7 +208,7 @@ describe('schedules', () => {
     await stopAll();
     const [{ down_at }] = await query<{ down_at: Date }>(db.url, 'SELECT now() AS down_at');
     await new Promise((resolve) => setTimeout(resolve, 10_000)); // the outage itself, not a wait for a condition
-    app = await start();
+    await start();
     const [{ up_at }] = await query<{ up_at: Date }>(db.url, 'SELECT now() AS up_at');
     await waitFor('two slots after the restart', async () => {
       const counts = await Promise.all(['outage.skip', 'outage.latest', 'outage.backfill'].map(runsOf));
