@@ -135,6 +135,14 @@ describe('migrations', () => {
     sources.push(await ds.initialize());
     await ds.runMigrations();
     await ds.undoLastMigration();
+    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions', 'workers']);
+    const scheduleColumns = await query(
+      db.url,
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name IN ('schedule_name', 'scheduled_for')`,
+    );
+    expect(scheduleColumns).toEqual([]);
+    await ds.undoLastMigration();
     expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
   });
 
