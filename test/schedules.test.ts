@@ -1,6 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Pool } from 'pg';
 import { JobHandler, JobScheduler, JobValidationError, type JobContext } from '@app/job-queue';
+import { ScheduleTicker } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { percentile } from './support/percentiles';
@@ -38,6 +39,19 @@ class Handlers {
   async code(_payload: unknown, ctx: JobContext) {
     await record(ctx);
   }
+}
+
+/** Two releases of one app: the schedule of `deploy.report` changed from every minute to every five. */
+@Injectable()
+class ReleaseOne {
+  @JobHandler('deploy.report', { schedule: { cron: '* * * * *' } })
+  async run() {}
+}
+
+@Injectable()
+class ReleaseTwo {
+  @JobHandler('deploy.report', { schedule: { cron: '*/5 * * * *' } })
+  async run() {}
 }
 
 const runsOf = (schedule: string) =>
@@ -122,6 +136,36 @@ describe('schedules', () => {
 
     expect(await scheduler.remove('api.daily')).toBe(true);
     expect(await scheduler.remove('api.daily')).toBe(false);
+    await stopAll();
+  });
+
+  it('deploys: the newer code definition wins, an older release starting later does not bring its own back, run-time schedules are left alone', async () => {
+    const release = async (handlers: typeof ReleaseOne) => {
+      const app = await startTestApp({ connectionUrl: db.url, pollIntervalMs: 5_000 }, [handlers]);
+      apps.push(app);
+      return app;
+    };
+    const cronOf = async () => {
+      const [row] = await query<{ cron: string; source: string }>(
+        db.url,
+        `SELECT cron, source FROM job_queue.schedules WHERE name = 'deploy.report'`,
+      );
+      return row;
+    };
+    await release(ReleaseOne);
+    await waitFor('release one wrote its schedule', async () => (await cronOf())?.cron === '* * * * *');
+    const two = await release(ReleaseTwo);
+    await waitFor('release two replaced it', async () => (await cronOf())?.cron === '*/5 * * * *');
+    // An instance of the old release (re)starts during the rolling deploy: the definition stays the new one.
+    const oldAgain = await release(ReleaseOne);
+    await oldAgain.get(ScheduleTicker).refreshNow();
+    expect(await cronOf()).toEqual({ cron: '*/5 * * * *', source: 'code' });
+    // Changed at run time, the schedule is the operator's: no code sync touches it.
+    await two.get(JobScheduler).upsert({ name: 'deploy.report', type: 'deploy.report', cron: '0 * * * *' });
+    await release(ReleaseTwo);
+    await (await release(ReleaseTwo)).get(ScheduleTicker).refreshNow();
+    expect(await cronOf()).toEqual({ cron: '0 * * * *', source: 'runtime' });
+    await two.get(JobScheduler).remove('deploy.report');
     await stopAll();
   });
 
