@@ -50,6 +50,11 @@ export class JobPoller {
   private dueTimer: NodeJS.Timeout | undefined;
   /** `performance.now()` the due timer fires at; Infinity when none is set. */
   private dueAt = Number.POSITIVE_INFINITY;
+  /**
+   * A wake-up from outside (NOTIFY, poll tick, due timer, start) came since the last next-due probe. Only those can
+   * bring news of jobs due later; the wake-ups of freed slots under load would repeat the probe for nothing.
+   */
+  private probeWanted = true;
   /** The loop under way, if any: shutdown waits for its claim to return before it counts what is in flight. */
   private current: Promise<void> = Promise.resolve();
   private groups: ClaimGroup[] = [];
@@ -85,7 +90,8 @@ export class JobPoller {
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
-      if (this.saturated && this.executor.wantsClaim()) this.wakeSoon();
+      // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees.
+      if ((this.saturated || this.probeWanted) && this.executor.wantsClaim()) this.wakeSoon();
     });
     this.executor.onRetryWritten((delayMs) => this.wakeIn(delayMs + DUE_MARGIN_MS));
     this.wake();
@@ -151,8 +157,12 @@ export class JobPoller {
     );
   }
 
-  /** Asks for a claim; folds into the running loop when there is one. */
-  wake(): void {
+  /**
+   * Asks for a claim; folds into the running loop when there is one. `probe`: also learn the next due time after
+   * it (see `probeNextDue`); a wake-up for freed slots alone (`wakeSoon`) has nothing new to learn.
+   */
+  wake(probe = true): void {
+    if (probe) this.probeWanted = true;
     if (this.stopped || this.backoffTimer) return;
     if (this.running) {
       this.again = true;
@@ -171,7 +181,7 @@ export class JobPoller {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      this.wake();
+      this.wake(false);
     });
   }
 
@@ -184,7 +194,7 @@ export class JobPoller {
           // a full batch came back: claim again while slots are free
         }
         // Inside the loop: a wake-up that arrives during the probe sets `again` and is not lost.
-        if (!this.again && !this.stopped) await this.probeNextDue();
+        if (!this.again && !this.stopped && this.probeWanted) await this.probeNextDue();
       } while (this.again && !this.stopped);
       this.consecutiveErrors = 0;
     } catch (error) {
@@ -216,7 +226,9 @@ export class JobPoller {
    * slots free. Beyond a poll interval away, the poll's own probe will see it closer.
    */
   private async probeNextDue(): Promise<void> {
+    // Without room the probe waits: the wake-up of the slots that free will make it.
     if (this.executor.claimable() === 0) return;
+    this.probeWanted = false;
     const dueInMs = await this.repository.nextDueInMs(this.options.queues, this.servedTypes());
     if (dueInMs !== null && dueInMs < this.options.pollIntervalMs) this.wakeIn(dueInMs + DUE_MARGIN_MS);
   }
