@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { JobQueueMigrations } from './libs/job-queue/src/migrations';
 import { CreateSampleEffects1764288000001 } from './apps/sample/src/database/sample-effects.migration';
+import { AddSampleEffectsSlot1764460800001 } from './apps/sample/src/database/sample-effects-slot.migration';
 
 /**
  * The DataSource of the TypeORM CLI (`npm run migration:run`): the queue's migrations next to the sample's own, on
@@ -13,6 +14,6 @@ if (!url) throw new Error('Set DATABASE_URL to run migrations, e.g. postgres://p
 export default new DataSource({
   type: 'postgres',
   url,
-  migrations: [...JobQueueMigrations, CreateSampleEffects1764288000001],
+  migrations: [...JobQueueMigrations, CreateSampleEffects1764288000001, AddSampleEffectsSlot1764460800001],
   migrationsTransactionMode: 'all',
 });

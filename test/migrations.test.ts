@@ -14,7 +14,7 @@ const root = join(__dirname, '..');
 /** Every step's recorded name in a schema, in chain order. */
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
-const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schema_versions', 'workers'];
+const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schedules', 'schema_versions', 'workers'];
 
 async function versions(
   url: string,
@@ -134,6 +134,14 @@ describe('migrations', () => {
     });
     sources.push(await ds.initialize());
     await ds.runMigrations();
+    await ds.undoLastMigration();
+    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions', 'workers']);
+    const scheduleColumns = await query(
+      db.url,
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name IN ('schedule_name', 'scheduled_for')`,
+    );
+    expect(scheduleColumns).toEqual([]);
     await ds.undoLastMigration();
     expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
   });

@@ -7,6 +7,13 @@ export { JobQueueModule } from './job-queue.module';
 export { JobHandler } from './discovery/job-handler.decorator';
 export { JobProducer } from './producer/job.producer';
 export { JobQueueAdmin, type QueueStats } from './job-queue.admin';
+export { JobScheduler } from './schedules/job.scheduler';
+export type {
+  ScheduleCatchUp,
+  ScheduleInfo,
+  ScheduleInput,
+  ScheduleOptions,
+} from './schedules/schedule-options.interface';
 export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './observability/job-queue.health';
 export type { JobQueueHealthResult } from './observability/health-result';
 export { METRIC as JOB_QUEUE_METRICS } from './observability/metric-names';

@@ -25,3 +25,6 @@ export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { cursorAfter } from './worker/claim-cursor';
+export { ScheduleTicker } from './schedules/schedule.ticker';
+export { ScheduleRepository } from './schedules/schedule.repository';
+export { CronSlots, planSlots } from './schedules/cron-slots';

@@ -24,6 +24,8 @@ import { JobProducer } from './producer/job.producer';
 import { JobExecutor } from './worker/job.executor';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
+import { scheduleProviders } from './schedules/schedule.providers';
+import { JobScheduler } from './schedules/job.scheduler';
 
 /**
  * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
@@ -57,7 +59,8 @@ import { JobPoller } from './worker/job.poller';
     JobProducer,
     JobQueueAdmin,
     JobQueueHealthIndicator,
+    ...scheduleProviders,
   ],
-  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS],
+  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS, JobScheduler],
 })
 export class JobQueueModule extends ConfigurableJobQueueModule {}

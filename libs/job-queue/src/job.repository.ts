@@ -21,6 +21,7 @@ import { queueTables, type QueueTables } from './sql/identifier';
 import { insertJobs } from './sql/insert-jobs.sql';
 import { insertJobsPlain } from './sql/insert-jobs-plain.sql';
 import { notifyQueues } from './sql/notify-queues.sql';
+import { nextDue } from './sql/next-due.sql';
 import { killMany } from './sql/kill-many.sql';
 import { listDead } from './sql/list-dead.sql';
 import { listSchemaVersions } from './sql/list-schema-versions.sql';
@@ -60,6 +61,8 @@ export interface ClaimedJob {
   claimed_at_ms: number;
   /** The job's run-at (`next_retry_at`) when claimed, in milliseconds since the epoch: where a claim's cursor is. */
   run_at_ms: number;
+  /** The slot of a job a schedule made, in milliseconds since the epoch; null for any other job. */
+  scheduled_for_ms: number | null;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -596,6 +599,12 @@ export class JobRepository {
   /** Up to `maxPairs` queue/type pairs with pending jobs and no live worker; each count stops at `countCap`. */
   async findUnserved(maxPairs: number, countCap: number, maxScanned: number): Promise<UnservedJobs[]> {
     return this.rows<UnservedJobs>(findUnserved, [maxPairs, countCap, maxScanned]);
+  }
+
+  /** Milliseconds until the earliest not-yet-due pending job of these queues and types (database clock); null: none. */
+  async nextDueInMs(queues: string[], types: string[]): Promise<number | null> {
+    const [row] = await this.rows<{ due_in_ms: number | null }>(nextDue, claimPairs(queues, types));
+    return row?.due_in_ms ?? null;
   }
 
   async ping(): Promise<void> {

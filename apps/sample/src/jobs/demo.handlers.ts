@@ -33,11 +33,10 @@ export class DemoHandlers {
   /** Writes one effect row in the job's own transaction: exactly once, even across crashes. */
   @JobHandler('demo.record', { transactional: true })
   async record(payload: { delayMs?: number }, ctx: JobContext): Promise<void> {
-    await ctx.manager!.query('INSERT INTO sample.effects (job_id, instance_id, attempt) VALUES ($1, $2, $3)', [
-      ctx.id,
-      this.config.instanceId,
-      ctx.attempt,
-    ]);
+    await ctx.manager!.query(
+      'INSERT INTO sample.effects (job_id, instance_id, attempt, scheduled_for) VALUES ($1, $2, $3, $4)',
+      [ctx.id, this.config.instanceId, ctx.attempt, ctx.scheduledFor ?? null],
+    );
     const delayMs = Number(payload?.delayMs ?? 0);
     if (delayMs > 0) await sleepUnlessAborted(delayMs, ctx.signal);
   }

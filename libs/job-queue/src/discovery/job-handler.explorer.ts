@@ -6,6 +6,7 @@ import { JOB_TYPE_PATTERN } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import { validateBackoff } from '../job-queue-options.resolver';
+import { validateHandlerSchedule } from '../schedules/handler-schedule.validator';
 import { JobHandlerMetadataAccessor } from './job-handler.accessor';
 import { JobHandlerRegistry } from './job-handler.registry';
 
@@ -46,6 +47,7 @@ export class JobHandlerExplorer implements OnModuleInit {
         throw new JobQueueConfigError('JobHandler', messages.invalidHandlerType(metadata.type, name));
       }
       validateHandlerOptions(metadata.options as Record<string, unknown>, name);
+      validateHandlerSchedule(metadata.type, metadata.options.schedule, name);
       this.registry.add({
         type: metadata.type,
         options: metadata.options,

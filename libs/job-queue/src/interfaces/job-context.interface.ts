@@ -10,6 +10,8 @@ export interface JobContext {
   attempt: number;
   maxAttempts: number;
   createdAt: Date;
+  /** The slot a schedule made this job for (see `JobScheduler`); null for a job no schedule made. */
+  scheduledFor?: Date | null;
   /** Aborted on timeout, on lease loss, and when shutdown stops waiting. */
   signal: AbortSignal;
   logger: LoggerService;

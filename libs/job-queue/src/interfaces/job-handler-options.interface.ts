@@ -1,4 +1,5 @@
 import type { BackoffOption } from './backoff.interface';
+import type { ScheduleOptions } from '../schedules/schedule-options.interface';
 
 export interface JobHandlerOptions {
   /** Most jobs of this type run at once on one instance (within the module's `concurrency`). */
@@ -14,4 +15,9 @@ export interface JobHandlerOptions {
    * database effects through `ctx.manager` happen exactly once. Holds a pooled connection while it runs.
    */
   transactional?: boolean;
+  /**
+   * Run this type on a schedule: a schedule named after the type, written to the database at start (see
+   * `JobScheduler` and docs/schedules.md for how deploys that change it behave).
+   */
+  schedule?: ScheduleOptions;
 }

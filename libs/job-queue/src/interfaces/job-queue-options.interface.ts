@@ -65,6 +65,15 @@ export interface JobQueueModuleOptions {
   vacuumThreshold?: number;
   /** How often the dead tuples are checked (one read of the statistics views). */
   vacuumIntervalMs?: number;
+  /**
+   * How long before its slot a schedule's job is created (at most half the schedule's period; 0 with overlap
+   * `skip`, which decides at the slot). The job waits in the table, due at its slot, so it starts on time.
+   */
+  scheduleLeadMs?: number;
+  /** How late a slot may be fired as if on time; a slot later than this is missed, and `catchUp` decides. */
+  scheduleMisfireGraceMs?: number;
+  /** How often an instance re-reads the schedules (new, changed, paused or fired by other instances). */
+  scheduleRefreshIntervalMs?: number;
 }
 
 /** Every option after defaults are merged; `dataSource` is resolved by the module. */

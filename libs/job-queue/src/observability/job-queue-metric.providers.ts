@@ -128,4 +128,19 @@ export const jobQueueMetricProviders = [
     help: 'Vacuums of the queue tables this instance ran or passed up, by outcome (vacuumed, busy, horizon_held, denied)',
     labelNames: ['table', 'outcome'],
   }),
+  makeCounterProvider({
+    name: METRIC.scheduleFired,
+    help: 'Schedule slots this instance created a job for, by schedule',
+    labelNames: ['schedule'],
+  }),
+  makeCounterProvider({
+    name: METRIC.scheduleSkipped,
+    help: 'Schedule slots this instance passed because the previous job of the schedule was still live (overlap skip)',
+    labelNames: ['schedule'],
+  }),
+  makeCounterProvider({
+    name: METRIC.scheduleMissed,
+    help: 'Schedule slots passed without a job because no instance fired them in time (left out by the catch-up policy)',
+    labelNames: ['schedule'],
+  }),
 ];

@@ -6,6 +6,8 @@ import { JobPoller } from '../worker/job.poller';
 import { JobNotifyListener } from '../worker/job-notify.listener';
 import { WorkerRegistry } from '../maintenance/worker.registry';
 import { healthCheck, type JobQueueHealthResult } from './health-result';
+import { ScheduleRepository } from '../schedules/schedule.repository';
+import { findLateSchedules } from '../schedules/late-schedules';
 
 export interface JobQueueHealthOptions {
   /** Down when the database does not answer within this long. Default 1000 ms. */
@@ -27,6 +29,11 @@ export interface JobQueueHealthOptions {
   maxClaimMs?: number;
   /** The window of `maxClaimMs`. Default 30000 ms. */
   claimWindowMs?: number;
+  /**
+   * Down when a schedule (not paused) has not fired for more than this many of its periods (e.g. 2): its first
+   * unfired slot is that far in the past although this instance, which answers, is up.
+   */
+  maxScheduleLatePeriods?: number;
 }
 
 /**
@@ -46,6 +53,7 @@ export class JobQueueHealthIndicator {
     private readonly poller: JobPoller,
     private readonly listener: JobNotifyListener,
     private readonly workers: WorkerRegistry,
+    private readonly schedules: ScheduleRepository,
   ) {}
 
   async isHealthy<const Key extends string = 'job_queue'>(
@@ -101,6 +109,17 @@ export class JobQueueHealthIndicator {
         if (count > thresholds.maxUnservedJobs) {
           const pairs = unserved.map((u) => `${u.queue}/${u.type}`).join(', ');
           return indicator.down({ ...info, message: `${count} pending jobs have no live worker (${pairs})` });
+        }
+      }
+      if (thresholds.maxScheduleLatePeriods !== undefined) {
+        const late = findLateSchedules(
+          await withTimeout(this.schedules.list(), timeoutMs),
+          thresholds.maxScheduleLatePeriods,
+        );
+        if (late.length > 0) {
+          info.lateSchedules = late;
+          const names = late.map((l) => `${l.name} (${l.periods} periods)`).join(', ');
+          return indicator.down({ ...info, message: `schedules have not fired: ${names}` });
         }
       }
     } catch (error) {

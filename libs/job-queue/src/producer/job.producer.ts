@@ -91,7 +91,8 @@ export class JobProducer {
       ? await this.repository.insertMany(jobs, { manager, notifyOnCommit: true })
       : await this.grouped.add(jobs);
     const created = jobs.filter((_, i) => results[i].created);
-    if (!manager) this.notifier.notify(new Set(jobs.filter((_, i) => results[i].runnable).map((job) => job.queue)));
+    // Delayed jobs wake the workers too: each learns the new job's due time from its next-due probe, and wakes then.
+    if (!manager) this.notifier.notify(new Set(jobs.filter((_, i) => results[i].created).map((job) => job.queue)));
     this.metrics.jobsEnqueued(created);
     // Only this caller's jobs are in `results`: a key that stayed unresolved fails this call alone.
     const unresolved = jobs.find((_, i) => results[i].id === null);

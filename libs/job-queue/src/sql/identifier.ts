@@ -19,6 +19,8 @@ export interface QueueTables {
   schemaVersions: string;
   /** The live workers: one row per worker instance, renewed by its heartbeat. */
   workers: string;
+  /** Recurring jobs: one row per schedule (see schedules/). */
+  schedules: string;
   /** The NOTIFY channel of this schema's queue. */
   channel: string;
   /** Names this schema's prepared statements (`jq:<key>:<statement>`); short, so that every name stays distinct. */
@@ -40,6 +42,7 @@ export function queueTables(schema: string): QueueTables {
     deadJobs: `"${schema}"."dead_jobs"`,
     schemaVersions: `"${schema}"."schema_versions"`,
     workers: `"${schema}"."workers"`,
+    schedules: `"${schema}"."schedules"`,
     channel: notifyChannel(schema),
     statementKey: schema.length <= MAX_SCHEMA_IN_STATEMENT_NAME ? schema : digest(schema, 16),
   };

@@ -6,7 +6,8 @@ import { statement } from './statement';
  * Ids are drawn in a MATERIALIZED CTE so that each input row keeps one id however often the CTE is read.
  * An idempotency key held by a live job (or by an earlier row of the same batch) inserts nothing and returns that
  * job's id. With $10 true, `pg_notify` wakes listening workers when the surrounding transaction commits (the
- * caller's transaction), and only for jobs that are runnable now; PostgreSQL folds identical notifications of one
+ * caller's transaction), delayed jobs included (a woken worker learns their due time from its next-due probe and
+ * wakes when they are due); PostgreSQL folds identical notifications of one
  * transaction into one. With $10 false the caller notifies after the commit itself: a NOTIFY takes a lock at
  * commit that serialises every notifying transaction of the database, so concurrent autocommit inserts that
  * each notified would lose PostgreSQL's group commit. `runnable` tells the caller which queues to wake.
@@ -36,7 +37,7 @@ inserted AS (
 ),
 notified AS (
   SELECT count(pg_notify($9, q.queue)) AS n
-  FROM (SELECT DISTINCT queue FROM inserted WHERE $10::boolean AND next_retry_at <= now()) q
+  FROM (SELECT DISTINCT queue FROM inserted WHERE $10::boolean) q
 )
 SELECT coalesce(ins.id, twin.id, live.id) AS id, ins.id IS NOT NULL AS created,
        coalesce(ins.next_retry_at <= now(), false) AS runnable, n.n

@@ -59,6 +59,7 @@ export class JobExecutor {
   /** Jobs handed back to `pending` by shutdown's abort, by this executor or by their own aborted attempt. */
   private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
+  private retryListener: (delayMs: number) => void = () => undefined;
   private readonly delays: RetryDelays;
   private readonly transactionSlots: TransactionSlots;
 
@@ -94,6 +95,11 @@ export class JobExecutor {
   /** Called whenever a slot frees, so the poller can claim again. */
   onSlotFreed(listener: SlotListener): void {
     this.slotListener = listener;
+  }
+
+  /** Called when a retry is written, with its delay, so the poller can wake when it is due. */
+  onRetryWritten(listener: (delayMs: number) => void): void {
+    this.retryListener = listener;
   }
 
   get size(): number {
@@ -417,6 +423,7 @@ export class JobExecutor {
     this.logger.warn(
       messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, decision.delayMs, decision.message),
     );
+    this.retryListener(decision.delayMs);
     this.finish(execution, 'retried');
   }
 
@@ -505,6 +512,7 @@ export class JobExecutor {
       attempt: job.attempt_count,
       maxAttempts: job.max_attempts,
       createdAt: new Date(job.created_at_ms),
+      scheduledFor: job.scheduled_for_ms === null ? null : new Date(job.scheduled_for_ms),
       // A getter: the signal is made only for a handler that reads it.
       get signal() {
         return execution.signal;

@@ -10,6 +10,12 @@ import { cursorAfter } from './claim-cursor';
 /** The most the loop waits after consecutive database errors before it tries again. */
 const MAX_ERROR_BACKOFF_MS = 30_000;
 
+/**
+ * A due timer fires this long after the due time it was computed for: the time came from the database's clock
+ * through a round trip, and a claim a hair early finds nothing and waits for the next poll.
+ */
+const DUE_MARGIN_MS = 1;
+
 /** Claims remembered for the health indicator's view of how long a claim takes now. */
 const RECENT_CLAIMS = 32;
 
@@ -40,6 +46,15 @@ export class JobPoller {
   private consecutiveErrors = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private wakeScheduled = false;
+  /** Wakes the loop when the earliest job known not yet due becomes due (see `wakeIn`). */
+  private dueTimer: NodeJS.Timeout | undefined;
+  /** `performance.now()` the due timer fires at; Infinity when none is set. */
+  private dueAt = Number.POSITIVE_INFINITY;
+  /**
+   * A wake-up from outside (NOTIFY, poll tick, due timer, start) came since the last next-due probe. Only those can
+   * bring news of jobs due later; the wake-ups of freed slots under load would repeat the probe for nothing.
+   */
+  private probeWanted = true;
   /** The loop under way, if any: shutdown waits for its claim to return before it counts what is in flight. */
   private current: Promise<void> = Promise.resolve();
   private groups: ClaimGroup[] = [];
@@ -75,8 +90,10 @@ export class JobPoller {
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
-      if (this.saturated && this.executor.wantsClaim()) this.wakeSoon();
+      // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees.
+      if ((this.saturated || this.probeWanted) && this.executor.wantsClaim()) this.wakeSoon();
     });
+    this.executor.onRetryWritten((delayMs) => this.wakeIn(delayMs + DUE_MARGIN_MS));
     this.wake();
   }
 
@@ -87,6 +104,8 @@ export class JobPoller {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.backoffTimer);
+    clearTimeout(this.dueTimer);
+    this.dueAt = Number.POSITIVE_INFINITY;
     return this.current;
   }
 
@@ -118,8 +137,32 @@ export class JobPoller {
     return { medianMs: times[Math.floor(times.length / 2)], claims: times.length };
   }
 
-  /** Asks for a claim; folds into the running loop when there is one. */
-  wake(): void {
+  /**
+   * Wakes the loop in `ms` (a job becomes due then: delayed, a retry, a schedule's slot), unless a wake-up is
+   * already set for no later. So a job starts when due, not at the next poll; the poll stays the fallback.
+   */
+  wakeIn(ms: number): void {
+    if (this.stopped) return;
+    const at = performance.now() + Math.max(0, ms);
+    if (at >= this.dueAt) return;
+    clearTimeout(this.dueTimer);
+    this.dueAt = at;
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimer = undefined;
+        this.dueAt = Number.POSITIVE_INFINITY;
+        this.wake();
+      },
+      Math.max(0, ms),
+    );
+  }
+
+  /**
+   * Asks for a claim; folds into the running loop when there is one. `probe`: also learn the next due time after
+   * it (see `probeNextDue`); a wake-up for freed slots alone (`wakeSoon`) has nothing new to learn.
+   */
+  wake(probe = true): void {
+    if (probe) this.probeWanted = true;
     if (this.stopped || this.backoffTimer) return;
     if (this.running) {
       this.again = true;
@@ -138,7 +181,7 @@ export class JobPoller {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      this.wake();
+      this.wake(false);
     });
   }
 
@@ -150,6 +193,8 @@ export class JobPoller {
         while (!this.stopped && (await this.claimOnce())) {
           // a full batch came back: claim again while slots are free
         }
+        // Inside the loop: a wake-up that arrives during the probe sets `again` and is not lost.
+        if (!this.again && !this.stopped && this.probeWanted) await this.probeNextDue();
       } while (this.again && !this.stopped);
       this.consecutiveErrors = 0;
     } catch (error) {
@@ -173,6 +218,23 @@ export class JobPoller {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Learns when the earliest pending job this instance serves becomes due (one index probe per queue, type and
+   * priority) and sets the due timer for it. Only while there is room to run it: a full executor claims again as
+   * slots free. Beyond a poll interval away, the poll's own probe will see it closer.
+   */
+  private async probeNextDue(): Promise<void> {
+    // Without room the probe waits: the wake-up of the slots that free will make it.
+    if (this.executor.claimable() === 0) return;
+    this.probeWanted = false;
+    const dueInMs = await this.repository.nextDueInMs(this.options.queues, this.servedTypes());
+    if (dueInMs !== null && dueInMs < this.options.pollIntervalMs) this.wakeIn(dueInMs + DUE_MARGIN_MS);
+  }
+
+  private servedTypes(): string[] {
+    return this.groups.flatMap((g) => g.types);
   }
 
   /**

@@ -1,0 +1,197 @@
+import { CronSlots, planSlots } from './cron-slots';
+import { validateSchedule } from './schedule-definition';
+import { JobValidationError } from '../errors/job-queue.errors';
+
+const at = (iso: string) => Date.parse(iso);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Every slot in [from, to), walked as the ticker walks them: each strictly after the previous one. */
+function slotsBetween(slots: CronSlots, from: string, to: string): number[] {
+  const out: number[] = [];
+  for (let s = slots.next(at(from) - 1); s !== null && s < at(to); s = slots.next(s)) out.push(s);
+  return out;
+}
+
+/** The wall-clock time of an instant in a zone, as `HH:MM:SS`. */
+function wall(ms: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(
+    ms,
+  );
+}
+
+describe('CronSlots across daylight saving changes', () => {
+  it('Europe/Paris spring forward: an hourly schedule has 23 slots that day, none in the skipped hour, none twice', () => {
+    const slots = slotsBetween(
+      new CronSlots('0 * * * *', 'Europe/Paris'),
+      '2026-03-28T23:00:00Z',
+      '2026-03-29T22:00:00Z',
+    );
+    expect(slots).toHaveLength(23);
+    expect(new Set(slots).size).toBe(slots.length);
+    expect(slots.map((s) => wall(s, 'Europe/Paris'))).not.toContain('02:00:00');
+    for (let i = 1; i < slots.length; i++) expect(slots[i] - slots[i - 1]).toBe(3_600_000);
+  });
+
+  it('Europe/Paris spring forward: a daily 02:30 (a time that does not exist that day) fires once, at 03:00', () => {
+    const slots = slotsBetween(
+      new CronSlots('30 2 * * *', 'Europe/Paris'),
+      '2026-03-27T00:00:00Z',
+      '2026-03-31T00:00:00Z',
+    );
+    expect(slots.map(iso)).toEqual([
+      '2026-03-27T01:30:00.000Z',
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z', // 03:00 CEST, the first instant after the gap
+      '2026-03-30T00:30:00.000Z',
+    ]);
+  });
+
+  it('Europe/Paris fall back: an hourly schedule has 25 slots that day, each real hour once', () => {
+    const slots = slotsBetween(
+      new CronSlots('0 * * * *', 'Europe/Paris'),
+      '2026-10-24T22:00:00Z',
+      '2026-10-25T23:00:00Z',
+    );
+    expect(slots).toHaveLength(25);
+    expect(new Set(slots).size).toBe(25);
+    for (let i = 1; i < slots.length; i++) expect(slots[i] - slots[i - 1]).toBe(3_600_000);
+  });
+
+  it('America/New_York fall back: a daily 01:30 (a time that exists twice) fires once, at its first occurrence', () => {
+    const slots = slotsBetween(
+      new CronSlots('30 1 * * *', 'America/New_York'),
+      '2026-10-31T00:00:00Z',
+      '2026-11-03T00:00:00Z',
+    );
+    expect(slots.map(iso)).toEqual([
+      '2026-10-31T05:30:00.000Z',
+      '2026-11-01T05:30:00.000Z', // 01:30 EDT; 01:30 EST an hour later is not a second slot
+      '2026-11-02T06:30:00.000Z',
+    ]);
+  });
+
+  it('America/New_York spring forward: every second of the day that exists is a slot, once', () => {
+    const slots = slotsBetween(
+      new CronSlots('* * * * * *', 'America/New_York'),
+      '2026-03-08T06:59:00Z', // 01:59 EST
+      '2026-03-08T07:01:00Z', // 03:01 EDT
+    );
+    expect(slots).toHaveLength(120);
+    for (let i = 1; i < slots.length; i++) expect(slots[i] - slots[i - 1]).toBe(1_000);
+    expect(wall(slots[59], 'America/New_York')).toBe('01:59:59');
+    expect(wall(slots[60], 'America/New_York')).toBe('03:00:00');
+  });
+
+  it('a slot matches the expression in the zone, whatever the process zone', () => {
+    const [slot] = slotsBetween(
+      new CronSlots('0 3 * * *', 'Asia/Tokyo'),
+      '2026-06-01T00:00:00Z',
+      '2026-06-02T00:00:00Z',
+    );
+    expect(iso(slot)).toBe('2026-06-01T18:00:00.000Z');
+  });
+});
+
+describe('planSlots', () => {
+  const everySecond = new CronSlots('* * * * * *', 'UTC');
+  const base = at('2026-01-01T00:00:00Z');
+
+  it('fires the slots up to now + lead, ahead of time, and moves last_slot to the last one', () => {
+    const plan = planSlots({
+      slots: everySecond,
+      lastSlot: base,
+      now: base + 600,
+      leadMs: 500,
+      graceMs: 1_000,
+      catchUp: { policy: 'skip' },
+    });
+    expect(plan).toEqual({ fire: [base + 1_000], missed: 0, newLast: base + 1_000 });
+  });
+
+  it('nothing due yet: nothing fired, last_slot stays', () => {
+    const plan = planSlots({
+      slots: everySecond,
+      lastSlot: base,
+      now: base + 100,
+      leadMs: 500,
+      graceMs: 1_000,
+      catchUp: { policy: 'latest' },
+    });
+    expect(plan).toEqual({ fire: [], missed: 0, newLast: null });
+  });
+
+  const outage = (catchUp: Parameters<typeof planSlots>[0]['catchUp']) =>
+    planSlots({ slots: everySecond, lastSlot: base, now: base + 10_200, leadMs: 0, graceMs: 1_000, catchUp });
+
+  it('after an outage, skip fires only the slots within the grace', () => {
+    // slots base+1s … base+10s; missed: those before now - grace (base+9.2s): 1…9 s
+    expect(outage({ policy: 'skip' })).toEqual({ fire: [base + 10_000], missed: 9, newLast: base + 10_000 });
+  });
+
+  it('after an outage, latest fires the latest missed slot once', () => {
+    expect(outage({ policy: 'latest' })).toEqual({
+      fire: [base + 9_000, base + 10_000],
+      missed: 8,
+      newLast: base + 10_000,
+    });
+  });
+
+  it('after an outage, backfill N fires the N latest missed slots, oldest first', () => {
+    expect(outage({ policy: 'backfill', limit: 3 })).toEqual({
+      fire: [base + 7_000, base + 8_000, base + 9_000, base + 10_000],
+      missed: 6,
+      newLast: base + 10_000,
+    });
+  });
+
+  it('a long outage of a frequent schedule jumps ahead instead of walking every slot', () => {
+    const plan = planSlots({
+      slots: everySecond,
+      lastSlot: base,
+      now: base + 2 * 86_400_000,
+      leadMs: 0,
+      graceMs: 1_000,
+      catchUp: { policy: 'latest' },
+    });
+    expect(plan.fire).toEqual([base + 2 * 86_400_000 - 2_000, base + 2 * 86_400_000 - 1_000, base + 2 * 86_400_000]);
+    expect(plan.newLast).toBe(base + 2 * 86_400_000);
+  });
+});
+
+describe('validateSchedule', () => {
+  const valid = { name: 'report.daily', type: 'report.daily', cron: '0 3 * * *', timezone: 'Europe/Paris' };
+
+  it('accepts 5 and 6 fields, and gives one hash per definition', () => {
+    const a = validateSchedule(valid, 1_000);
+    const b = validateSchedule({ ...valid, cron: '*/5 * * * * *' }, 1_000);
+    expect(a.hash).not.toBe(b.hash);
+    expect(validateSchedule(valid, 1_000).hash).toBe(a.hash);
+    expect(a.catchUp).toEqual({ policy: 'latest' });
+  });
+
+  it.each([
+    [{ cron: '61 * * * *' }, 'cron'],
+    [{ cron: '* * *' }, 'cron'],
+    [{ cron: '* * * * * * *' }, 'cron'],
+    [{ timezone: 'Mars/Olympus_Mons' }, 'timezone'],
+    [{ name: 'has space' }, 'name'],
+    [{ overlap: 'sometimes' }, 'overlap'],
+    [{ catchUp: 0 }, 'catchUp'],
+    [{ catchUp: 'all' }, 'catchUp'],
+    [{ priority: 1.5 }, 'priority'],
+  ])('refuses %j, naming %s', (change, field) => {
+    let error: unknown;
+    try {
+      validateSchedule({ ...valid, ...change } as never, 1_000);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(JobValidationError);
+    expect((error as JobValidationError).field).toBe(field);
+    expect((error as Error).message).toContain(`Invalid schedule ${field}`);
+  });
+
+  it('refuses a payload over the limit', () => {
+    expect(() => validateSchedule({ ...valid, payload: { text: 'x'.repeat(2_000) } }, 1_000)).toThrow(/payload/);
+  });
+});

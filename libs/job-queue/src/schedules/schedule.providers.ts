@@ -1,0 +1,18 @@
+import type { Provider } from '@nestjs/common';
+import { JobRepository } from '../job.repository';
+import { JobScheduler } from './job.scheduler';
+import { ScheduleMetrics } from './schedule.metrics';
+import { ScheduleRepository } from './schedule.repository';
+import { ScheduleTicker } from './schedule.ticker';
+
+/** The schedule feature's providers, added to the module as one list. */
+export const scheduleProviders: Provider[] = [
+  {
+    provide: ScheduleRepository,
+    inject: [JobRepository],
+    useFactory: (jobs: JobRepository) => new ScheduleRepository(jobs),
+  },
+  ScheduleMetrics,
+  ScheduleTicker,
+  JobScheduler,
+];

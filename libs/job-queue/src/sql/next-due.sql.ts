@@ -1,0 +1,34 @@
+import { statement } from './statement';
+
+/**
+ * Milliseconds from now() to the earliest pending job of the served (queue, type) pairs ($1, $2: parallel arrays)
+ * that is not yet due (null when none), for the poller to wake exactly then instead of at its next poll. One
+ * index descent per pair and priority level of `jobs_available_idx` (queue, type, priority DESC, next_retry_at),
+ * as `oldest-pending.sql.ts` does: the cost follows the pairs and priorities in use, not the backlog.
+ */
+export const nextDue = statement(
+  'next-due',
+  (t) => `
+WITH RECURSIVE pairs AS (SELECT * FROM unnest($1::text[], $2::text[]) AS p(queue, type)),
+levels (queue, type, priority) AS (
+  SELECT p.queue, p.type,
+         (SELECT j.priority FROM ${t.jobs} j
+          WHERE j.status = 'pending' AND j.queue = p.queue AND j.type = p.type
+          ORDER BY j.priority DESC LIMIT 1)
+  FROM pairs p
+  UNION ALL
+  SELECT l.queue, l.type,
+         (SELECT j.priority FROM ${t.jobs} j
+          WHERE j.status = 'pending' AND j.queue = l.queue AND j.type = l.type AND j.priority < l.priority
+          ORDER BY j.priority DESC LIMIT 1)
+  FROM levels l WHERE l.priority IS NOT NULL
+)
+SELECT (extract(epoch FROM min(o.next_retry_at) - now()) * 1000)::float8 AS due_in_ms
+FROM levels l CROSS JOIN LATERAL (
+  SELECT j.next_retry_at FROM ${t.jobs} j
+  WHERE j.status = 'pending' AND j.queue = l.queue AND j.type = l.type AND j.priority = l.priority
+    AND j.next_retry_at > now()
+  ORDER BY j.next_retry_at LIMIT 1
+) o
+WHERE l.priority IS NOT NULL`,
+);
