@@ -25,3 +25,4 @@ export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { cursorAfter } from './worker/claim-cursor';
+export { JobEventDispatcher, jobEventJobOf, type JobEventRow } from './events/job-event.dispatcher';

@@ -74,6 +74,9 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   integer(raw, 'listenerCheckIntervalMs', 0, MAX_TIMER_MS);
   integer(raw, 'vacuumThreshold', 0, 2_000_000_000);
   integer(raw, 'vacuumIntervalMs', 100, MAX_TIMER_MS);
+  integer(raw, 'maxSnoozes', 0, 1_000_000);
+  integer(raw, 'progressIntervalMs', 0, MAX_TIMER_MS);
+  integer(raw, 'maxProgressBytes', 1, 1_073_741_823);
   for (const flag of ['runMigrations', 'pollOnly'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }

@@ -25,4 +25,7 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   listenerCheckIntervalMs: 10_000,
   vacuumThreshold: 10_000,
   vacuumIntervalMs: 2_000,
+  maxSnoozes: 100,
+  progressIntervalMs: 1_000,
+  maxProgressBytes: 65_536,
 };

@@ -14,4 +14,6 @@ export interface JobHandlerOptions {
    * database effects through `ctx.manager` happen exactly once. Holds a pooled connection while it runs.
    */
   transactional?: boolean;
+  /** Times a job of this type may be snoozed before the next snooze dead-letters it (module default: 100). */
+  maxSnoozes?: number;
 }
