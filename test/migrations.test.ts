@@ -134,7 +134,24 @@ describe('migrations', () => {
     });
     sources.push(await ds.initialize());
     await ds.runMigrations();
-    await ds.undoLastMigration();
+    const columns = async () =>
+      (
+        await query<{ column_name: string }>(
+          db.url,
+          `SELECT column_name FROM information_schema.columns
+           WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name IN ('snooze_count', 'progress')
+           ORDER BY column_name`,
+        )
+      ).map((c) => c.column_name);
+    expect(await columns()).toEqual(['progress', 'snooze_count']);
+    // Newest first, down to version 3: version 6 drops its two columns only, version 3 its table only.
+    for (const step of [...JOB_QUEUE_MIGRATION_CHAIN].reverse().filter((s) => s.version >= 3)) {
+      await ds.undoLastMigration();
+      if (step.version === 6) {
+        expect(await columns()).toEqual([]);
+        expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
+      }
+    }
     expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
   });
 
