@@ -42,6 +42,12 @@ export class DemoHandlers {
     if (delayMs > 0) await sleepUnlessAborted(delayMs, ctx.signal);
   }
 
+  /** Snoozes `times` times by `ms` (no attempt charged; `ctx.snoozeCount` says how many so far), then completes. */
+  @JobHandler('demo.snooze')
+  async snooze(payload: { ms?: number; times?: number }, ctx: JobContext): Promise<void> {
+    if (ctx.snoozeCount < Number(payload?.times ?? 1)) ctx.snooze(Number(payload?.ms ?? 1000));
+  }
+
   /** Kills its own process abruptly, like an out-of-memory kill, to show crash recovery. */
   @JobHandler('demo.crash')
   crash(): Promise<void> {
