@@ -10,7 +10,7 @@ import { deadRow, jobRow } from './support/queue-probes';
 let dbUrl = '';
 /** Every hook call, with the state of the database the hook saw when it ran. */
 const heard: Array<{ hook: string; event: JobEvent; live: Record<string, any> | undefined; dead: boolean }> = [];
-let hangs: Array<() => void> = [];
+const hangs: Array<() => void> = [];
 
 const observe = async (hook: string, event: JobEvent) => {
   const live = await jobRow(dbUrl, event.id);

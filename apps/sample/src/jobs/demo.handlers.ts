@@ -44,8 +44,9 @@ export class DemoHandlers {
 
   /** Snoozes `times` times by `ms` (no attempt charged; `ctx.snoozeCount` says how many so far), then completes. */
   @JobHandler('demo.snooze')
-  async snooze(payload: { ms?: number; times?: number }, ctx: JobContext): Promise<void> {
+  snooze(payload: { ms?: number; times?: number }, ctx: JobContext): Promise<void> {
     if (ctx.snoozeCount < Number(payload?.times ?? 1)) ctx.snooze(Number(payload?.ms ?? 1000));
+    return Promise.resolve();
   }
 
   /** Kills its own process abruptly, like an out-of-memory kill, to show crash recovery. */

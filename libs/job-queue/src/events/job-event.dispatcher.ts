@@ -31,7 +31,7 @@ export class JobEventDispatcher {
   add(hook: RegisteredJobEventHook): void {
     for (const event of hook.events) {
       let byType = this.hooks.get(event);
-      if (!byType) this.hooks.set(event, (byType = new Map()));
+      if (!byType) this.hooks.set(event, (byType = new Map<string, RegisteredJobEventHook[]>()));
       const list = byType.get(hook.type) ?? [];
       if (!list.includes(hook)) list.push(hook);
       byType.set(hook.type, list);
