@@ -1,11 +1,18 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
-import { JobHandler, JobProducer, OnJobEvent, type JobContext, type JobEvent } from '@app/job-queue';
+import {
+  JobHandler,
+  JobProducer,
+  JobQueueConfigError,
+  OnJobEvent,
+  type JobContext,
+  type JobEvent,
+} from '@app/job-queue';
 import { JobEventDispatcher, JobRescuer, jobEventJobOf } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { deadRow, jobRow } from './support/queue-probes';
+import { deadRow, jobRow, openDataSource } from './support/queue-probes';
 
 let dbUrl = '';
 /** Every hook call, with the state of the database the hook saw when it ran. */
@@ -193,5 +200,44 @@ describe('@OnJobEvent hooks: once per committed outcome, isolated from the job a
     });
     // Only hooks that listen to cancelled ran: the type's completed hooks did not.
     expect(heardOf(row.id)).toHaveLength(1);
+  });
+});
+
+describe('@OnJobEvent validation', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  @Injectable()
+  class BadType {
+    @OnJobEvent('no spaces allowed', 'dead')
+    hook(): void {}
+  }
+
+  @Injectable()
+  class BadEvent {
+    @OnJobEvent('email.send', 'finished' as 'dead')
+    hook(): void {}
+  }
+
+  it.each([
+    ['a type that is neither a job type nor *', BadType, /BadType\.hook: the type must be '\*' or match/],
+    ['an unknown event', BadEvent, /BadEvent\.hook: events must be among completed, failed, dead, cancelled/],
+  ])('stops the app on %s, naming the method', async (_, provider, message) => {
+    // The app owns this DataSource, so the failed start leaves nothing open behind it.
+    const dataSource = await openDataSource(db.url, 2);
+    try {
+      const start = startTestApp({ dataSource, concurrency: 0 }, [provider]);
+      await expect(start).rejects.toBeInstanceOf(JobQueueConfigError);
+      await expect(start).rejects.toThrow(message);
+    } finally {
+      await dataSource.destroy();
+    }
   });
 });
