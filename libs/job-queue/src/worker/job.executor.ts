@@ -540,6 +540,8 @@ export class JobExecutor {
     const { job } = execution;
     if (this.inFlight.get(job.lock_token) !== execution) return;
     this.settle(execution);
+    // Whatever the end, no progress timer outlives the attempt (a waiting value was written before a failure's end).
+    void execution.progress?.close(false);
     this.inFlight.delete(job.lock_token);
     if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.metrics.inFlight.set(this.inFlight.size);
