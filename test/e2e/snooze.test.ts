@@ -28,6 +28,8 @@ describe('e2e: demo.snooze through the sample app', () => {
               : undefined;
           });
           expect(job).toMatchObject({ attempt_count: 0, locked_by: null, last_error: null, type: 'demo.snooze' });
+          // The progress the handler reported just before it snoozed was written before the snooze.
+          expect(job.progress).toEqual({ snoozes: n, of: TIMES });
           expect(Date.parse(job.run_at) - Date.parse(job.updated_at)).toBe(MS);
         }
         // Then it completes: gone from jobs, not dead.

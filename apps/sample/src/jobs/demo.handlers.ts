@@ -42,10 +42,17 @@ export class DemoHandlers {
     if (delayMs > 0) await sleepUnlessAborted(delayMs, ctx.signal);
   }
 
-  /** Snoozes `times` times by `ms` (no attempt charged; `ctx.snoozeCount` says how many so far), then completes. */
+  /**
+   * Snoozes `times` times by `ms` (no attempt charged; `ctx.snoozeCount` says how many so far), then completes. Its
+   * progress, `{ snoozes, of }`, shows on `GET /jobs/:id` while it waits.
+   */
   @JobHandler('demo.snooze')
   snooze(payload: { ms?: number; times?: number }, ctx: JobContext): Promise<void> {
-    if (ctx.snoozeCount < Number(payload?.times ?? 1)) ctx.snooze(Number(payload?.ms ?? 1000));
+    const times = Number(payload?.times ?? 1);
+    if (ctx.snoozeCount < times) {
+      ctx.progress({ snoozes: ctx.snoozeCount + 1, of: times });
+      ctx.snooze(Number(payload?.ms ?? 1000));
+    }
     return Promise.resolve();
   }
 
