@@ -15,6 +15,24 @@ const root = join(__dirname, '..');
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
 const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schedules', 'schema_versions', 'workers'];
+/** What each step of the chain adds: its tables, and its columns as `table.column`. A new step adds its line. */
+const STEP_OBJECTS: Record<number, string[]> = {
+  1: ['jobs', 'dead_jobs', 'schema_versions'],
+  3: ['workers'],
+  4: ['schedules', 'jobs.schedule_name', 'jobs.scheduled_for'],
+  6: ['jobs.snooze_count', 'jobs.progress'],
+};
+
+/** The schema's tables, and its columns as `table.column`. */
+async function schemaObjects(url: string): Promise<string[]> {
+  const rows = await query<{ name: string }>(
+    url,
+    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'job_queue'
+     UNION ALL
+     SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'job_queue'`,
+  );
+  return rows.map((r) => r.name);
+}
 
 async function versions(
   url: string,
@@ -134,16 +152,16 @@ describe('migrations', () => {
     });
     sources.push(await ds.initialize());
     await ds.runMigrations();
-    await ds.undoLastMigration();
-    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions', 'workers']);
-    const scheduleColumns = await query(
-      db.url,
-      `SELECT 1 FROM information_schema.columns
-       WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name IN ('schedule_name', 'scheduled_for')`,
-    );
-    expect(scheduleColumns).toEqual([]);
-    await ds.undoLastMigration();
-    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
+    // Newest first: undoing a step removes what that step added and nothing that an earlier step added.
+    for (const step of [...JOB_QUEUE_MIGRATION_CHAIN].reverse()) {
+      await ds.undoLastMigration();
+      const left = await schemaObjects(db.url);
+      for (const object of STEP_OBJECTS[step.version] ?? []) expect(left).not.toContain(object);
+      for (const earlier of JOB_QUEUE_MIGRATION_CHAIN.filter((s) => s.version < step.version)) {
+        for (const object of STEP_OBJECTS[earlier.version] ?? []) expect(left).toContain(object);
+      }
+    }
+    expect(await tables(db.url, 'job_queue')).toEqual([]);
   });
 
   it('run once when many instances start at the same moment', async () => {

@@ -13,6 +13,7 @@ import { JobsController } from './http/jobs.controller';
 import { QueueController } from './http/queue.controller';
 import { SchedulesController } from './http/schedules.controller';
 import { DemoHandlers } from './jobs/demo.handlers';
+import { DeadJobHooks } from './jobs/dead-job.hooks';
 
 /** The sample app, wired as a user would: the app owns the DataSource and the metrics endpoint; the queue joins. */
 @Module({})
@@ -35,7 +36,7 @@ export class SampleAppModule {
         TerminusModule,
       ],
       controllers: [JobsController, DeadJobsController, QueueController, HealthController, SchedulesController],
-      providers: [{ provide: SAMPLE_CONFIG, useValue: config }, SampleSchemaMigrator, DemoHandlers],
+      providers: [{ provide: SAMPLE_CONFIG, useValue: config }, SampleSchemaMigrator, DemoHandlers, DeadJobHooks],
     };
   }
 }

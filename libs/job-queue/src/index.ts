@@ -33,6 +33,9 @@ export {
 } from './errors/job-queue.errors';
 export { JobValidationFilter, type JobValidationErrorBody } from './http/job-validation.filter';
 export type { JobContext } from './interfaces/job-context.interface';
+export { SnoozeJob } from './errors/job-queue.errors';
+export { OnJobEvent } from './events/job-event.decorator';
+export type { JobEvent, JobEventJob, JobEventName } from './interfaces/job-event.interface';
 export type { JobHandlerOptions } from './interfaces/job-handler-options.interface';
 export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
 export type { JobQueueModuleExtras } from './job-queue.module-definition';

@@ -28,3 +28,4 @@ export { cursorAfter } from './worker/claim-cursor';
 export { ScheduleTicker } from './schedules/schedule.ticker';
 export { ScheduleRepository } from './schedules/schedule.repository';
 export { CronSlots, planSlots } from './schedules/cron-slots';
+export { JobEventDispatcher, jobEventJobOf, type JobEventRow } from './events/job-event.dispatcher';

@@ -77,6 +77,9 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   integer(raw, 'scheduleLeadMs', 0, 60_000);
   integer(raw, 'scheduleMisfireGraceMs', 0, MAX_TIMER_MS);
   integer(raw, 'scheduleRefreshIntervalMs', 100, MAX_TIMER_MS);
+  integer(raw, 'maxSnoozes', 0, 1_000_000);
+  integer(raw, 'progressIntervalMs', 0, MAX_TIMER_MS);
+  integer(raw, 'maxProgressBytes', 1, 1_073_741_823);
   for (const flag of ['runMigrations', 'pollOnly'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }

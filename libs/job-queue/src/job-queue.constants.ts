@@ -7,3 +7,5 @@ export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,255}$/;
 /** PostgreSQL integer range, for priority and attempts. */
 export const INT32_MAX = 2_147_483_647;
 export const INT32_MIN = -2_147_483_648;
+/** Metadata key of `@OnJobEvent`. */
+export const JOB_EVENT_METADATA = 'job-queue:event';

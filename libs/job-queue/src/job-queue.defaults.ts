@@ -28,4 +28,7 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   scheduleLeadMs: 500,
   scheduleMisfireGraceMs: 1_000,
   scheduleRefreshIntervalMs: 5_000,
+  maxSnoozes: 100,
+  progressIntervalMs: 1_000,
+  maxProgressBytes: 65_536,
 };

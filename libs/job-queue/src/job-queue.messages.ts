@@ -30,6 +30,15 @@ export const messages = {
     `The ${source === 'handler' ? 'handler' : 'module'} backoff used for job type "${type}" ${reason}; ` +
     `its jobs are retried with the ${source === 'handler' ? "module's" : 'default linear'} backoff instead ` +
     `(said once per type)`,
+  snoozeLimit: (max: number) =>
+    `snoozed more than maxSnoozes (${max}) times: the handler keeps snoozing, so the job is dead-lettered`,
+  progressTooLarge: (bytes: number, max: number) => `is ${bytes} bytes of JSON, over the limit of ${max}`,
+  progressInTransaction: () =>
+    `is not written for a transactional handler: its transaction holds the job's row until it deletes the job, ` +
+    `so no other session could read it`,
+  hookFailed: (hook: string, event: string, id: string, type: string, reason: string) =>
+    `Job event hook ${hook} failed on ${event} of job ${id} (${type}); the job is not affected: ${reason}`,
+  invalidHook: (where: string, reason: string) => `@OnJobEvent on ${where}: ${reason}`,
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',

@@ -3,6 +3,8 @@ import { DiscoveryModule } from '@nestjs/core';
 import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
 import { JobHandlerRegistry } from './discovery/job-handler.registry';
+import { JobEventDispatcher } from './events/job-event.dispatcher';
+import { JobEventExplorer } from './events/job-event.explorer';
 import { JobQueueAdmin } from './job-queue.admin';
 import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import { JobQueueDatabase } from './job-queue.database';
@@ -60,6 +62,8 @@ import { JobScheduler } from './schedules/job.scheduler';
     JobQueueAdmin,
     JobQueueHealthIndicator,
     ...scheduleProviders,
+    JobEventDispatcher,
+    JobEventExplorer,
   ],
   exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS, JobScheduler],
 })

@@ -1,3 +1,4 @@
+import { JobEventDispatcher } from './events/job-event.dispatcher';
 import {
   Inject,
   Injectable,
@@ -48,6 +49,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly sampler: QueueDepthSampler,
     private readonly workers: WorkerRegistry,
     private readonly vacuumer: TableVacuumer,
+    private readonly events: JobEventDispatcher,
   ) {
     this.pollTask = new RecurringTask(`job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
       this.poller.tick(),
@@ -118,6 +120,10 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     }
     await this.heartbeat.stop();
     this.executor.stop();
+    // Hooks of the last outcomes may still use the app's connections, which close after this.
+    if (!(await this.events.drain(this.options.shutdownTimeoutMs))) {
+      this.logger.warn(`Shutdown: job event hooks still running after ${this.options.shutdownTimeoutMs} ms`);
+    }
   }
 
   private checkPoolSize(): void {

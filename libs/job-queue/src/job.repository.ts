@@ -32,9 +32,11 @@ import { removeWorker } from './sql/remove-worker.sql';
 import { renewLeases } from './sql/renew-leases.sql';
 import { requeueDead } from './sql/requeue-dead.sql';
 import { retryMany } from './sql/retry-many.sql';
+import { snoozeMany } from './sql/snooze-many.sql';
 import { tableHealth } from './sql/table-health.sql';
 import { terminateBackends } from './sql/terminate-backends.sql';
 import { touchWorker } from './sql/touch-worker.sql';
+import { writeProgress } from './sql/write-progress.sql';
 import { releaseVacuumLock, tryVacuumLock } from './sql/vacuum-lock.sql';
 import { vacuumTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
@@ -63,6 +65,8 @@ export interface ClaimedJob {
   run_at_ms: number;
   /** The slot of a job a schedule made, in milliseconds since the epoch; null for any other job. */
   scheduled_for_ms: number | null;
+  /** How many times the job was snoozed before this attempt. */
+  snooze_count: number;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -89,6 +93,16 @@ export interface Kill extends Lease {
   stack: string | null;
 }
 
+/** A snooze: back to pending, due in `delayMs`, the attempt given back and `snooze_count` counted instead. */
+export interface Snooze extends Lease {
+  delayMs: number;
+}
+
+/** A running attempt's progress, as JSON text. */
+export interface ProgressWrite extends Lease {
+  json: string;
+}
+
 export interface ExpiredJob {
   id: string;
   queue: string;
@@ -96,12 +110,14 @@ export interface ExpiredJob {
   attempt_count: number;
   max_attempts: number;
   lock_token: string;
+  /** For the `failed` and `dead` hooks. */
+  payload: unknown;
 }
 
 export type RescueDecision = { retryInMs: number } | 'kill';
 
 /** How a failed attempt ends, as one fenced write: retried, dead-lettered, or released (its attempt refunded). */
-export type AttemptEnd = { retry: Retry } | { kill: Kill } | { release: Lease };
+export type AttemptEnd = { retry: Retry } | { kill: Kill } | { release: Lease } | { snooze: Snooze };
 
 /** The backend running a job's transaction: its pid, and when that transaction began (the database's `now()`). */
 export interface JobBackend {
@@ -333,6 +349,19 @@ export class JobRepository {
     return this.ids(killMany, [...values, kills.map((k) => k.stack)], client);
   }
 
+  /** Snoozes jobs (see `snooze-many.sql.ts`); returns the ids whose lease held. */
+  async snoozeMany(snoozes: Snooze[], client?: Queryable): Promise<Set<string>> {
+    if (snoozes.length === 0) return new Set();
+    const values = [snoozes.map((s) => s.id), snoozes.map((s) => s.token), snoozes.map((s) => s.delayMs)];
+    return this.ids(snoozeMany, values, client);
+  }
+
+  /** Writes running attempts' progress; returns the ids written (lease held, row not locked by a transaction). */
+  async writeProgress(writes: ProgressWrite[]): Promise<Set<string>> {
+    if (writes.length === 0) return new Set();
+    return this.ids(writeProgress, [writes.map((w) => w.id), writes.map((w) => w.token), writes.map((w) => w.json)]);
+  }
+
   /** Renews leases; returns those renewed. A lease missing here was skipped (row busy) or lost: ask `findHeld`. */
   async renewLeases(leases: Lease[]): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
@@ -354,6 +383,7 @@ export class JobRepository {
     let written: Set<string>;
     if ('retry' in end) written = await this.retryMany([end.retry], client);
     else if ('kill' in end) written = await this.killMany([end.kill], client);
+    else if ('snooze' in end) written = await this.snoozeMany([end.snooze], client);
     else written = await this.releaseMany([end.release], client);
     return written.size === 1;
   }

@@ -41,6 +41,20 @@ export class DemoHandlers {
     if (delayMs > 0) await sleepUnlessAborted(delayMs, ctx.signal);
   }
 
+  /**
+   * Snoozes `times` times by `ms` (no attempt charged; `ctx.snoozeCount` says how many so far), then completes. Its
+   * progress, `{ snoozes, of }`, shows on `GET /jobs/:id` while it waits.
+   */
+  @JobHandler('demo.snooze')
+  snooze(payload: { ms?: number; times?: number }, ctx: JobContext): Promise<void> {
+    const times = Number(payload?.times ?? 1);
+    if (ctx.snoozeCount < times) {
+      ctx.progress({ snoozes: ctx.snoozeCount + 1, of: times });
+      ctx.snooze(Number(payload?.ms ?? 1000));
+    }
+    return Promise.resolve();
+  }
+
   /** Kills its own process abruptly, like an out-of-memory kill, to show crash recovery. */
   @JobHandler('demo.crash')
   crash(): Promise<void> {

@@ -72,6 +72,15 @@ function validateHandlerOptions(options: Record<string, unknown>, where: string)
   positive('concurrency', 10_000);
   positive('maxAttempts', 1_000_000);
   positive('timeoutMs', 2_147_483_647);
+  if (options.maxSnoozes !== undefined) {
+    const value = options.maxSnoozes;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1_000_000) {
+      throw new JobQueueConfigError(
+        `${where} maxSnoozes`,
+        `@JobHandler on ${where}: maxSnoozes must be an integer from 0 to 1000000`,
+      );
+    }
+  }
   if (options.transactional !== undefined && typeof options.transactional !== 'boolean') {
     throw new JobQueueConfigError(`${where} transactional`, `@JobHandler on ${where}: transactional must be a boolean`);
   }

@@ -76,3 +76,25 @@ export class JobNotStartedError extends JobQueueError {
     super((cause as Error)?.message ?? String(cause));
   }
 }
+
+/**
+ * Thrown by a handler, or by `ctx.snooze(ms)`: not a failure but "not now". The job goes back to pending, due in
+ * `delayMs` (the database's clock), and the attempt is not counted; the handler's `maxSnoozes` caps how often.
+ */
+export class SnoozeJob extends JobQueueError {
+  readonly delayMs: number;
+
+  constructor(delayMs: number) {
+    if (typeof delayMs !== 'number' || !Number.isInteger(delayMs) || delayMs < 0 || delayMs > MAX_SNOOZE_MS) {
+      throw new JobValidationError(
+        'snooze',
+        `Invalid job snooze: must be an integer of ms from 0 to ${MAX_SNOOZE_MS}, got ${JSON.stringify(delayMs)}`,
+      );
+    }
+    super(`Snoozed for ${delayMs} ms`);
+    this.delayMs = delayMs;
+  }
+}
+
+/** Ten years, the longest delay the producer accepts too: a longer one is almost certainly a unit mistake. */
+const MAX_SNOOZE_MS = 10 * 365 * 24 * 3_600_000;

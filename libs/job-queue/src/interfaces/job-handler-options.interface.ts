@@ -20,4 +20,6 @@ export interface JobHandlerOptions {
    * `JobScheduler` and docs/schedules.md for how deploys that change it behave).
    */
   schedule?: ScheduleOptions;
+  /** Times a job of this type may be snoozed before the next snooze dead-letters it (module default: 100). */
+  maxSnoozes?: number;
 }

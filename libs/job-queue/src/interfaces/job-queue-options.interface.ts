@@ -74,6 +74,12 @@ export interface JobQueueModuleOptions {
   scheduleMisfireGraceMs?: number;
   /** How often an instance re-reads the schedules (new, changed, paused or fired by other instances). */
   scheduleRefreshIntervalMs?: number;
+  /** Times a job may be snoozed (`ctx.snooze`) before the next snooze dead-letters it, unless its handler says. */
+  maxSnoozes?: number;
+  /** Least time between two progress writes of one attempt (`ctx.progress`); the latest value waits for the next. */
+  progressIntervalMs?: number;
+  /** Largest progress value accepted, in bytes of its JSON text. */
+  maxProgressBytes?: number;
 }
 
 /** Every option after defaults are merged; `dataSource` is resolved by the module. */

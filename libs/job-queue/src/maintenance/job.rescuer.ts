@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobRepository, type ExpiredJob, type RescueDecision } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JobEventDispatcher, jobEventJobOf } from '../events/job-event.dispatcher';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
@@ -27,6 +28,7 @@ export class JobRescuer {
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
+    private readonly events: JobEventDispatcher,
   ) {
     this.delays = new RetryDelays(options, this.logger);
     this.task = new RecurringTask(`job-queue:${options.schema}:rescuer`, options.recoveryIntervalMs, () =>
@@ -65,6 +67,10 @@ export class JobRescuer {
         this.metrics.jobRecovered(job, true);
         this.logger.warn(messages.jobRescuedToDeadLetter(job.id, job.type, job.attempt_count, job.max_attempts));
       }
+      // Committed: the hooks of this instance hear of them (the instance that rescued a job, whatever its type).
+      const error = messages.leaseExpired();
+      this.events.dispatch('failed', listenedTo(this.events, 'failed', retried, error));
+      this.events.dispatch('dead', listenedTo(this.events, 'dead', killed, error));
       if (retried.length + killed.length < limit || this.stopping) return;
     }
   }
@@ -80,4 +86,9 @@ export class JobRescuer {
       retryInMs: this.delays.delayMs(job.type, this.registry.get(job.type)?.options.backoff, job.attempt_count, error),
     };
   }
+}
+
+/** The events of rescued jobs some hook listens to. */
+function listenedTo(events: JobEventDispatcher, event: 'failed' | 'dead', jobs: ExpiredJob[], error: string) {
+  return jobs.filter((job) => events.listens(event, job.type)).map((job) => jobEventJobOf(job, { error }));
 }

@@ -3,6 +3,7 @@ import { createTables } from './0001-create-tables.migration';
 import { claimIndex } from './0002-claim-index.migration';
 import { workerRegistry } from './0003-worker-registry.migration';
 import { schedules } from './0004-schedules.migration';
+import { snoozeProgress } from './0006-snooze-progress.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -14,6 +15,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   claimIndex,
   workerRegistry,
   schedules,
+  snoozeProgress,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

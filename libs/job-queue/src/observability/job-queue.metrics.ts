@@ -12,7 +12,7 @@ const InjectMetric = (name: string) => Inject(metricToken(name));
 
 const DEPTH_STATUSES = ['pending', 'processing', 'dead'] as const;
 
-export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released';
+export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released' | 'snoozed';
 
 interface JobLabels {
   queue: string;

@@ -46,18 +46,22 @@ const invalid = (prefix: string, field: string, reason: string): never => {
 };
 
 function serialise(payload: unknown, prefix: string): string {
+  return serialiseJson(payload, prefix, 'payload');
+}
+
+/** JSON text of `value` that jsonb will store, or a `JobValidationError` naming `field`; for payloads and progress. */
+export function serialiseJson(value: unknown, prefix: string, field: string): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(payload);
+    json = JSON.stringify(value);
   } catch (error) {
-    invalid(prefix, 'payload', `is not JSON-serializable (${(error as Error).message})`);
+    invalid(prefix, field, `is not JSON-serializable (${(error as Error).message})`);
   }
-  if (json === undefined) invalid(prefix, 'payload', `is not JSON-serializable (${typeof payload})`);
+  if (json === undefined) invalid(prefix, field, `is not JSON-serializable (${typeof value})`);
   // jsonb cannot store U+0000; refusing here beats a database error after the job was accepted.
-  if (ESCAPED_NUL.test(json!))
-    invalid(prefix, 'payload', 'contains a NUL character (\\u0000), which jsonb cannot store');
+  if (ESCAPED_NUL.test(json!)) invalid(prefix, field, 'contains a NUL character (\\u0000), which jsonb cannot store');
   if (ESCAPED_SURROGATE.test(json!)) {
-    invalid(prefix, 'payload', 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
+    invalid(prefix, field, 'contains an unpaired UTF-16 surrogate, which jsonb cannot store');
   }
   return json!;
 }

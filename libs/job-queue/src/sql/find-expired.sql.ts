@@ -8,7 +8,7 @@ import { statement } from './statement';
 export const findExpired = statement(
   'find-expired',
   (t) => `
-SELECT id, queue, type, attempt_count, max_attempts, lock_token
+SELECT id, queue, type, attempt_count, max_attempts, lock_token, payload
 FROM ${t.jobs}
 WHERE status = 'processing' AND locked_at < now() - $1::bigint * interval '1 millisecond'
 ORDER BY locked_at

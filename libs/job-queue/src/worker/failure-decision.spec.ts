@@ -1,4 +1,4 @@
-import { JobNotStartedError, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { JobNotStartedError, JobValidationError, SnoozeJob, UnrecoverableJobError } from '../errors/job-queue.errors';
 import { decideFailure, type FailedAttempt } from './failure-decision';
 
 const lease = { id: 'job', token: 'token' };
@@ -45,5 +45,49 @@ describe('decideFailure', () => {
       outcome: 'postponed',
       end: { retry: { refund: 1 } },
     });
+  });
+});
+
+describe('decideFailure for a snooze', () => {
+  const delay = jest.fn(() => 250);
+  const snoozing = (snooze_count: number, maxSnoozes?: number): FailedAttempt => ({
+    job: { attempt_count: 1, max_attempts: 3, snooze_count },
+    lease,
+    abortCause: null,
+    terminated: false,
+    maxSnoozes,
+  });
+
+  it('snoozes for the asked delay, without the backoff, even on the last attempt', () => {
+    const last = { ...snoozing(0, 5), job: { attempt_count: 3, max_attempts: 3, snooze_count: 0 } };
+    expect(decideFailure(last, new SnoozeJob(1_500), delay)).toEqual({
+      outcome: 'snoozed',
+      end: { snooze: { ...lease, delayMs: 1_500 } },
+      delayMs: 1_500,
+    });
+    expect(delay).not.toHaveBeenCalled();
+  });
+
+  it('dead-letters the snooze past the cap, with a reason naming maxSnoozes', () => {
+    expect(decideFailure(snoozing(4, 5), new SnoozeJob(10), delay).outcome).toBe('snoozed');
+    const dead = decideFailure(snoozing(5, 5), new SnoozeJob(10), delay);
+    expect(dead).toMatchObject({ outcome: 'dead', end: { kill: { ...lease, stack: null } } });
+    expect((dead as { message: string }).message).toMatch(/snoozed more than maxSnoozes \(5\) times/);
+  });
+
+  it('a lost lease or shutdown wins over a snooze', () => {
+    expect(decideFailure({ ...snoozing(0, 5), abortCause: 'lease_lost' }, new SnoozeJob(10), delay).outcome).toBe(
+      'lease_lost',
+    );
+    expect(decideFailure({ ...snoozing(0, 5), abortCause: 'shutdown' }, new SnoozeJob(10), delay).outcome).toBe(
+      'released',
+    );
+  });
+
+  it('refuses a delay that is not a non-negative integer of ms, naming the snooze', () => {
+    for (const bad of [-1, 1.5, Number.NaN, '10' as unknown as number]) {
+      expect(() => new SnoozeJob(bad)).toThrow(JobValidationError);
+    }
+    expect(() => new SnoozeJob(-1)).toThrow(/Invalid job snooze/);
   });
 });

@@ -1,5 +1,6 @@
-import { JobNotStartedError, UnrecoverableJobError } from '../errors/job-queue.errors';
-import type { ClaimedJob, Kill, Lease, Retry } from '../job.repository';
+import { JobNotStartedError, SnoozeJob, UnrecoverableJobError } from '../errors/job-queue.errors';
+import { messages } from '../job-queue.messages';
+import type { ClaimedJob, Kill, Lease, Retry, Snooze } from '../job.repository';
 import { isTransient } from './batched-writer';
 import type { AbortCause } from './job-execution';
 
@@ -9,6 +10,7 @@ export type FailureDecision =
   | { outcome: 'released'; end: { release: Lease } }
   | { outcome: 'postponed'; end: { retry: Retry }; delayMs: number; message: string }
   | { outcome: 'dead'; end: { kill: Kill }; message: string }
+  | { outcome: 'snoozed'; end: { snooze: Snooze }; delayMs: number }
   | { outcome: 'retried'; end: { retry: Retry }; delayMs: number; message: string };
 
 /** A decision that writes something. */
@@ -16,7 +18,9 @@ export type WrittenDecision = Exclude<FailureDecision, { outcome: 'lease_lost' }
 
 /** What the decision reads of an attempt. */
 export interface FailedAttempt {
-  readonly job: Pick<ClaimedJob, 'attempt_count' | 'max_attempts'>;
+  readonly job: Pick<ClaimedJob, 'attempt_count' | 'max_attempts'> & Partial<Pick<ClaimedJob, 'snooze_count'>>;
+  /** Snoozes allowed before the next one dead-letters the job (none given: no cap). */
+  readonly maxSnoozes?: number;
   readonly lease: Lease;
   readonly abortCause: AbortCause | null;
   /** Shutdown ended its transaction's backend. */
@@ -33,6 +37,16 @@ export function decideFailure(attempt: FailedAttempt, error: unknown, delayMs: (
   if (attempt.abortCause === 'lease_lost') return { outcome: 'lease_lost' };
   // Stopped by shutdown (or its transaction ended by it): handed back, runnable now, the attempt refunded.
   if (attempt.abortCause === 'shutdown' || attempt.terminated) return { outcome: 'released', end: { release: lease } };
+  if (error instanceof SnoozeJob) {
+    // Not a failure: the attempt is given back in the same fenced statement. Past the cap a handler that snoozes
+    // forever (a bug) would never end, so the job is dead-lettered with a reason that says so.
+    const max = attempt.maxSnoozes ?? Infinity;
+    if ((job.snooze_count ?? 0) >= max) {
+      const reason = messages.snoozeLimit(max);
+      return { outcome: 'dead', end: { kill: { ...lease, reason, stack: null } }, message: reason };
+    }
+    return { outcome: 'snoozed', end: { snooze: { ...lease, delayMs: error.delayMs } }, delayMs: error.delayMs };
+  }
   const message = errorMessage(error);
   if (error instanceof JobNotStartedError && isTransient(error.cause)) {
     // The database could not give the job its transaction (no free connection, a dropped one): the handler never

@@ -1,5 +1,6 @@
 import type { ClaimedJob, JobBackend, Lease } from '../job.repository';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
+import type { ProgressThrottle } from './progress-throttle';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
 export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
@@ -27,10 +28,18 @@ export class JobExecution {
   backend: JobBackend | null = null;
   /** Shutdown ended its transaction's backend: whatever the handler does next, the job is released. */
   terminated = false;
+  /** Its progress writes, made on the first `ctx.progress`. */
+  progress: ProgressThrottle | null = null;
+  /** The snooze `ctx.snooze` asked for: it stands even if the handler catches the `SnoozeJob` and returns. */
+  snoozeRequested: number | null = null;
+  /** What the handler returned, for the `completed` hooks. */
+  result: unknown = undefined;
 
   constructor(
     readonly job: ClaimedJob,
     readonly handler: RegisteredJobHandler,
+    /** Snoozes allowed before the next one dead-letters the job: the handler's `maxSnoozes`, else the module's. */
+    readonly maxSnoozes = Infinity,
   ) {}
 
   get lease(): Lease {

@@ -5,10 +5,16 @@ import {
   type JobTransactionResult,
   type Kill,
   type Lease,
+  type ProgressWrite,
   type Retry,
+  type Snooze,
 } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobTimeoutError } from '../errors/job-queue.errors';
+import { JobTimeoutError, JobValidationError, SnoozeJob } from '../errors/job-queue.errors';
+import { JobEventDispatcher } from '../events/job-event.dispatcher';
+import type { JobEventJob } from '../interfaces/job-event.interface';
+import { serialiseJson } from '../producer/job-input.validator';
+import { ProgressThrottle } from './progress-throttle';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
@@ -53,6 +59,8 @@ export class JobExecutor {
   private readonly completions: BatchedWriter<Lease>;
   private readonly retries: BatchedWriter<Retry>;
   private readonly kills: BatchedWriter<Kill>;
+  private readonly snoozes: BatchedWriter<Snooze>;
+  private readonly progressWrites: BatchedWriter<ProgressWrite>;
   private readonly idle = new Set<() => void>();
   /** Set when shutdown begins: jobs still queued are released, never started. */
   private closing = false;
@@ -68,6 +76,7 @@ export class JobExecutor {
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
+    private readonly events: JobEventDispatcher,
   ) {
     const onError = (what: string) => (error: unknown, attempt: number) =>
       this.logger.warn(`Writing ${what} failed (try ${attempt}), will retry: ${(error as Error).message}`);
@@ -85,6 +94,16 @@ export class JobExecutor {
       (k) => repository.killMany(k),
       options.completionBatchDelayMs,
       onError('dead letters'),
+    );
+    this.snoozes = new BatchedWriter(
+      (s) => repository.snoozeMany(s),
+      options.completionBatchDelayMs,
+      onError('snoozes'),
+    );
+    this.progressWrites = new BatchedWriter(
+      (p) => repository.writeProgress(p),
+      options.completionBatchDelayMs,
+      onError('progress'),
     );
     metrics.concurrency.set(options.concurrency);
     this.delays = new RetryDelays(options, this.logger);
@@ -168,7 +187,7 @@ export class JobExecutor {
   accept(job: ClaimedJob): void {
     const handler = this.registry.get(job.type);
     if (!handler) throw new Error(messages.noHandler(job.type));
-    const execution = new JobExecution(job, handler);
+    const execution = new JobExecution(job, handler, handler.options.maxSnoozes ?? this.options.maxSnoozes);
     // The job is claimed again while an earlier attempt of it is still here: the claim proves that attempt's lease
     // was lost (the row carries a new token). Both stay tracked; the older one is aborted and its result discarded.
     const earlier = this.latest.get(job.id);
@@ -271,6 +290,8 @@ export class JobExecutor {
     this.completions.stop(reason);
     this.retries.stop(reason);
     this.kills.stop(reason);
+    this.snoozes.stop(reason);
+    this.progressWrites.stop(reason);
   }
 
   private async run(execution: JobExecution): Promise<void> {
@@ -290,7 +311,9 @@ export class JobExecutor {
         await this.runInTransaction(execution, ctx, startTimer);
       } else {
         startTimer();
-        await this.raceAbort(execution, () => handler.run(job.payload, ctx));
+        execution.result = await this.raceAbort(execution, () => handler.run(job.payload, ctx));
+        // A snooze the handler asked for stands even when it caught the SnoozeJob and returned.
+        if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         this.settle(execution);
         await this.succeed(execution);
       }
@@ -319,10 +342,12 @@ export class JobExecutor {
     try {
       result = await this.repository.inJobTransaction(
         execution.lease,
-        (manager) => {
+        async (manager) => {
           // A job that waited for its connection past an abort does not start its handler at all.
           if (execution.abortReason) throw execution.abortReason;
-          return handler.run(job.payload, { ...ctx, manager });
+          execution.result = await handler.run(job.payload, { ...ctx, manager });
+          // As outside a transaction; thrown here, the snooze rolls the work back and is written in its place.
+          if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         },
         {
           onLocked: (backend) => {
@@ -343,7 +368,10 @@ export class JobExecutor {
     }
     this.settle(execution);
     if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
-    if (result.status === 'completed') return this.finish(execution, 'completed');
+    if (result.status === 'completed') {
+      this.finish(execution, 'completed');
+      return this.emit('completed', execution);
+    }
     // The failure's end was written with the rollback, the row locked throughout: it held.
     this.report(execution, written!, true);
   }
@@ -364,8 +392,11 @@ export class JobExecutor {
     if (execution.released) return;
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
     try {
+      // The row is about to be deleted: a progress value still waiting is of no use.
+      void execution.progress?.close(false);
       const held = await this.completions.submit(execution.lease);
       this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'completion'));
+      if (held) this.emit('completed', execution);
     } catch (error) {
       // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
       // processing until its lease expires, and the rescuer hands it out again.
@@ -379,8 +410,12 @@ export class JobExecutor {
     if (execution.released) return;
     const decision = this.decideFailure(execution, error);
     if (decision.outcome === 'lease_lost') return this.finish(execution, 'lease_lost');
+    // The last progress value goes before the end, whose write clears the lease the progress write is fenced by.
+    await execution.progress?.close(true);
     let held: boolean;
-    if (decision.outcome === 'released') {
+    if (decision.outcome === 'snoozed') {
+      held = await this.snoozes.submit(decision.end.snooze);
+    } else if (decision.outcome === 'released') {
       execution.released = true;
       held = await this.repository.writeEnd(decision.end);
     } else if (decision.outcome === 'dead') {
@@ -410,6 +445,11 @@ export class JobExecutor {
       const step = decision.outcome === 'dead' ? 'dead letter' : 'retry';
       return this.finish(execution, this.leaseLost(execution, step));
     }
+    if (decision.outcome === 'snoozed') {
+      // Like a retry: the poller wakes when the snoozed job is due, not at its next poll.
+      this.retryListener(decision.delayMs);
+      return this.finish(execution, 'snoozed');
+    }
     if (decision.outcome === 'postponed') {
       this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, decision.delayMs, decision.message));
       return this.finish(execution, 'released');
@@ -418,13 +458,32 @@ export class JobExecutor {
       this.logger.warn(
         messages.jobDeadLettered(job.id, job.type, job.attempt_count, job.max_attempts, decision.message),
       );
-      return this.finish(execution, 'dead');
+      this.finish(execution, 'dead');
+      return this.emit('dead', execution, decision.message);
     }
     this.logger.warn(
       messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, decision.delayMs, decision.message),
     );
     this.retryListener(decision.delayMs);
     this.finish(execution, 'retried');
+    this.emit('failed', execution, decision.message);
+  }
+
+  /** Hands a committed outcome to the `@OnJobEvent` hooks; nothing is built when none listens. */
+  private emit(event: 'completed' | 'failed' | 'dead', execution: JobExecution, error?: string): void {
+    const { job } = execution;
+    if (!this.events.listens(event, job.type)) return;
+    const data: JobEventJob = {
+      id: job.id,
+      type: job.type,
+      queue: job.queue,
+      payload: job.payload,
+      attempt: job.attempt_count,
+      maxAttempts: job.max_attempts,
+    };
+    if (error !== undefined) data.error = error;
+    if (event === 'completed' && execution.result !== undefined) data.result = execution.result;
+    this.events.dispatch(event, [data]);
   }
 
   private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
@@ -492,6 +551,8 @@ export class JobExecutor {
     const { job } = execution;
     if (this.inFlight.get(job.lock_token) !== execution) return;
     this.settle(execution);
+    // Whatever the end, no progress timer outlives the attempt (a waiting value was written before a failure's end).
+    void execution.progress?.close(false);
     this.inFlight.delete(job.lock_token);
     if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.metrics.inFlight.set(this.inFlight.size);
@@ -499,6 +560,32 @@ export class JobExecutor {
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
     if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();
     this.slotListener();
+  }
+
+  /**
+   * `ctx.progress`: checked at once (a typed error for a value that is not JSON or too large, nothing written), then
+   * written throttled through the progress writer, fenced by the attempt's lease. A transactional handler's row is
+   * held by its own transaction until the job is deleted, so nobody could read its progress: refused.
+   */
+  private reportProgress(execution: JobExecution, value: unknown): void {
+    if (execution.transactional)
+      throw new JobValidationError('progress', messages.invalidField('progress', messages.progressInTransaction()));
+    const json = serialiseJson(value, '', 'progress');
+    const bytes = Buffer.byteLength(json, 'utf8');
+    const max = this.options.maxProgressBytes;
+    if (bytes > max)
+      throw new JobValidationError(
+        'progress',
+        messages.invalidField('progress', messages.progressTooLarge(bytes, max)),
+      );
+    if (execution.finishing || execution.abortReason) return;
+    if (!execution.progress) {
+      const lease = execution.lease;
+      execution.progress = new ProgressThrottle(this.options.progressIntervalMs, (text) =>
+        this.progressWrites.submit({ ...lease, json: text }),
+      );
+    }
+    execution.progress.report(json);
   }
 
   private context(execution: JobExecution): JobContext {
@@ -513,6 +600,13 @@ export class JobExecutor {
       maxAttempts: job.max_attempts,
       createdAt: new Date(job.created_at_ms),
       scheduledFor: job.scheduled_for_ms === null ? null : new Date(job.scheduled_for_ms),
+      snoozeCount: job.snooze_count ?? 0,
+      snooze: (ms: number): never => {
+        const snooze = new SnoozeJob(ms);
+        execution.snoozeRequested = snooze.delayMs;
+        throw snooze;
+      },
+      progress: (value: unknown) => this.reportProgress(execution, value),
       // A getter: the signal is made only for a handler that reads it.
       get signal() {
         return execution.signal;
