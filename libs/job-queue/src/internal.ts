@@ -25,3 +25,5 @@ export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { cursorAfter } from './worker/claim-cursor';
+export { limitsOf, limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
+export { KEYLESS_HEAD } from './migrations/claim-limited.function';

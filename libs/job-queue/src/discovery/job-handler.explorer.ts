@@ -6,6 +6,7 @@ import { JOB_TYPE_PATTERN } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import { validateBackoff } from '../job-queue-options.resolver';
+import { limitsOf } from '../limits/job-limits';
 import { JobHandlerMetadataAccessor } from './job-handler.accessor';
 import { JobHandlerRegistry } from './job-handler.registry';
 
@@ -70,6 +71,7 @@ function validateHandlerOptions(options: Record<string, unknown>, where: string)
   positive('concurrency', 10_000);
   positive('maxAttempts', 1_000_000);
   positive('timeoutMs', 2_147_483_647);
+  limitsOf(options, where);
   if (options.transactional !== undefined && typeof options.transactional !== 'boolean') {
     throw new JobQueueConfigError(`${where} transactional`, `@JobHandler on ${where}: transactional must be a boolean`);
   }

@@ -1,4 +1,5 @@
 import type { BackoffOption } from './backoff.interface';
+import type { RateLimitOption } from '../limits/job-limits';
 
 export interface JobHandlerOptions {
   /** Most jobs of this type run at once on one instance (within the module's `concurrency`). */
@@ -14,4 +15,10 @@ export interface JobHandlerOptions {
    * database effects through `ctx.manager` happen exactly once. Holds a pooled connection while it runs.
    */
   transactional?: boolean;
+  /** Most jobs of this type running at once across all instances (`processing` rows, until recovery frees them). */
+  globalConcurrency?: number;
+  /** Most jobs of one `concurrencyKey` of this type running at once across all instances; keys are served in turn. */
+  concurrencyPerKey?: number;
+  /** Most starts of this type (or, with `perKey`, of one key of it) in any window of `periodMs`, across instances. */
+  rateLimit?: RateLimitOption;
 }

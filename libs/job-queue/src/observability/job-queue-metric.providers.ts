@@ -128,4 +128,9 @@ export const jobQueueMetricProviders = [
     help: 'Vacuums of the queue tables this instance ran or passed up, by outcome (vacuumed, busy, horizon_held, denied)',
     labelNames: ['table', 'outcome'],
   }),
+  makeCounterProvider({
+    name: METRIC.limitHeld,
+    help: 'Claims of a type with limits that left due jobs waiting on a limit (global, key, rate, key_rate)',
+    labelNames: ['type', 'limit'],
+  }),
 ];

@@ -22,4 +22,5 @@ export const METRIC = {
   oldestTransactionAge: 'job_queue_oldest_transaction_age_seconds',
   deadTuples: 'job_queue_table_dead_tuples',
   vacuums: 'job_queue_vacuums_total',
+  limitHeld: 'job_queue_limit_held_claims_total',
 } as const;
