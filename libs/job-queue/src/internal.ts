@@ -27,3 +27,4 @@ export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.s
 export { cursorAfter } from './worker/claim-cursor';
 export { limitsOf, limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
 export { KEYLESS_HEAD } from './migrations/claim-limited.function';
+export { claimLimited } from './sql/claim-limited.sql';
