@@ -14,7 +14,7 @@ const root = join(__dirname, '..');
 /** Every step's recorded name in a schema, in chain order. */
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
-const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schema_versions', 'workers'];
+const QUEUE_TABLES = ['dead_jobs', 'jobs', 'limit_cursors', 'rate_windows', 'schema_versions', 'workers'];
 
 async function versions(
   url: string,
@@ -135,7 +135,14 @@ describe('migrations', () => {
     sources.push(await ds.initialize());
     await ds.runMigrations();
     await ds.undoLastMigration();
-    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
+    // The last step (7, limits) takes its own tables and column with it; the worker registry (3) stays.
+    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions', 'workers']);
+    const [{ n }] = await query<{ n: number }>(
+      db.url,
+      `SELECT count(*)::int AS n FROM information_schema.columns
+       WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name = 'concurrency_key'`,
+    );
+    expect(n).toBe(0);
   });
 
   it('run once when many instances start at the same moment', async () => {
