@@ -63,6 +63,11 @@ describe('fairness and limits across instances (e2e)', () => {
         const lastEnd = (key: string) => Math.max(...attempts.filter((a) => a.key === key).map((a) => a.end_ms ?? 0));
         const firstStart = Math.min(...attempts.map((a) => a.start_ms));
         const finishedMs = { A: lastEnd('A') - firstStart, B: lastEnd('B') - firstStart, C: lastEnd('C') - firstStart };
+        const heldClaims = await Promise.all(
+          run
+            .fleet!.alive()
+            .map((p) => p.metric('job_queue_limit_held_claims_total', { type: 'demo.tenant', limit: 'key' })),
+        );
         const completed = new Set(attempts.filter((a) => a.how === 'deleted').map((a) => a.job_id));
         const recovered = attempts.filter((a) => a.how === 'back to pending').length;
         report('limits tenant', {
@@ -74,10 +79,12 @@ describe('fairness and limits across instances (e2e)', () => {
           attempts: attempts.length,
           recoveredAttempts: recovered,
           completed: completed.size,
+          heldClaimsByKeyLimit: heldClaims,
         });
         expect({ A: sampled.A, B: sampled.B, C: sampled.C }).toEqual({ A: 2, B: 2, C: 2 });
         expect(fromIntervals).toEqual({ A: 2, B: 2, C: 2 });
         expect(completed.size).toBe(340);
+        expect(heldClaims.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
         expect(await leftOf('demo.tenant')).toEqual({ live: 0, dead: 0 });
         // B and C (20 jobs each, 2 at a time) are done before A (300 jobs, 2 at a time) is a third of the way.
         expect(finishedMs.B).toBeLessThan(finishedMs.A / 3);
