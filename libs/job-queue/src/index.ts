@@ -42,3 +42,5 @@ export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
+export type { RateLimitOption, JobLimits } from './limits/job-limits';
+export type { JobTypeLimits } from './limits/limits-view';

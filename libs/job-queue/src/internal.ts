@@ -29,3 +29,6 @@ export { ScheduleTicker } from './schedules/schedule.ticker';
 export { ScheduleRepository } from './schedules/schedule.repository';
 export { CronSlots, planSlots } from './schedules/cron-slots';
 export { JobEventDispatcher, jobEventJobOf, type JobEventRow } from './events/job-event.dispatcher';
+export { limitsOf, limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
+export { KEYLESS_HEAD } from './migrations/claim-limited.function';
+export { claimLimited } from './sql/claim-limited.sql';

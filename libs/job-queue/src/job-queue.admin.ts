@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { JobRepository } from './job.repository';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import { JobExecutor } from './worker/job.executor';
+import { JobHandlerRegistry } from './discovery/job-handler.registry';
+import { limitsOf, type JobLimits } from './limits/job-limits';
+import { limitsView, type JobTypeLimits } from './limits/limits-view';
 
 export interface QueueStats {
   pending: number;
@@ -20,6 +23,7 @@ export class JobQueueAdmin {
   constructor(
     private readonly repository: JobRepository,
     private readonly executor: JobExecutor,
+    private readonly registry: JobHandlerRegistry,
   ) {}
 
   /** The live or dead job with its status (`pending`, `processing` or `dead`); null when neither exists. */
@@ -36,6 +40,20 @@ export class JobQueueAdmin {
   async requeueDeadJob(id: string): Promise<string | null> {
     if (!UUID.test(id)) return null;
     return this.repository.requeueDead(id);
+  }
+
+  /**
+   * The limits of this app's handlers that have any (`globalConcurrency`, `concurrencyPerKey`, `rateLimit`), each
+   * with its running jobs across all instances, per type and per key.
+   */
+  async listLimits(): Promise<JobTypeLimits[]> {
+    const limited: Array<{ type: string; limits: JobLimits }> = [];
+    for (const handler of this.registry.all()) {
+      const limits = limitsOf(handler.options, handler.name);
+      if (limits) limited.push({ type: handler.type, limits });
+    }
+    if (limited.length === 0) return [];
+    return limitsView(limited, await this.repository.countRunningLimited(limited.map((l) => l.type)));
   }
 
   async stats(): Promise<QueueStats> {

@@ -6,6 +6,9 @@ import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable, claimPairs } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
+import { claimLimited } from './sql/claim-limited.sql';
+import { countRunningLimited } from './sql/count-running-limited.sql';
+import { limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
 import { completeMany } from './sql/complete-many.sql';
 import { cancelBackend } from './sql/cancel-backend.sql';
 import { countByStatus } from './sql/count-by-status.sql';
@@ -73,6 +76,15 @@ export interface ClaimedJob {
 export interface ClaimCursor {
   priority: number;
   runAtMs: number;
+}
+
+/** What a limited claim returns (see `JobRepository.claimLimited`). */
+export interface LimitedClaim {
+  jobs: ClaimedJob[];
+  completed: Set<string>;
+  wakeInMs: number | null;
+  /** The limits that left due jobs waiting: `global`, `key`, `rate`, `key_rate`. */
+  held: string[];
 }
 
 /** An attempt's identity: a statement about it counts only while the row still carries this token. */
@@ -268,6 +280,53 @@ export class JobRepository {
   }
 
   /**
+   * Completes `leases`, then claims up to `limit` jobs of one limited type within its limits, in one round trip
+   * (`claim-limited.sql.ts`). `wakeInMs`: when a rate limit stopped the claim, how long until it has room again.
+   */
+  async claimLimited(
+    leases: Lease[],
+    queues: string[],
+    type: string,
+    limits: JobLimits,
+    limit: number,
+    instanceId: string,
+  ): Promise<LimitedClaim> {
+    const rows = await this.rows<ClaimedJob & { done: boolean | null; wake_in_ms: number | null; held: string | null }>(
+      claimLimited,
+      [
+        limitLockKey(this.tables.statementKey, type),
+        queues,
+        type,
+        limit,
+        instanceId,
+        leases.map((l) => l.id),
+        leases.map((l) => l.token),
+        limits.globalConcurrency,
+        limits.concurrencyPerKey,
+        limits.rateLimit?.max ?? null,
+        limits.rateLimit?.periodMs ?? null,
+        limits.rateLimit?.perKey ?? false,
+        MAX_KEYS_PER_CLAIM,
+      ],
+    );
+    const result: LimitedClaim = { jobs: [], completed: new Set(), wakeInMs: null, held: [] };
+    for (const row of rows) {
+      if (row.done === false) result.jobs.push(row);
+      else if (row.done === true) result.completed.add(row.id);
+      else {
+        result.wakeInMs = row.wake_in_ms;
+        result.held = row.held ? row.held.split(',') : [];
+      }
+    }
+    return result;
+  }
+
+  /** Running jobs of these types, per type (`key` null) and per key. */
+  async countRunningLimited(types: string[]): Promise<Array<{ type: string; key: string | null; running: number }>> {
+    return this.rows(countRunningLimited, [types]);
+  }
+
+  /**
    * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
    * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
    * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit. A null id: the job's
@@ -288,7 +347,7 @@ export class JobRepository {
     for (let round = 1; ; round++) {
       const batch = todo.map((i) => jobs[i]);
       const keys = batch.map((j) => j.idempotencyKey);
-      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit];
+      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit, concurrencyKeys(batch)];
       const rows = await this.insertKeyed(params, target, !options.manager);
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {
@@ -321,7 +380,11 @@ export class JobRepository {
 
   private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number }>) {
     const ids = jobs.map(() => randomUUID());
-    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [ids, ...jobColumns(jobs)]);
+    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
+      ids,
+      ...jobColumns(jobs),
+      concurrencyKeys(jobs),
+    ]);
     const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
     return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
   }
@@ -691,4 +754,9 @@ function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknow
     jobs.map((j) => j.runAt),
     jobs.map((j) => j.delayMs),
   ];
+}
+
+/** Each job's `concurrencyKey` (null: none), the last parameter of both insert statements. */
+function concurrencyKeys(jobs: Array<ValidatedJob & { maxAttempts: number }>): Array<string | null> {
+  return jobs.map((j) => j.concurrencyKey);
 }

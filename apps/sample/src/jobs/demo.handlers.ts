@@ -61,6 +61,22 @@ export class DemoHandlers {
     process.kill(process.pid, 'SIGKILL');
     return Promise.resolve();
   }
+
+  /** Sleeps `ms`; at most 2 run at once per `concurrencyKey` across all instances (a tenant's fair share). */
+  @JobHandler('demo.tenant', { concurrencyPerKey: 2 })
+  async tenant(payload: { ms?: number }, ctx: JobContext): Promise<void> {
+    await sleepUnlessAborted(Number(payload?.ms ?? 100), ctx.signal);
+  }
+
+  /** A no-op started at most 20 times in any one-second window across all instances (a sliding window). */
+  @JobHandler('demo.limited', { rateLimit: { max: 20, periodMs: 1_000 } })
+  async limited(): Promise<void> {}
+
+  /** Sleeps `ms`; at most 3 run at once across all instances, whatever each instance's concurrency. */
+  @JobHandler('demo.global', { globalConcurrency: 3 })
+  async global(payload: { ms?: number }, ctx: JobContext): Promise<void> {
+    await sleepUnlessAborted(Number(payload?.ms ?? 100), ctx.signal);
+  }
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it is aborted (timeout, lease loss, shutdown). */

@@ -7,6 +7,7 @@ import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import { validateBackoff } from '../job-queue-options.resolver';
 import { validateHandlerSchedule } from '../schedules/handler-schedule.validator';
+import { limitsOf } from '../limits/job-limits';
 import { JobHandlerMetadataAccessor } from './job-handler.accessor';
 import { JobHandlerRegistry } from './job-handler.registry';
 
@@ -81,6 +82,7 @@ function validateHandlerOptions(options: Record<string, unknown>, where: string)
       );
     }
   }
+  limitsOf(options, where);
   if (options.transactional !== undefined && typeof options.transactional !== 'boolean') {
     throw new JobQueueConfigError(`${where} transactional`, `@JobHandler on ${where}: transactional must be a boolean`);
   }

@@ -13,6 +13,8 @@ export interface EnqueueOptions {
   queue?: string;
   /** While a job with this key is in `jobs`, enqueueing it again returns that job's id. */
   idempotencyKey?: string;
+  /** The key this job's per-key limits count by (a tenant, a customer): 1 to 255 characters. */
+  concurrencyKey?: string;
   /** Insert within this transaction; the job exists (and workers wake) only when it commits. */
   manager?: EntityManager;
 }

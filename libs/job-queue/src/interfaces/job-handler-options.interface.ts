@@ -1,5 +1,6 @@
 import type { BackoffOption } from './backoff.interface';
 import type { ScheduleOptions } from '../schedules/schedule-options.interface';
+import type { RateLimitOption } from '../limits/job-limits';
 
 export interface JobHandlerOptions {
   /** Most jobs of this type run at once on one instance (within the module's `concurrency`). */
@@ -22,4 +23,10 @@ export interface JobHandlerOptions {
   schedule?: ScheduleOptions;
   /** Times a job of this type may be snoozed before the next snooze dead-letters it (module default: 100). */
   maxSnoozes?: number;
+  /** Most jobs of this type running at once across all instances (`processing` rows, until recovery frees them). */
+  globalConcurrency?: number;
+  /** Most jobs of one `concurrencyKey` of this type running at once across all instances; keys are served in turn. */
+  concurrencyPerKey?: number;
+  /** Most starts of this type (or, with `perKey`, of one key of it) in any window of `periodMs`, across instances. */
+  rateLimit?: RateLimitOption;
 }

@@ -4,6 +4,7 @@ import { claimIndex } from './0002-claim-index.migration';
 import { workerRegistry } from './0003-worker-registry.migration';
 import { schedules } from './0004-schedules.migration';
 import { snoozeProgress } from './0006-snooze-progress.migration';
+import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -16,6 +17,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   workerRegistry,
   schedules,
   snoozeProgress,
+  concurrencyLimits,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

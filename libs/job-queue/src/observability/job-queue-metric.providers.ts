@@ -143,4 +143,9 @@ export const jobQueueMetricProviders = [
     help: 'Schedule slots passed without a job because no instance fired them in time (left out by the catch-up policy)',
     labelNames: ['schedule'],
   }),
+  makeCounterProvider({
+    name: METRIC.limitHeld,
+    help: 'Claims of a type with limits that left due jobs waiting on a limit (global, key, rate, key_rate)',
+    labelNames: ['type', 'limit'],
+  }),
 ];

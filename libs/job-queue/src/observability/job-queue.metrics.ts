@@ -49,6 +49,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.oldestTransactionAge) private readonly oldestTransactionAge: QueueMetric,
     @InjectMetric(METRIC.deadTuples) private readonly deadTuples: QueueMetric,
     @InjectMetric(METRIC.vacuums) private readonly vacuums: QueueMetric,
+    @InjectMetric(METRIC.limitHeld) private readonly limitHeldTotal: QueueMetric,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
   }
@@ -75,6 +76,11 @@ export class JobQueueMetrics {
 
   vacuum(table: string, outcome: 'vacuumed' | 'busy' | 'horizon_held' | 'denied'): void {
     this.vacuums.inc({ table, outcome });
+  }
+
+  /** A claim of a limited type left due jobs waiting on `limit` (`global`, `key`, `rate`, `key_rate`). */
+  limitHeld(type: string, limit: string): void {
+    this.limitHeldTotal.inc({ type: this.labels.type(type), limit });
   }
 
   jobsEnqueued(jobs: JobLabels[]): void {

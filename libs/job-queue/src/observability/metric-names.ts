@@ -25,4 +25,5 @@ export const METRIC = {
   scheduleFired: 'job_queue_schedule_slots_fired_total',
   scheduleSkipped: 'job_queue_schedule_slots_skipped_total',
   scheduleMissed: 'job_queue_schedule_slots_missed_total',
+  limitHeld: 'job_queue_limit_held_claims_total',
 } as const;

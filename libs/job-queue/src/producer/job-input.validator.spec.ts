@@ -24,6 +24,7 @@ describe('validateJob', () => {
       delayMs: 0,
       maxAttempts: null,
       idempotencyKey: null,
+      concurrencyKey: null,
     });
   });
 
@@ -45,6 +46,9 @@ describe('validateJob', () => {
     [{ type: 'a', payload: 1, maxAttempts: 0 }, 'maxAttempts'],
     [{ type: 'a', payload: 1, queue: 'no queue' }, 'queue'],
     [{ type: 'a', payload: 1, idempotencyKey: '' }, 'idempotencyKey'],
+    [{ type: 'a', payload: 1, concurrencyKey: '' }, 'concurrencyKey'],
+    [{ type: 'a', payload: 1, concurrencyKey: 7 }, 'concurrencyKey'],
+    [{ type: 'a', payload: 1, concurrencyKey: 'x'.repeat(256) }, 'concurrencyKey'],
     [{ type: 'a', payload: 1, priorty: 3 }, 'priorty'],
   ])('refuses %p naming %s', (job, field) => {
     expect(fieldOf(() => validateJob(job as never, LIMIT))).toBe(field);

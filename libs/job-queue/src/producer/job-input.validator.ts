@@ -15,6 +15,7 @@ export interface ValidatedJob {
   /** null: resolved by the producer (handler's, then module's). */
   maxAttempts: number | null;
   idempotencyKey: string | null;
+  concurrencyKey: string | null;
 }
 
 const ALLOWED_KEYS = new Set([
@@ -26,6 +27,7 @@ const ALLOWED_KEYS = new Set([
   'maxAttempts',
   'queue',
   'idempotencyKey',
+  'concurrencyKey',
 ]);
 /** `\u0000` in JSON text that is not itself an escaped backslash followed by the letters `u0000`. */
 const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
@@ -120,5 +122,18 @@ export function validateJob(job: JobToEnqueue, maxPayloadBytes: number, prefix =
     }
     idempotencyKey = job.idempotencyKey;
   }
-  return { type: job.type, queue, payloadJson, priority, runAt, delayMs, maxAttempts, idempotencyKey };
+  const concurrencyKey = validKey(job.concurrencyKey, prefix, 'concurrencyKey');
+  return { type: job.type, queue, payloadJson, priority, runAt, delayMs, maxAttempts, idempotencyKey, concurrencyKey };
+}
+
+/** A key of 1 to 255 characters that text stores as given (no NUL; no unpaired surrogate, stored as U+FFFD). */
+function validKey(value: unknown, prefix: string, field: string): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || value.length < 1 || value.length > 255) {
+    invalid(prefix, field, 'must be a string of 1 to 255 characters');
+  }
+  const key = value as string;
+  if (key.includes('\u0000')) invalid(prefix, field, 'contains a NUL character');
+  if (LONE_SURROGATE.test(key)) invalid(prefix, field, 'contains an unpaired UTF-16 surrogate');
+  return key;
 }

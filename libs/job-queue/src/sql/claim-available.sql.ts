@@ -162,7 +162,7 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
  * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
  */
-const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+export const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /** The (queue, type) pairs a claim serves, as the two parallel arrays the statements take as $1 and $2. */
 export function claimPairs(queues: string[], types: string[]): [string[], string[]] {

@@ -8,10 +8,11 @@ import { statement } from './statement';
 export const insertJobsPlain = statement(
   'insert-jobs-plain',
   (t) => `
-INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at)
+INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, concurrency_key)
 SELECT i.id, i.queue, i.type, i.payload::jsonb, 'pending', i.priority, i.max_attempts,
-       coalesce(i.run_at, now() + i.delay_ms * interval '1 millisecond')
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[], $8::bigint[])
-     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms)
+       coalesce(i.run_at, now() + i.delay_ms * interval '1 millisecond'), i.concurrency_key
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[], $8::bigint[],
+            $9::text[])
+     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key)
 RETURNING id, next_retry_at <= now() AS runnable`,
 );

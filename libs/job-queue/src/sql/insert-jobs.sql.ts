@@ -23,13 +23,16 @@ export const insertJobs = statement(
   (t) => `
 WITH input AS MATERIALIZED (
   SELECT gen_random_uuid() AS id, i.*
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[], $8::text[])
-       WITH ORDINALITY AS i(type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key, ord)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[], $8::text[],
+              $11::text[])
+       WITH ORDINALITY AS i(type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key,
+                            concurrency_key, ord)
 ),
 inserted AS (
-  INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key)
+  INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key,
+                       concurrency_key)
   SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
-         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key
+         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key, concurrency_key
   FROM input
   ORDER BY idempotency_key COLLATE "C", ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

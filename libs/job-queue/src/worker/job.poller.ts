@@ -6,6 +6,7 @@ import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.in
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { JobExecutor } from './job.executor';
 import { cursorAfter } from './claim-cursor';
+import { limitsOf, type JobLimits } from '../limits/job-limits';
 
 /** The most the loop waits after consecutive database errors before it tries again. */
 const MAX_ERROR_BACKOFF_MS = 30_000;
@@ -27,6 +28,10 @@ interface ClaimGroup {
   cursor?: ClaimCursor;
   /** `Date.now()` of the group's last claim walked from the head. */
   fromHeadAt: number;
+  /** The type's limits across instances: the group is that one type, claimed by `claimLimited`. */
+  limits?: JobLimits;
+  /** A rate limit's window has room again then: the group claims at that time rather than polling. */
+  rateTimer?: NodeJS.Timeout;
 }
 
 /**
@@ -43,6 +48,8 @@ export class JobPoller {
   private stopped = true;
   /** The last claim returned a full batch: there is probably more, so a freed slot should claim at once. */
   private saturated = false;
+  /** The last claim of a limited group left due jobs waiting on a limit: a freed slot of ours may let one start. */
+  private limitHeld = false;
   private consecutiveErrors = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private wakeScheduled = false;
@@ -76,14 +83,27 @@ export class JobPoller {
   }
 
   start(): void {
-    const limited = this.registry.all().filter((h) => h.options.concurrency !== undefined);
+    const withLimits = this.registry
+      .all()
+      .map((h) => ({ h, limits: limitsOf(h.options, h.name) }))
+      .filter((x): x is { h: (typeof x)['h']; limits: JobLimits } => x.limits !== null);
+    const acrossInstances = new Set(withLimits.map((x) => x.h.type));
+    const limited = this.registry
+      .all()
+      .filter((h) => h.options.concurrency !== undefined && !acrossInstances.has(h.type));
     const open = this.registry
       .all()
-      .filter((h) => h.options.concurrency === undefined)
+      .filter((h) => h.options.concurrency === undefined && !acrossInstances.has(h.type))
       .map((h) => h.type);
     // Handlers with their own concurrency claim first: claimed after the shared group, a steady backlog of other
     // types would take every free slot and starve them.
     this.groups = [
+      ...withLimits.map(({ h, limits }) => ({
+        types: [h.type],
+        concurrency: h.options.concurrency,
+        limits,
+        fromHeadAt: 0,
+      })),
       ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency, fromHeadAt: 0 })),
       ...(open.length > 0 ? [{ types: open, fromHeadAt: 0 }] : []),
     ];
@@ -91,7 +111,7 @@ export class JobPoller {
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
       // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees.
-      if ((this.saturated || this.probeWanted) && this.executor.wantsClaim()) this.wakeSoon();
+      if ((this.saturated || this.probeWanted || this.limitHeld) && this.executor.wantsClaim()) this.wakeSoon();
     });
     this.executor.onRetryWritten((delayMs) => this.wakeIn(delayMs + DUE_MARGIN_MS));
     this.wake();
@@ -106,6 +126,7 @@ export class JobPoller {
     clearTimeout(this.backoffTimer);
     clearTimeout(this.dueTimer);
     this.dueAt = Number.POSITIVE_INFINITY;
+    for (const group of this.groups) clearTimeout(group.rateTimer);
     return this.current;
   }
 
@@ -281,6 +302,7 @@ export class JobPoller {
     let claimed = false;
     let full = false;
     let cursorShort = false;
+    let held = false;
     for (const group of this.groups) {
       if (this.stopped) break;
       const room =
@@ -289,6 +311,12 @@ export class JobPoller {
           : this.executor.claimableFor(group.types[0], group.concurrency);
       if (room === 0) continue;
       claimed = true;
+      if (group.limits) {
+        const jobs = await this.claimWithinLimits(group, group.limits, room);
+        if (jobs === 'held') held = true;
+        else if (jobs === room) full = true;
+        continue;
+      }
       const now = Date.now();
       const cursor = group.cursor && now - group.fromHeadAt < this.options.pollIntervalMs ? group.cursor : undefined;
       if (!cursor) group.fromHeadAt = now;
@@ -300,7 +328,47 @@ export class JobPoller {
     }
     // Only a claim tells whether more work is waiting. A wake-up that found no room (a poll tick, a NOTIFY)
     // learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
-    if (claimed) this.saturated = full;
+    if (claimed) {
+      this.saturated = full;
+      this.limitHeld = held;
+    }
     return (full || cursorShort) && this.executor.claimable() > 0;
+  }
+
+  /**
+   * One claim of a type with limits across instances (`JobRepository.claimLimited`), carrying the completions due,
+   * like `claim`. Returns how many jobs it took, or `held` when a limit left due jobs waiting. A rate limit that
+   * stopped it arms one timer for when its window has room again: limited, the loop sleeps instead of polling.
+   */
+  private async claimWithinLimits(group: ClaimGroup, limits: JobLimits, room: number): Promise<number | 'held'> {
+    const done = this.executor.takeCompletions();
+    let claim: Awaited<ReturnType<JobRepository['claimLimited']>>;
+    try {
+      const started = performance.now();
+      claim = await this.repository.claimLimited(
+        done.map((entry) => entry.item),
+        this.options.queues,
+        group.types[0],
+        limits,
+        room,
+        this.options.instanceId,
+      );
+      this.claimTimed(performance.now() - started);
+      this.executor.completionsWritten(done, claim.completed);
+    } catch (error) {
+      this.executor.completionsNotWritten(done);
+      throw error;
+    }
+    for (const job of claim.jobs) this.executor.accept(job);
+    for (const limit of claim.held) this.metrics.limitHeld(group.types[0], limit);
+    clearTimeout(group.rateTimer);
+    group.rateTimer = undefined;
+    if (claim.wakeInMs !== null && !this.stopped) {
+      group.rateTimer = setTimeout(() => {
+        group.rateTimer = undefined;
+        this.wake();
+      }, claim.wakeInMs);
+    }
+    return claim.held.length > 0 ? 'held' : claim.jobs.length;
   }
 }

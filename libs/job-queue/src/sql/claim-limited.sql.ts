@@ -1,0 +1,23 @@
+import { epochMs } from './claim-available.sql';
+import { statement } from './statement';
+
+/**
+ * The claim of one type with limits: the schema's `claim_limited` function (migration 7,
+ * `migrations/claim-limited.function.ts`), which writes the completions it is given, then takes the type's limit
+ * lock and claims within the limits, in one round trip. Columns come back under the names a claim's rows have.
+ * $1 lock key, $2 queues, $3 type, $4 free slots, $5 instance, $6/$7 completed ids and tokens, $8 global
+ * concurrency, $9 per-key concurrency, $10 rate max, $11 rate period (ms), $12 rate per key, $13 keys visited at most.
+ */
+export const claimLimited = statement(
+  'claim-limited',
+  (t) => `
+SELECT r_done AS done, r_id AS id, r_queue AS queue, r_type AS type, r_payload AS payload, r_priority AS priority,
+       r_attempt_count AS attempt_count, r_max_attempts AS max_attempts, r_lock_token AS lock_token,
+       r_created_at_ms AS created_at_ms, r_claimed_at_ms AS claimed_at_ms, r_run_at_ms AS run_at_ms,
+       r_wake_in_ms AS wake_in_ms, r_held AS held,
+       ${epochMs('j.scheduled_for')} AS scheduled_for_ms, j.snooze_count
+FROM ${t.schema}.claim_limited($1::bigint, $2::text[], $3::text, $4::int, $5::text, $6::uuid[], $7::uuid[], $8::int,
+                               $9::int, $10::int, $11::int, $12::boolean, $13::int) r
+-- A probe of the primary key per claimed row (LIMIT keeps the planner from turning it into a join over the table).
+LEFT JOIN LATERAL (SELECT * FROM ${t.jobs} j WHERE j.id = r.r_id AND NOT r.r_done LIMIT 1) j ON true`,
+);
