@@ -159,6 +159,21 @@ describe('bulk enqueue', () => {
     ).rejects.toThrow('caller rolls back');
     expect(await countJobs(db.url)).toBe(0);
 
+    // A manager whose connection has no transaction open: the call is still all or nothing, in a transaction of its
+    // own (each chunk would commit alone on that connection otherwise).
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    await query(db.url, `ALTER TABLE job_queue.jobs ADD CONSTRAINT bulk_refuse_last CHECK (payload->>'i' <> '1999')`);
+    try {
+      // The refused job is keyed: it is written after the COPY of the 1,999 others, by a statement of its own.
+      const lastKeyed = jobs(2_000, (i) => (i === 1_999 ? { idempotencyKey: 'refused' } : {}));
+      await expect(producer.enqueueMany(lastKeyed, { manager: runner.manager })).rejects.toThrow('bulk_refuse_last');
+    } finally {
+      await runner.release();
+      await query(db.url, `ALTER TABLE job_queue.jobs DROP CONSTRAINT bulk_refuse_last`);
+    }
+    expect(await countJobs(db.url)).toBe(0);
+
     const ids = await dataSource.transaction(
       async (manager) => (await producer.enqueueMany(jobs(2_000), { manager })).ids,
     );

@@ -333,8 +333,12 @@ export class JobRepository {
     chunkSize: number,
     manager?: EntityManager,
   ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
-    const callers = await this.target(manager);
-    if (callers !== this.pool) return this.writeBulk(jobs, chunkSize, callers as PoolClient);
+    // A manager without an open transaction (say `dataSource.manager`) would run each chunk in autocommit: the call
+    // then makes a transaction of its own, as without a manager.
+    const runner = manager?.queryRunner;
+    if (runner && !runner.isReleased && runner.isTransactionActive) {
+      return this.writeBulk(jobs, chunkSize, (await runner.connect()) as PoolClient);
+    }
     const client = await this.pool.connect();
     const ignore = () => undefined;
     client.on('error', ignore); // as in rescueExpired: the failed query reports a dropped connection
