@@ -38,6 +38,14 @@ const CASES = [
       concurrency: 10,
     },
   },
+  { id: 'bulk-enqueue', scenario: 'bulk-enqueue', timeoutMs: 180_000, params: { jobs: 100_000 } },
+  // 1, 2 and 4 worker processes draining 100,000 jobs on one database (scenarios/instances.js).
+  ...[1, 2, 4].map((instances) => ({
+    id: `instances-${instances}`,
+    scenario: 'instances',
+    timeoutMs: 300_000,
+    params: { jobs: 100_000, instances, concurrency: 10 },
+  })),
 ];
 
 // Rows of the table. `better` tells how to read the ratio ours/peer.
@@ -106,6 +114,48 @@ const METRICS = [
     key: 'deadTuplesEnd',
     label: 'idle tx: dead tuples at the end',
     unit: 'int',
+    better: 'lower',
+  },
+  { caseId: 'bulk-enqueue', key: 'jobsPerSec', label: 'enqueue 100k in bulk (jobs/s)', unit: 'int', better: 'higher' },
+  {
+    caseId: 'bulk-enqueue',
+    key: 'walBytesPerJob',
+    label: 'enqueue 100k in bulk: WAL bytes per job',
+    unit: 'int',
+    better: 'lower',
+  },
+  ...[1, 2, 4].flatMap((n) => [
+    {
+      caseId: `instances-${n}`,
+      key: 'jobsPerSec',
+      label: `${n} instance${n > 1 ? 's' : ''}, drain 100k, c=10 each (jobs/s)`,
+      unit: 'int',
+      better: 'higher',
+    },
+    ...(n > 1
+      ? [
+          {
+            caseId: `instances-${n}`,
+            key: 'minSharePct',
+            label: `${n} instances: smallest share (% of jobs)`,
+            unit: 'int',
+            better: 'higher',
+          },
+        ]
+      : []),
+  ]),
+  {
+    caseId: 'instances-1',
+    key: 'walBytesPerJob',
+    label: '1 instance, drain: WAL bytes per job',
+    unit: 'int',
+    better: 'lower',
+  },
+  {
+    caseId: 'instances-1',
+    key: 'rowsPerJob',
+    label: '1 instance, drain: rows written per job',
+    unit: 'ms',
     better: 'lower',
   },
 ];

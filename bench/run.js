@@ -62,6 +62,16 @@ function summary(caseId, m) {
   if (caseId === 'latency') return `p50 ${f(m.p50, 'ms')} / p95 ${f(m.p95, 'ms')} / p99 ${f(m.p99, 'ms')} ms`;
   if (caseId === 'backlog')
     return `claim p50 ${f(m.claimMs_1000, 'ms')} ms at 1k, ${f(m.claimMs_1000000, 'ms')} ms at 1M`;
+  if (caseId === 'bulk-enqueue') return `${f(m.jobsPerSec, 'int')} jobs/s, ${f(m.walBytesPerJob, 'int')} WAL bytes/job`;
+  if (caseId.startsWith('instances')) {
+    const shares = Object.keys(m)
+      .filter((k) => k.startsWith('sharePct_'))
+      .map((k) => `${m[k].toFixed(1)}%`);
+    return (
+      `${f(m.jobsPerSec, 'int')} jobs/s, shares ${shares.join(' / ')}; ` +
+      `${f(m.walBytesPerJob, 'int')} WAL bytes, ${m.rowsPerJob.toFixed(2)} rows, ${m.buffersPerJob.toFixed(1)} buffers per job`
+    );
+  }
   if (caseId === 'idle-transaction') {
     return (
       `jobs/s before ${f(m.jobsPerSecBefore, 'int')}, held ${f(m.jobsPerSecHeld, 'int')}, after ${f(m.jobsPerSecAfter, 'int')}; ` +

@@ -5,4 +5,6 @@ module.exports = {
   latency: require('./latency'),
   backlog: require('./backlog'),
   'idle-transaction': require('./idle-transaction'),
+  'bulk-enqueue': require('./bulk-enqueue'),
+  instances: require('./instances'),
 };

@@ -137,6 +137,11 @@ class OursAdapter {
     }
   }
 
+  /** The bulk path as a user would take it: one call for every job (one transaction, COPY). */
+  async insertBulk(n) {
+    await this.producer.enqueueMany(Array.from({ length: n }, () => ({ type: JOB_TYPE, payload: {} })));
+  }
+
   async enqueue(payload = {}) {
     await this.producer.enqueue(JOB_TYPE, payload);
   }

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { JobNotStartedError } from './errors/job-queue.errors';
+import { JobNotStartedError, JobQueueError } from './errors/job-queue.errors';
+import { messages } from './job-queue.messages';
+import { TimeOrderedIds } from './producer/time-ordered-id';
+import { copyJobLine, copyJobs } from './sql/copy-jobs.sql';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable, claimPairs } from './sql/claim-available.sql';
@@ -212,6 +218,7 @@ type Queryable = Pick<Pool, 'query'> | PoolClient;
 export class JobRepository {
   readonly tables: QueueTables;
   private readonly statements = new Map<StatementFactory, Statement>();
+  private readonly bulkIds = new TimeOrderedIds();
 
   constructor(
     readonly dataSource: DataSource,
@@ -334,12 +341,13 @@ export class JobRepository {
    */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number }>,
-    options: { manager?: EntityManager; notifyOnCommit: boolean },
+    options: { manager?: EntityManager; client?: PoolClient; notifyOnCommit: boolean },
   ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
-    if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
+    const autocommit = !options.manager && !options.client;
+    if (autocommit && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
       return this.insertPlain(jobs);
     }
-    const target = await this.target(options.manager);
+    const target = options.client ?? (await this.target(options.manager));
     const results = new Array<{ id: string | null; created: boolean; runnable: boolean }>(jobs.length);
     // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
     // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
@@ -348,7 +356,7 @@ export class JobRepository {
       const batch = todo.map((i) => jobs[i]);
       const keys = batch.map((j) => j.idempotencyKey);
       const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit, concurrencyKeys(batch)];
-      const rows = await this.insertKeyed(params, target, !options.manager);
+      const rows = await this.insertKeyed(params, target, autocommit);
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {
         if (id === null) missing.push(todo[n]);
@@ -392,6 +400,89 @@ export class JobRepository {
   /** Wakes the workers listening for these queues. */
   async notifyQueues(queues: string[]): Promise<void> {
     await this.rows(notifyQueues, [this.tables.channel, queues]);
+  }
+
+  /**
+   * Inserts a large batch all or nothing: in the caller's transaction when `manager` has one, else in a transaction
+   * of its own. Jobs due now without an idempotency key go through one `COPY` (streamed in chunks of `chunkSize`
+   * lines, so that building the next chunk overlaps the server writing the last); the others through `insertJobs`
+   * in chunks, in key order (no deadlock between two bulk calls that share keys). Workers are woken by one
+   * `pg_notify` per queue, delivered at commit (PostgreSQL folds the duplicates of one transaction).
+   * Results are in input order, as `insertMany`'s.
+   */
+  async insertBulk(
+    jobs: Array<ValidatedJob & { maxAttempts: number }>,
+    chunkSize: number,
+    manager?: EntityManager,
+  ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
+    // A manager without an open transaction (say `dataSource.manager`) would run each chunk in autocommit: the call
+    // then makes a transaction of its own, as without a manager.
+    const runner = manager?.queryRunner;
+    if (runner && !runner.isReleased && runner.isTransactionActive) {
+      return this.writeBulk(jobs, chunkSize, (await runner.connect()) as PoolClient);
+    }
+    const client = await this.pool.connect();
+    const ignore = () => undefined;
+    client.on('error', ignore); // as in rescueExpired: the failed query reports a dropped connection
+    let failure: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const results = await this.writeBulk(jobs, chunkSize, client);
+      await client.query('COMMIT');
+      return results;
+    } catch (error) {
+      failure = error as Error;
+      await client.query('ROLLBACK').catch(ignore);
+      throw error;
+    } finally {
+      client.removeListener('error', ignore);
+      client.release(failure);
+    }
+  }
+
+  private async writeBulk(
+    jobs: Array<ValidatedJob & { maxAttempts: number }>,
+    chunkSize: number,
+    client: PoolClient,
+  ): Promise<Array<{ id: string; created: boolean; runnable: boolean }>> {
+    const results = new Array<{ id: string; created: boolean; runnable: boolean }>(jobs.length);
+    const copied: number[] = [];
+    const stated: number[] = [];
+    jobs.forEach((j, i) =>
+      (j.idempotencyKey === null && j.runAt === null && j.delayMs === 0 ? copied : stated).push(i),
+    );
+    if (copied.length > 0) {
+      const ids = this.bulkIds;
+      const chunks = function* () {
+        for (let start = 0; start < copied.length; start += chunkSize) {
+          let text = '';
+          for (const i of copied.slice(start, start + chunkSize)) {
+            const id = ids.next();
+            results[i] = { id, created: true, runnable: true };
+            text += copyJobLine(id, jobs[i]);
+          }
+          yield text;
+        }
+      };
+      await pipeline(Readable.from(chunks()), client.query(copyFrom(copyJobs(this.tables))));
+      const queues = [...new Set(copied.map((i) => jobs[i].queue))];
+      await this.rows(notifyQueues, [this.tables.channel, queues], client);
+    }
+    const ordered = inKeyOrder(stated, jobs);
+    for (let start = 0; start < ordered.length; start += chunkSize) {
+      const chunk = ordered.slice(start, start + chunkSize);
+      const rows = await this.insertMany(
+        chunk.map((i) => jobs[i]),
+        { client, notifyOnCommit: true },
+      );
+      rows.forEach((row, n) => {
+        // Unresolved after every round: the whole call is refused (rolled back), not just this job.
+        if (row.id === null)
+          throw new JobQueueError(messages.bulkIdempotencyKeyUnresolved(jobs[chunk[n]].idempotencyKey!));
+        results[chunk[n]] = { id: row.id, created: row.created, runnable: row.runnable };
+      });
+    }
+    return results;
   }
 
   /** Deletes finished jobs; returns the ids whose lease held. */
@@ -726,6 +817,24 @@ export class JobRepository {
     const rows = await this.rows<{ id: string }>(factory, values, client);
     return new Set(rows.map((r) => r.id));
   }
+}
+
+/**
+ * The indexes of `jobs` by idempotency key, bytewise as `insertJobs` orders them (COLLATE "C" on UTF-8), keyless
+ * last: chunks sent one after another then take keys in one global order, as one statement would.
+ */
+function inKeyOrder(indexes: number[], jobs: Array<{ idempotencyKey: string | null }>): number[] {
+  const keys = new Map<number, Buffer>();
+  for (const i of indexes) {
+    const key = jobs[i].idempotencyKey;
+    if (key !== null) keys.set(i, Buffer.from(key, 'utf8'));
+  }
+  return [...indexes].sort((a, b) => {
+    const ka = keys.get(a);
+    const kb = keys.get(b);
+    if (!ka || !kb) return (ka ? 0 : 1) - (kb ? 0 : 1) || a - b;
+    return Buffer.compare(ka, kb) || a - b;
+  });
 }
 
 /** Rounds of `insertJobs` for keys still unresolved, and tries after a deadlock, before giving up. */

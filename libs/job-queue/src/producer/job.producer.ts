@@ -14,6 +14,13 @@ import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
 
 type InsertableJob = ValidatedJob & { maxAttempts: number };
+
+/** From this many jobs a call takes the bulk path (one transaction, COPY); below it, one shared statement. */
+export const BULK_ENQUEUE_FROM = 1_000;
+/** Jobs per `enqueueMany` call at most: the call holds them all in memory and writes them in one transaction. */
+export const MAX_JOBS_PER_CALL = 1_000_000;
+/** Lines per COPY chunk and rows per keyed statement of the bulk path. */
+const BULK_CHUNK = 5_000;
 type InsertResult = { id: string | null; created: boolean; runnable: boolean };
 
 /**
@@ -60,18 +67,25 @@ export class JobProducer {
     return { id };
   }
 
-  /** Inserts every job in one statement, or none: one invalid job refuses the whole batch. */
+  /**
+   * Inserts every job, or none: each job is validated before anything is written, and one invalid job refuses the
+   * whole call (a `JobValidationError` whose field names it, `jobs[3].priority`). A call of fewer than
+   * `BULK_ENQUEUE_FROM` jobs is one statement (shared with concurrent callers); a larger one, up to
+   * `MAX_JOBS_PER_CALL`, is one transaction (the caller's with `manager`) that streams the jobs with `COPY`.
+   * Idempotency keys hold on both paths, within the batch and against live jobs. Workers are woken once per queue.
+   */
   async enqueueMany(jobs: JobToEnqueue[], options: { manager?: EntityManager } = {}): Promise<{ ids: string[] }> {
     if (!Array.isArray(jobs)) throw new JobValidationError('jobs', messages.invalidField('jobs', 'must be an array'));
     if (jobs.length === 0) return { ids: [] };
-    if (jobs.length > 10_000) {
+    if (jobs.length > MAX_JOBS_PER_CALL) {
       throw new JobValidationError(
         'jobs',
-        messages.invalidField('jobs', `holds ${jobs.length} jobs; at most 10000 per call`),
+        messages.invalidField('jobs', `holds ${jobs.length} jobs; at most ${MAX_JOBS_PER_CALL} per call`),
       );
     }
     checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
+    if (prepared.length >= BULK_ENQUEUE_FROM) return { ids: await this.insertBulk(prepared, options.manager) };
     return { ids: await this.insert(prepared, options.manager) };
   }
 
@@ -100,6 +114,13 @@ export class JobProducer {
       throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
     }
     return results.map((r) => r.id as string);
+  }
+
+  /** The bulk path: the repository's transaction wakes the workers itself, at its commit. */
+  private async insertBulk(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
+    const results = await this.repository.insertBulk(jobs, BULK_CHUNK, manager);
+    this.metrics.jobsEnqueued(jobs.filter((_, i) => results[i].created));
+    return results.map((r) => r.id);
   }
 }
 
