@@ -24,6 +24,7 @@ import { JobProducer } from './producer/job.producer';
 import { JobExecutor } from './worker/job.executor';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
+import { JobQueueTracing } from './tracing/job-queue.tracing';
 
 /**
  * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
@@ -41,6 +42,7 @@ import { JobPoller } from './worker/job.poller';
     jobRepositoryProvider,
     ...jobQueueMetricProviders,
     JobQueueMetrics,
+    JobQueueTracing,
     JobHandlerMetadataAccessor,
     JobHandlerRegistry,
     JobHandlerExplorer,

@@ -60,6 +60,8 @@ export interface ClaimedJob {
   claimed_at_ms: number;
   /** The job's run-at (`next_retry_at`) when claimed, in milliseconds since the epoch: where a claim's cursor is. */
   run_at_ms: number;
+  /** The trace context stored at enqueue (`tracing/trace-context.ts`), null when none was active. */
+  trace_context?: unknown;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -255,7 +257,7 @@ export class JobRepository {
    * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
    */
   async insertMany(
-    jobs: Array<ValidatedJob & { maxAttempts: number }>,
+    jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
     options: { manager?: EntityManager; notifyOnCommit: boolean },
   ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     if (!options.manager && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
@@ -269,7 +271,7 @@ export class JobRepository {
     for (let round = 1; ; round++) {
       const batch = todo.map((i) => jobs[i]);
       const keys = batch.map((j) => j.idempotencyKey);
-      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit];
+      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit, traceContexts(batch)];
       const rows = await this.insertKeyed(params, target, !options.manager);
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {
@@ -300,9 +302,13 @@ export class JobRepository {
     }
   }
 
-  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number }>) {
+  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>) {
     const ids = jobs.map(() => randomUUID());
-    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [ids, ...jobColumns(jobs)]);
+    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
+      ids,
+      ...jobColumns(jobs),
+      traceContexts(jobs),
+    ]);
     const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
     return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
   }
@@ -652,4 +658,9 @@ function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknow
     jobs.map((j) => j.runAt),
     jobs.map((j) => j.delayMs),
   ];
+}
+
+/** Each job's trace context as JSON text (null when none), the last parameter of both insert statements. */
+function traceContexts(jobs: Array<{ traceContext?: string | null }>): Array<string | null> {
+  return jobs.map((j) => j.traceContext ?? null);
 }

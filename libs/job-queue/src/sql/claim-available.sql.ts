@@ -155,7 +155,7 @@ SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_r
 WHERE j.id = ANY (ARRAY(SELECT id FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
           ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms,
-          ${epochMs('j.next_retry_at')} AS run_at_ms`;
+          ${epochMs('j.next_retry_at')} AS run_at_ms, j.trace_context`;
 
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,

@@ -1,5 +1,6 @@
 import type { ClaimedJob, JobBackend, Lease } from '../job.repository';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
+import { UNTRACED_ATTEMPT, type AttemptTrace } from '../tracing/attempt-trace';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
 export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
@@ -27,6 +28,8 @@ export class JobExecution {
   backend: JobBackend | null = null;
   /** Shutdown ended its transaction's backend: whatever the handler does next, the job is released. */
   terminated = false;
+  /** The attempt's span, from its start to its end (the no-op one when the app does not trace). */
+  trace: AttemptTrace = UNTRACED_ATTEMPT;
 
   constructor(
     readonly job: ClaimedJob,

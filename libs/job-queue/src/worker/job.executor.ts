@@ -14,6 +14,7 @@ import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
+import { JobQueueTracing } from '../tracing/job-queue.tracing';
 import { RetryDelays } from './retry-delays';
 import { BatchedWriter, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
@@ -67,6 +68,7 @@ export class JobExecutor {
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
+    private readonly tracing: JobQueueTracing,
   ) {
     const onError = (what: string) => (error: unknown, attempt: number) =>
       this.logger.warn(`Writing ${what} failed (try ${attempt}), will retry: ${(error as Error).message}`);
@@ -284,11 +286,12 @@ export class JobExecutor {
         await this.runInTransaction(execution, ctx, startTimer);
       } else {
         startTimer();
-        await this.raceAbort(execution, () => handler.run(job.payload, ctx));
+        await this.raceAbort(execution, () => execution.trace.run(() => handler.run(job.payload, ctx)));
         this.settle(execution);
         await this.succeed(execution);
       }
     } catch (error) {
+      execution.trace.failed(error);
       this.settle(execution);
       await this.fail(execution, error).catch((writeError) => {
         this.logger.error(`Could not record the end of job ${job.id}: ${(writeError as Error).message}`);
@@ -316,7 +319,7 @@ export class JobExecutor {
         (manager) => {
           // A job that waited for its connection past an abort does not start its handler at all.
           if (execution.abortReason) throw execution.abortReason;
-          return handler.run(job.payload, { ...ctx, manager });
+          return execution.trace.run(() => handler.run(job.payload, { ...ctx, manager }));
         },
         {
           onLocked: (backend) => {
@@ -325,6 +328,7 @@ export class JobExecutor {
           },
           onUnlocked: () => (execution.backend = null),
           onFailure: (error) => {
+            execution.trace.failed(error);
             const decision = this.decideFailure(execution, error);
             if (decision.outcome === 'lease_lost') return null;
             written = decision;
@@ -456,6 +460,7 @@ export class JobExecutor {
     increment(this.runningByType, job.type, 1);
     const waitSeconds = (job.claimed_at_ms - job.created_at_ms) / 1000 + execution.queuedSeconds();
     this.metrics.attemptStarted(job, waitSeconds);
+    execution.trace = this.tracing.attemptStarted(job);
     void this.run(execution);
   }
 
@@ -490,6 +495,7 @@ export class JobExecutor {
     this.metrics.inFlight.set(this.inFlight.size);
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
+    execution.trace.finished(outcome);
     if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();
     this.slotListener();
   }
