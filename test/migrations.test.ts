@@ -134,6 +134,20 @@ describe('migrations', () => {
     });
     sources.push(await ds.initialize());
     await ds.runMigrations();
+    const column = async () =>
+      (
+        await query(
+          db.url,
+          `SELECT 1 FROM information_schema.columns
+           WHERE table_schema = 'job_queue' AND table_name = 'jobs' AND column_name = 'trace_context'`,
+        )
+      ).length;
+    expect(await column()).toBe(1);
+    // The last step (8) drops its column and nothing else.
+    await ds.undoLastMigration();
+    expect(await column()).toBe(0);
+    expect(await tables(db.url, 'job_queue')).toEqual(QUEUE_TABLES);
+    // The one before (3) drops its table.
     await ds.undoLastMigration();
     expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
   });

@@ -34,6 +34,11 @@ interface EnqueuedJob {
 @Injectable()
 export class JobQueueTracing {
   private readonly api: Api | undefined = loadOpenTelemetry();
+  /**
+   * The API's proxy tracer, got once (getting one allocates): it forwards to the SDK the app registers, even one
+   * registered after this module started.
+   */
+  private readonly tracer = this.api?.trace.getTracer(TRACER_NAME);
 
   /**
    * Runs `insert`, giving it the context each job is to store (JSON text), or null when no span is active. When one
@@ -45,9 +50,11 @@ export class JobQueueTracing {
     const active = api.context.active();
     const parent = api.trace.getSpanContext(active);
     if (!parent || !api.trace.isSpanContextValid(parent)) return insert(null);
-    const span = api.trace
-      .getTracer(TRACER_NAME)
-      .startSpan(enqueueSpanName(jobs), { kind: api.SpanKind.PRODUCER, attributes: enqueueAttributes(jobs) }, active);
+    const span = this.tracer!.startSpan(
+      enqueueSpanName(jobs),
+      { kind: api.SpanKind.PRODUCER, attributes: enqueueAttributes(jobs) },
+      active,
+    );
     // Without an SDK (or when sampled out) the span is non-recording and carries its parent's context: the job then
     // stores the caller's context, and its attempts still join the caller's trace.
     const own = span.spanContext();
@@ -90,7 +97,7 @@ export class JobQueueTracing {
       parent = api.trace.setSpanContext(parent, spanContext);
       links.push({ context: spanContext });
     }
-    const span = api.trace.getTracer(TRACER_NAME).startSpan(
+    const span = this.tracer!.startSpan(
       `job.process ${job.type}`,
       {
         kind: api.SpanKind.CONSUMER,
