@@ -46,23 +46,11 @@ export class JobQueueTracing {
    */
   async enqueue(jobs: EnqueuedJob[], insert: (traceContext: string | null) => Promise<string[]>): Promise<string[]> {
     const api = this.api;
-    if (!api) return insert(null);
-    const active = api.context.active();
-    const parent = api.trace.getSpanContext(active);
-    if (!parent || !api.trace.isSpanContextValid(parent)) return insert(null);
-    const span = this.tracer!.startSpan(
-      enqueueSpanName(jobs),
-      { kind: api.SpanKind.PRODUCER, attributes: enqueueAttributes(jobs) },
-      active,
-    );
-    // Without an SDK (or when sampled out) the span is non-recording and carries its parent's context: the job then
-    // stores the caller's context, and its attempts still join the caller's trace.
-    const own = span.spanContext();
-    const stored = toStoredTraceContext(own, own.traceState?.serialize());
+    const started = api && this.startEnqueue(api, jobs);
+    if (!api || !started) return insert(null);
+    const { span, context, stored } = started;
     try {
-      const ids = await api.context.with(api.trace.setSpan(active, span), () =>
-        insert(stored ? JSON.stringify(stored) : null),
-      );
+      const ids = await api.context.with(context, () => insert(stored));
       if (ids.length === 1) span.setAttribute('messaging.message.id', ids[0]);
       return ids;
     } catch (error) {
@@ -70,6 +58,28 @@ export class JobQueueTracing {
       throw error;
     } finally {
       span.end();
+    }
+  }
+
+  /** The enqueue's span, its context and the JSON to store; null when no span is active (or tracing failed). */
+  private startEnqueue(api: Api, jobs: EnqueuedJob[]): { span: Span; context: Context; stored: string | null } | null {
+    // Tracing never fails an enqueue: whatever the API or an SDK throws, the job is enqueued untraced.
+    try {
+      const active = api.context.active();
+      const parent = api.trace.getSpanContext(active);
+      if (!parent || !api.trace.isSpanContextValid(parent)) return null;
+      const span = this.tracer!.startSpan(
+        enqueueSpanName(jobs),
+        { kind: api.SpanKind.PRODUCER, attributes: enqueueAttributes(jobs) },
+        active,
+      );
+      // Without an SDK (or when sampled out) the span is non-recording and carries its parent's trace: the job then
+      // stores that, and its attempts still join the caller's trace.
+      const own = span.spanContext();
+      const stored = toStoredTraceContext(own, own.traceState?.serialize());
+      return { span, context: api.trace.setSpan(active, span), stored: stored ? JSON.stringify(stored) : null };
+    } catch {
+      return null;
     }
   }
 
@@ -83,6 +93,15 @@ export class JobQueueTracing {
   attemptStarted(job: ClaimedJob): AttemptTrace {
     const api = this.api;
     if (!api) return UNTRACED_ATTEMPT;
+    // Tracing never fails an attempt: whatever the API or an SDK throws, the job runs untraced.
+    try {
+      return this.startAttempt(api, job);
+    } catch {
+      return UNTRACED_ATTEMPT;
+    }
+  }
+
+  private startAttempt(api: Api, job: ClaimedJob): AttemptTrace {
     const stored = parseStoredTraceContext(job.trace_context);
     let parent: Context = api.ROOT_CONTEXT;
     const links: OpenTelemetryApi.Link[] = [];
