@@ -56,7 +56,10 @@ function runChild(variant, spec, dbUrl) {
 
 function summary(caseId, m) {
   const f = report.fmt;
-  if (caseId.startsWith('drain')) return `${f(m.jobsPerSec, 'int')} jobs/s (${f(m.elapsedMs, 'int')} ms)`;
+  if (caseId.startsWith('drain')) {
+    const cpu = m.cpuUsPerJob === undefined ? '' : `, ${f(m.cpuUsPerJob, 'int')} µs CPU/job`;
+    return `${f(m.jobsPerSec, 'int')} jobs/s (${f(m.elapsedMs, 'int')} ms${cpu})`;
+  }
   if (caseId === 'steady')
     return `${f(m.jobsPerSec, 'int')} jobs/s handled, ${f(m.enqueuedPerSec, 'int')} jobs/s enqueued`;
   if (caseId === 'latency') return `p50 ${f(m.p50, 'ms')} / p95 ${f(m.p95, 'ms')} / p99 ${f(m.p99, 'ms')} ms`;

@@ -10,6 +10,7 @@
 const path = require('node:path');
 const { Pool } = require('pg');
 const { NotReady, JOB_TYPE } = require('./adapter');
+const { TRACING_MODE, applyTracingMode, inSpan } = require('../tracing-mode');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const SCHEMA = 'job_queue';
@@ -26,6 +27,7 @@ function loadLibrary() {
     require('ts-node').register({ transpileOnly: true, project: path.join(REPO, 'tsconfig.json') });
   }
   require('reflect-metadata');
+  applyTracingMode();
   const loaded = require(entry);
   const missing = ['JobQueueModule', 'JobHandler', 'JobProducer'].filter((k) => !loaded[k]);
   if (missing.length) throw new NotReady(`${path.relative(REPO, entry)} does not export ${missing.join(', ')} yet`);
@@ -133,7 +135,8 @@ class OursAdapter {
   async insertMany(n) {
     for (let done = 0; done < n; done += ENQUEUE_MANY_CHUNK) {
       const size = Math.min(ENQUEUE_MANY_CHUNK, n - done);
-      await this.producer.enqueueMany(Array.from({ length: size }, () => ({ type: JOB_TYPE, payload: {} })));
+      const jobs = Array.from({ length: size }, () => ({ type: JOB_TYPE, payload: {} }));
+      await inSpan('bench.insert', () => this.producer.enqueueMany(jobs));
     }
   }
 
@@ -180,7 +183,7 @@ class OursAdapter {
   }
 }
 
-const COMMON = `schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers); enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}; producer in its own context (concurrency 0)`;
+const COMMON = `schema ${SCHEMA}, pollIntervalMs ${POLL_INTERVAL_MS} (NOTIFY wakes workers); enqueueMany in chunks of ${ENQUEUE_MANY_CHUNK}; producer in its own context (concurrency 0); tracing ${TRACING_MODE} (BENCH_TRACING)`;
 
 module.exports = [
   {

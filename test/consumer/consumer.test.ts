@@ -126,6 +126,9 @@ describe.each(VARIANTS)('a consumer app: $folder', (variant) => {
     expect(existsSync(join(dir, 'node_modules/@types/pg'))).toBe(false);
     expect(existsSync(join(dir, 'node_modules/@nestjs/terminus'))).toBe(variant.observability);
     expect(existsSync(join(dir, 'node_modules/prom-client'))).toBe(variant.observability);
+    // prom-client brings @opentelemetry/api (its one dependency of note): the bare app runs without the API, the
+    // others with it and no SDK registered, so no span is recorded and no trace context stored.
+    expect(existsSync(join(dir, 'node_modules/@opentelemetry/api'))).toBe(variant.observability);
 
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/main.js'], {

@@ -28,6 +28,7 @@ import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
 import { scheduleProviders } from './schedules/schedule.providers';
 import { JobScheduler } from './schedules/job.scheduler';
+import { JobQueueTracing } from './tracing/job-queue.tracing';
 
 /**
  * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
@@ -45,6 +46,7 @@ import { JobScheduler } from './schedules/job.scheduler';
     jobRepositoryProvider,
     ...jobQueueMetricProviders,
     JobQueueMetrics,
+    JobQueueTracing,
     JobHandlerMetadataAccessor,
     JobHandlerRegistry,
     JobHandlerExplorer,

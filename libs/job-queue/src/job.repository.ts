@@ -76,6 +76,8 @@ export interface ClaimedJob {
   scheduled_for_ms: number | null;
   /** How many times the job was snoozed before this attempt. */
   snooze_count: number;
+  /** The trace context stored at enqueue (`tracing/trace-context.ts`), null when none was active. */
+  trace_context?: unknown;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -340,7 +342,7 @@ export class JobRepository {
    * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
    */
   async insertMany(
-    jobs: Array<ValidatedJob & { maxAttempts: number }>,
+    jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
     options: { manager?: EntityManager; client?: PoolClient; notifyOnCommit: boolean },
   ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     const autocommit = !options.manager && !options.client;
@@ -355,7 +357,14 @@ export class JobRepository {
     for (let round = 1; ; round++) {
       const batch = todo.map((i) => jobs[i]);
       const keys = batch.map((j) => j.idempotencyKey);
-      const params = [...jobColumns(batch), keys, this.tables.channel, options.notifyOnCommit, concurrencyKeys(batch)];
+      const params = [
+        ...jobColumns(batch),
+        keys,
+        this.tables.channel,
+        options.notifyOnCommit,
+        concurrencyKeys(batch),
+        traceContexts(batch),
+      ];
       const rows = await this.insertKeyed(params, target, autocommit);
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {
@@ -386,12 +395,13 @@ export class JobRepository {
     }
   }
 
-  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number }>) {
+  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>) {
     const ids = jobs.map(() => randomUUID());
     const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
       ids,
       ...jobColumns(jobs),
       concurrencyKeys(jobs),
+      traceContexts(jobs),
     ]);
     const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
     return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
@@ -865,7 +875,12 @@ function jobColumns(jobs: Array<ValidatedJob & { maxAttempts: number }>): unknow
   ];
 }
 
-/** Each job's `concurrencyKey` (null: none), the last parameter of both insert statements. */
+/** Each job's `concurrencyKey` (null: none), a parameter of both insert statements. */
 function concurrencyKeys(jobs: Array<ValidatedJob & { maxAttempts: number }>): Array<string | null> {
   return jobs.map((j) => j.concurrencyKey);
+}
+
+/** Each job's trace context as JSON text (null when none), the last parameter of both insert statements. */
+function traceContexts(jobs: Array<{ traceContext?: string | null }>): Array<string | null> {
+  return jobs.map((j) => j.traceContext ?? null);
 }

@@ -5,6 +5,7 @@ import { workerRegistry } from './0003-worker-registry.migration';
 import { schedules } from './0004-schedules.migration';
 import { snoozeProgress } from './0006-snooze-progress.migration';
 import { concurrencyLimits } from './0007-concurrency-limits.migration';
+import { traceContext } from './0008-trace-context.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -18,6 +19,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   schedules,
   snoozeProgress,
   concurrencyLimits,
+  traceContext,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

@@ -8,12 +8,13 @@ import { messages } from '../job-queue.messages';
 import type { EnqueueOptions, EnqueueResult, JobToEnqueue } from '../interfaces/enqueue-options.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { JobQueueTracing } from '../tracing/job-queue.tracing';
 import { isTransient } from '../worker/batched-writer';
 import { GroupInserter } from './group-inserter';
 import { QueueNotifier } from './queue-notifier';
 import { validateJob, type ValidatedJob } from './job-input.validator';
 
-type InsertableJob = ValidatedJob & { maxAttempts: number };
+type InsertableJob = ValidatedJob & { maxAttempts: number; traceContext?: string | null };
 
 /** From this many jobs a call takes the bulk path (one transaction, COPY); below it, one shared statement. */
 export const BULK_ENQUEUE_FROM = 1_000;
@@ -40,6 +41,7 @@ export class JobProducer {
     private readonly repository: JobRepository,
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
+    private readonly tracing: JobQueueTracing,
   ) {
     this.grouped = new GroupInserter(
       (jobs) => this.repository.insertMany(jobs, { notifyOnCommit: false }),
@@ -97,8 +99,15 @@ export class JobProducer {
     return { ...validated, maxAttempts };
   }
 
-  /** Inserts `jobs`; returns their ids, in order. */
-  private async insert(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
+  /** Inserts `jobs`, each with the active trace context (if any); returns their ids, in order. */
+  private insert(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
+    return this.tracing.enqueue(jobs, (traceContext) => {
+      if (traceContext !== null) for (const job of jobs) job.traceContext = traceContext;
+      return this.write(jobs, manager);
+    });
+  }
+
+  private async write(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
     // In the caller's transaction the insert itself notifies, so workers wake only if and when it commits.
     // Otherwise the insert has committed when it returns, and the notifier wakes the workers right after.
     const results = manager

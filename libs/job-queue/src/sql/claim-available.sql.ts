@@ -156,7 +156,7 @@ WHERE j.id = ANY (ARRAY(SELECT id FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
           ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms,
           ${epochMs('j.next_retry_at')} AS run_at_ms, ${epochMs('j.scheduled_for')} AS scheduled_for_ms,
-          j.snooze_count`;
+          j.snooze_count, j.trace_context`;
 
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,

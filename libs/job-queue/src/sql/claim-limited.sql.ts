@@ -15,7 +15,7 @@ SELECT r_done AS done, r_id AS id, r_queue AS queue, r_type AS type, r_payload A
        r_attempt_count AS attempt_count, r_max_attempts AS max_attempts, r_lock_token AS lock_token,
        r_created_at_ms AS created_at_ms, r_claimed_at_ms AS claimed_at_ms, r_run_at_ms AS run_at_ms,
        r_wake_in_ms AS wake_in_ms, r_held AS held,
-       ${epochMs('j.scheduled_for')} AS scheduled_for_ms, j.snooze_count
+       ${epochMs('j.scheduled_for')} AS scheduled_for_ms, j.snooze_count, j.trace_context
 FROM ${t.schema}.claim_limited($1::bigint, $2::text[], $3::text, $4::int, $5::text, $6::uuid[], $7::uuid[], $8::int,
                                $9::int, $10::int, $11::int, $12::boolean, $13::int) r
 -- A probe of the primary key per claimed row (LIMIT keeps the planner from turning it into a join over the table).

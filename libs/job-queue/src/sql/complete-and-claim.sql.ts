@@ -22,6 +22,6 @@ claimed AS (${claimUpdate(t)})
 SELECT false AS done, claimed.* FROM claimed
 UNION ALL
 SELECT true, done.id, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int, NULL::uuid,
-       NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int
+       NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb
 FROM done`,
 );

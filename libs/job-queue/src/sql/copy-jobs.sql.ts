@@ -8,7 +8,7 @@ import type { QueueTables } from './identifier';
  * `updated_at` take their default, the transaction's `now()`. Not a named statement: COPY cannot be prepared.
  */
 export function copyJobs(t: QueueTables): string {
-  return `COPY ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, concurrency_key) FROM STDIN`;
+  return `COPY ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, concurrency_key, trace_context) FROM STDIN`;
 }
 
 /** One job as a line of COPY's text format (tab-separated; a backslash starts an escape, so it is doubled). */
@@ -21,13 +21,20 @@ export function copyJobLine(
     priority: number;
     maxAttempts: number;
     concurrencyKey: string | null;
+    traceContext?: string | null;
   },
 ): string {
   // type and queue match JOB_TYPE_PATTERN (no tab, newline or backslash); JSON text has its control characters
   // escaped already, so a backslash is the only character COPY would read differently.
-  const payload = job.payloadJson.includes('\\') ? job.payloadJson.replace(/\\/g, '\\\\') : job.payloadJson;
+  const payload = copyJson(job.payloadJson);
   const key = job.concurrencyKey === null ? '\\N' : copyText(job.concurrencyKey);
-  return `${id}\t${job.queue}\t${job.type}\t${payload}\tpending\t${job.priority}\t${job.maxAttempts}\t${key}\n`;
+  const trace = job.traceContext ? copyJson(job.traceContext) : '\\N';
+  return `${id}\t${job.queue}\t${job.type}\t${payload}\tpending\t${job.priority}\t${job.maxAttempts}\t${key}\t${trace}\n`;
+}
+
+/** JSON text as a field: its control characters are escaped already, so only a backslash needs doubling. */
+function copyJson(json: string): string {
+  return json.includes('\\') ? json.replace(/\\/g, '\\\\') : json;
 }
 
 /** Any text as a field of COPY's text format: backslash, tab, newline and carriage return escaped. */

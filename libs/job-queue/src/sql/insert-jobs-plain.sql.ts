@@ -4,15 +4,17 @@ import { statement } from './statement';
  * The common enqueue, outside a caller's transaction and without idempotency keys: a plain multi-row insert, about
  * half the cost of `insertJobs` (no conflict handling, no id matching). The ids ($1) are drawn by the producer
  * (random UUIDs), so no result needs matching back to its input row. The caller wakes the workers after the commit.
+ * $9 is each job's concurrency key (null when none), $10 its trace context (JSON text, null when none).
  */
 export const insertJobsPlain = statement(
   'insert-jobs-plain',
   (t) => `
-INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, concurrency_key)
+INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, concurrency_key,
+                       trace_context)
 SELECT i.id, i.queue, i.type, i.payload::jsonb, 'pending', i.priority, i.max_attempts,
-       coalesce(i.run_at, now() + i.delay_ms * interval '1 millisecond'), i.concurrency_key
+       coalesce(i.run_at, now() + i.delay_ms * interval '1 millisecond'), i.concurrency_key, i.trace_context::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[], $8::bigint[],
-            $9::text[])
-     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key)
+            $9::text[], $10::text[])
+     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key, trace_context)
 RETURNING id, next_retry_at <= now() AS runnable`,
 );

@@ -17,6 +17,8 @@ import { statement } from './statement';
  * Rows are inserted in key order (bytewise, then input order; unkeyed rows last): an insert whose key another
  * uncommitted transaction holds waits for it, so two statements holding the same keys in different orders could each
  * wait for the other (a deadlock). In one order, a statement only ever waits for one that is ahead of it.
+ * $11 is each job's concurrency key (null when none), $12 its trace context (JSON text, null when none: see
+ * `tracing/trace-context.ts`).
  */
 export const insertJobs = statement(
   'insert-jobs',
@@ -24,15 +26,16 @@ export const insertJobs = statement(
 WITH input AS MATERIALIZED (
   SELECT gen_random_uuid() AS id, i.*
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[], $8::text[],
-              $11::text[])
+              $11::text[], $12::text[])
        WITH ORDINALITY AS i(type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key,
-                            concurrency_key, ord)
+                            concurrency_key, trace_context, ord)
 ),
 inserted AS (
   INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key,
-                       concurrency_key)
+                         concurrency_key, trace_context)
   SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
-         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key, concurrency_key
+         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key, concurrency_key,
+         trace_context::jsonb
   FROM input
   ORDER BY idempotency_key COLLATE "C", ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

@@ -1,6 +1,7 @@
 import type { ClaimedJob, JobBackend, Lease } from '../job.repository';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
 import type { ProgressThrottle } from './progress-throttle';
+import { UNTRACED_ATTEMPT, type AttemptTrace } from '../tracing/attempt-trace';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
 export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
@@ -34,6 +35,8 @@ export class JobExecution {
   snoozeRequested: number | null = null;
   /** What the handler returned, for the `completed` hooks. */
   result: unknown = undefined;
+  /** The attempt's span, from its start to its end (the no-op one when the app does not trace). */
+  trace: AttemptTrace = UNTRACED_ATTEMPT;
 
   constructor(
     readonly job: ClaimedJob,

@@ -20,6 +20,7 @@ import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
+import { JobQueueTracing } from '../tracing/job-queue.tracing';
 import { RetryDelays } from './retry-delays';
 import { BatchedWriter, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
@@ -77,6 +78,7 @@ export class JobExecutor {
     private readonly registry: JobHandlerRegistry,
     private readonly metrics: JobQueueMetrics,
     private readonly events: JobEventDispatcher,
+    private readonly tracing: JobQueueTracing,
   ) {
     const onError = (what: string) => (error: unknown, attempt: number) =>
       this.logger.warn(`Writing ${what} failed (try ${attempt}), will retry: ${(error as Error).message}`);
@@ -311,13 +313,16 @@ export class JobExecutor {
         await this.runInTransaction(execution, ctx, startTimer);
       } else {
         startTimer();
-        execution.result = await this.raceAbort(execution, () => handler.run(job.payload, ctx));
+        execution.result = await this.raceAbort(execution, () =>
+          execution.trace.run(() => handler.run(job.payload, ctx)),
+        );
         // A snooze the handler asked for stands even when it caught the SnoozeJob and returned.
         if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         this.settle(execution);
         await this.succeed(execution);
       }
     } catch (error) {
+      execution.trace.failed(error);
       this.settle(execution);
       await this.fail(execution, error).catch((writeError) => {
         this.logger.error(`Could not record the end of job ${job.id}: ${(writeError as Error).message}`);
@@ -345,7 +350,7 @@ export class JobExecutor {
         async (manager) => {
           // A job that waited for its connection past an abort does not start its handler at all.
           if (execution.abortReason) throw execution.abortReason;
-          execution.result = await handler.run(job.payload, { ...ctx, manager });
+          execution.result = await execution.trace.run(() => handler.run(job.payload, { ...ctx, manager }));
           // As outside a transaction; thrown here, the snooze rolls the work back and is written in its place.
           if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         },
@@ -356,6 +361,7 @@ export class JobExecutor {
           },
           onUnlocked: () => (execution.backend = null),
           onFailure: (error) => {
+            execution.trace.failed(error);
             const decision = this.decideFailure(execution, error);
             if (decision.outcome === 'lease_lost') return null;
             written = decision;
@@ -522,6 +528,7 @@ export class JobExecutor {
     increment(this.runningByType, job.type, 1);
     const waitSeconds = (job.claimed_at_ms - job.created_at_ms) / 1000 + execution.queuedSeconds();
     this.metrics.attemptStarted(job, waitSeconds);
+    execution.trace = this.tracing.attemptStarted(job);
     void this.run(execution);
   }
 
@@ -558,6 +565,7 @@ export class JobExecutor {
     this.metrics.inFlight.set(this.inFlight.size);
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
+    execution.trace.finished(outcome);
     if (this.inFlight.size === 0) for (const onIdle of [...this.idle]) onIdle();
     this.slotListener();
   }
