@@ -2,13 +2,19 @@ import type { MigrationInterface } from 'typeorm';
 import { createTables } from './0001-create-tables.migration';
 import { claimIndex } from './0002-claim-index.migration';
 import { workerRegistry } from './0003-worker-registry.migration';
+import { queueControl } from './0005-queue-control.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
  * The schema's chain, oldest first. A step, once released, never changes: a change to the tables is a new step at
  * the end, with its own `down`. docs/operations.md says which library versions may run side by side.
  */
-export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [createTables, claimIndex, workerRegistry];
+export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
+  createTables,
+  claimIndex,
+  workerRegistry,
+  queueControl,
+];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */
 export const JOB_QUEUE_SCHEMA_VERSION = JOB_QUEUE_MIGRATION_CHAIN[JOB_QUEUE_MIGRATION_CHAIN.length - 1].version;

@@ -102,9 +102,17 @@ const nextHead = (t: QueueTables, which: string) => `(
         AND (next_retry_at, created_at, id) > (w.next_retry_at, w.created_at, w.id)
       ORDER BY next_retry_at, created_at, id
       LIMIT 1) j
-    WHERE ${which}
+    WHERE ${which} AND ${unpaused(t)}
     ORDER BY j.next_retry_at, j.created_at, j.id
     LIMIT 1)`;
+
+/**
+ * A served pair's queue is not paused. The paused names are read once per statement (an uncorrelated sub-select,
+ * an InitPlan, from a table of a few rows), so the check is exact from the moment a pause commits: a claim whose
+ * snapshot sees the pause walks no pair of that queue, and a claim that began before it commits is one that ran
+ * before the pause. Filtering the pairs, not the rows, keeps a paused backlog out of the walk altogether.
+ */
+const unpaused = (t: QueueTables) => `p.queue <> ALL (ARRAY(SELECT name FROM ${t.queues} WHERE paused))`;
 
 export interface ClaimCursorParams {
   priority: string;
@@ -139,6 +147,7 @@ const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorPara
            AND priority > coalesce(${lowest}, -2147483649)
          ORDER BY priority DESC
          LIMIT 1) l
+       WHERE ${unpaused(t)}
        ORDER BY l.priority DESC
        LIMIT 1)
       UNION ALL

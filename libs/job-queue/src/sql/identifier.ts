@@ -19,6 +19,10 @@ export interface QueueTables {
   schemaVersions: string;
   /** The live workers: one row per worker instance, renewed by its heartbeat. */
   workers: string;
+  /** The paused flag of each queue ever paused or resumed. */
+  queues: string;
+  /** Completed and cancelled jobs kept while retention is on. */
+  finishedJobs: string;
   /** The NOTIFY channel of this schema's queue. */
   channel: string;
   /** Names this schema's prepared statements (`jq:<key>:<statement>`); short, so that every name stays distinct. */
@@ -40,6 +44,8 @@ export function queueTables(schema: string): QueueTables {
     deadJobs: `"${schema}"."dead_jobs"`,
     schemaVersions: `"${schema}"."schema_versions"`,
     workers: `"${schema}"."workers"`,
+    queues: `"${schema}"."queues"`,
+    finishedJobs: `"${schema}"."finished_jobs"`,
     channel: notifyChannel(schema),
     statementKey: schema.length <= MAX_SCHEMA_IN_STATEMENT_NAME ? schema : digest(schema, 16),
   };
