@@ -23,12 +23,16 @@ export {
   JobLeaseExpiredError,
   JobQueueSchemaMissingError,
   JobQueueSchemaTooNewError,
+  JobCancelledError,
+  JobCancelTimeoutError,
 } from './errors/job-queue.errors';
 export { JobValidationFilter, type JobValidationErrorBody } from './http/job-validation.filter';
 export type { JobContext } from './interfaces/job-context.interface';
 export type { JobHandlerOptions } from './interfaces/job-handler-options.interface';
-export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
+export type { JobQueueModuleOptions, JobRetentionOptions } from './interfaces/job-queue-options.interface';
 export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
+export type { CancelResult, JobPage, JobState, ListJobsQuery, QueueSummary } from './control/job-control.interface';
+export type { PruneResult } from './control/finished-jobs.pruner';

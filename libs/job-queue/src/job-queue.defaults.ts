@@ -25,4 +25,5 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   listenerCheckIntervalMs: 10_000,
   vacuumThreshold: 10_000,
   vacuumIntervalMs: 2_000,
+  retention: { completedMs: 0, deadMs: 0, pruneIntervalMs: 10_000, pruneBatchSize: 500, maxResultBytes: 65_536 },
 };

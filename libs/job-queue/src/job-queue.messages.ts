@@ -30,6 +30,10 @@ export const messages = {
     `its jobs are retried with the ${source === 'handler' ? "module's" : 'default linear'} backoff instead ` +
     `(said once per type)`,
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
+  jobCancelled: (id: string) => `Job ${id} was cancelled`,
+  cancelTimedOut: (ids: string[], ms: number) =>
+    `Cancel of ${ids.join(', ')} waited ${ms} ms for a running transaction to end; its instance was told to roll it back: cancel again to finish`,
+  invalidControlInput: (field: string, reason: string) => `${field} ${reason}`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',
   poolTooSmall: (size: number, needed: number, ownPool: boolean) =>

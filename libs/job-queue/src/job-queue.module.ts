@@ -24,6 +24,7 @@ import { JobProducer } from './producer/job.producer';
 import { JobExecutor } from './worker/job.executor';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
+import { FinishedJobsPruner } from './control/finished-jobs.pruner';
 
 /**
  * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
@@ -52,6 +53,7 @@ import { JobPoller } from './worker/job.poller';
     QueueDepthSampler,
     WorkerRegistry,
     TableVacuumer,
+    FinishedJobsPruner,
     JobQueueWorker,
     JobQueueShutdownHooksCheck,
     JobProducer,

@@ -22,4 +22,5 @@ export const METRIC = {
   oldestTransactionAge: 'job_queue_oldest_transaction_age_seconds',
   deadTuples: 'job_queue_table_dead_tuples',
   vacuums: 'job_queue_vacuums_total',
+  cancelled: 'job_queue_jobs_cancelled_total',
 } as const;

@@ -2,7 +2,7 @@ import type { ClaimedJob, JobBackend, Lease } from '../job.repository';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
-export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
+export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown' | 'cancelled';
 
 /** One attempt of one job on this instance, from claim to its final write. */
 export class JobExecution {
@@ -27,6 +27,8 @@ export class JobExecution {
   backend: JobBackend | null = null;
   /** Shutdown ended its transaction's backend: whatever the handler does next, the job is released. */
   terminated = false;
+  /** The job was cancelled: its row is gone (or going), nothing it does next is written, and it counts as no loss. */
+  cancelled = false;
 
   constructor(
     readonly job: ClaimedJob,

@@ -8,7 +8,7 @@ import {
   type Retry,
 } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobTimeoutError } from '../errors/job-queue.errors';
+import { JobCancelledError, JobTimeoutError } from '../errors/job-queue.errors';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
@@ -27,6 +27,9 @@ import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision
 const CONNECTIONS_RESERVED = 2;
 
 type SlotListener = () => void;
+
+/** How long a cancelled transactional handler may keep its transaction before its session is ended. */
+const CANCEL_GRACE_MS = 1_000;
 
 /**
  * The bounded executor: runs claimed jobs, at most `concurrency` at once (and at most a handler's own concurrency
@@ -151,8 +154,43 @@ export class JobExecutor {
     }
   }
 
+  /**
+   * These jobs were cancelled (the canceller's NOTIFY): a job still in the local queue is dropped without starting,
+   * a running one has its signal aborted, and whatever its handler does next is not written (a transactional one's
+   * transaction rolls back). Matched by id: a cancel ends every attempt of the job.
+   */
+  cancel(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const execution = this.latest.get(id);
+      if (!execution || execution.finishing || execution.cancelled) continue;
+      execution.cancelled = true;
+      if (this.unqueue(execution)) this.finish(execution, 'cancelled');
+      else {
+        execution.abort('cancelled', new JobCancelledError(messages.jobCancelled(id)));
+        if (execution.backend) this.endCancelledTransaction(execution);
+      }
+    }
+  }
+
+  /**
+   * A cancelled transactional handler holds its row, and the cancel waits for it: one that has not ended its
+   * transaction within `CANCEL_GRACE_MS` of its abort (it ignores its signal) has its session ended, as shutdown
+   * does, so the transaction rolls back now and the cancel completes. Its handler then fails or returns; either
+   * way nothing is written.
+   */
+  private endCancelledTransaction(execution: JobExecution): void {
+    const backend = execution.backend!;
+    const timer = setTimeout(() => {
+      if (execution.backend !== backend || execution.finishing) return;
+      this.repository.terminateBackends([backend]).catch((error) => {
+        this.logger.warn(`Could not end the transaction of cancelled job ${execution.job.id}: ${errorMessage(error)}`);
+      });
+    }, CANCEL_GRACE_MS);
+    timer.unref();
+  }
+
   private loseLease(execution: JobExecution, step: string): void {
-    if (execution.finishing) return;
+    if (execution.finishing || execution.cancelled) return;
     this.countLeaseLoss(execution, step);
     if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
     else execution.abort('lease_lost', new Error('lease lost'));
@@ -284,9 +322,9 @@ export class JobExecutor {
         await this.runInTransaction(execution, ctx, startTimer);
       } else {
         startTimer();
-        await this.raceAbort(execution, () => handler.run(job.payload, ctx));
+        const result = await this.raceAbort(execution, () => handler.run(job.payload, ctx));
         this.settle(execution);
-        await this.succeed(execution);
+        await this.succeed(execution, result);
       }
     } catch (error) {
       this.settle(execution);
@@ -324,6 +362,7 @@ export class JobExecutor {
             startTimer();
           },
           onUnlocked: () => (execution.backend = null),
+          cancelled: () => execution.cancelled,
           onFailure: (error) => {
             const decision = this.decideFailure(execution, error);
             if (decision.outcome === 'lease_lost') return null;
@@ -336,6 +375,9 @@ export class JobExecutor {
       releaseSlot();
     }
     this.settle(execution);
+    if (result.status === 'cancelled' || (result.status === 'lost' && execution.cancelled)) {
+      return this.finish(execution, 'cancelled');
+    }
     if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
     if (result.status === 'completed') return this.finish(execution, 'completed');
     // The failure's end was written with the rollback, the row locked throughout: it held.
@@ -354,12 +396,13 @@ export class JobExecutor {
     });
   }
 
-  private async succeed(execution: JobExecution): Promise<void> {
+  private async succeed(execution: JobExecution, result: unknown): Promise<void> {
     if (execution.released) return;
+    if (execution.cancelled) return this.finish(execution, 'cancelled');
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
     try {
-      const held = await this.completions.submit(execution.lease);
-      this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'completion'));
+      const held = await this.completions.submit({ ...execution.lease, result });
+      this.finish(execution, held ? 'completed' : this.notHeld(execution, 'completion'));
     } catch (error) {
       // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
       // processing until its lease expires, and the rescuer hands it out again.
@@ -372,7 +415,8 @@ export class JobExecutor {
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
     if (execution.released) return;
     const decision = this.decideFailure(execution, error);
-    if (decision.outcome === 'lease_lost') return this.finish(execution, 'lease_lost');
+    if (decision.outcome === 'lease_lost')
+      return this.finish(execution, execution.cancelled ? 'cancelled' : 'lease_lost');
     let held: boolean;
     if (decision.outcome === 'released') {
       execution.released = true;
@@ -402,7 +446,7 @@ export class JobExecutor {
     }
     if (!held) {
       const step = decision.outcome === 'dead' ? 'dead letter' : 'retry';
-      return this.finish(execution, this.leaseLost(execution, step));
+      return this.finish(execution, this.notHeld(execution, step));
     }
     if (decision.outcome === 'postponed') {
       this.logger.warn(messages.jobPostponed(job.id, job.type, job.attempt_count, decision.delayMs, decision.message));
@@ -418,6 +462,11 @@ export class JobExecutor {
       messages.jobRetrying(job.id, job.type, job.attempt_count, job.max_attempts, decision.delayMs, decision.message),
     );
     this.finish(execution, 'retried');
+  }
+
+  /** A fenced write found the row gone: cancelled (the canceller said so), else a lost lease. */
+  private notHeld(execution: JobExecution, step: string): AttemptOutcome {
+    return execution.cancelled ? 'cancelled' : this.leaseLost(execution, step);
   }
 
   private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
