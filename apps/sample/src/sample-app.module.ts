@@ -11,6 +11,7 @@ import { DeadJobsController } from './http/dead-jobs.controller';
 import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
 import { QueueController } from './http/queue.controller';
+import { QueuesController } from './http/queues.controller';
 import { DemoHandlers } from './jobs/demo.handlers';
 
 /** The sample app, wired as a user would: the app owns the DataSource and the metrics endpoint; the queue joins. */
@@ -33,7 +34,7 @@ export class SampleAppModule {
         PrometheusModule.register(),
         TerminusModule,
       ],
-      controllers: [JobsController, DeadJobsController, QueueController, HealthController],
+      controllers: [JobsController, DeadJobsController, QueueController, HealthController, QueuesController],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, SampleSchemaMigrator, DemoHandlers],
     };
   }
