@@ -21,7 +21,7 @@ const cancel = (t: QueueTables, lock: string) => `
 WITH l AS MATERIALIZED (
   SELECT id FROM ${t.jobs} WHERE id = ANY ($1::uuid[]) ${lock}
 ),
-d AS (DELETE FROM ${t.jobs} j USING l WHERE j.id = l.id RETURNING j.*),
+d AS (DELETE FROM ${t.jobs} WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING *),
 k AS (${keepFinished(t, '(SELECT * FROM d WHERE $3) kept', `'cancelled'`, 'NULL::jsonb')}),
 n AS (
   SELECT pg_notify($2, '!cancel ' || string_agg(id::text, ',')) FROM ${t.jobs}
