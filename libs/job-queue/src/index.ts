@@ -34,5 +34,11 @@ export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
-export type { CancelResult, JobPage, JobState, ListJobsQuery, QueueSummary } from './control/job-control.interface';
-export type { PruneResult } from './control/finished-jobs.pruner';
+export type {
+  CancelResult,
+  JobPage,
+  JobState,
+  ListJobsQuery,
+  PruneResult,
+  QueueSummary,
+} from './control/job-control.interface';
