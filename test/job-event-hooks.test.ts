@@ -2,12 +2,13 @@ import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import {
   JobHandler,
   JobProducer,
+  JobQueueAdmin,
   JobQueueConfigError,
   OnJobEvent,
   type JobContext,
   type JobEvent,
 } from '@app/job-queue';
-import { JobEventDispatcher, JobRescuer, jobEventJobOf } from '@app/job-queue/internal';
+import { JobRescuer } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
@@ -188,18 +189,16 @@ describe('@OnJobEvent hooks: once per committed outcome, isolated from the job a
     });
   });
 
-  it('cancelled: one call of the dispatcher with the rows, after the cancel committed, reaches the hooks', async () => {
-    const row = { id: '11111111-1111-4111-8111-111111111111', type: 'hook.ok', queue: 'q', payload: { a: 1 } };
-    app!.get(JobEventDispatcher).dispatch('cancelled', [jobEventJobOf({ ...row, attempt_count: 0, max_attempts: 5 })]);
-    await waitFor('cancelled hook', () => heardOf(row.id, '*:cancelled').length === 1);
-    expect(heardOf(row.id, '*:cancelled')[0].event).toEqual({
-      event: 'cancelled',
-      ...row,
-      attempt: 0,
-      maxAttempts: 5,
+  it('cancelled: a cancel through the admin service reaches the hooks once, after it committed', async () => {
+    const { id } = await app!.get(JobProducer).enqueue('hook.ok', { a: 1 }, { delayMs: 3_600_000 });
+    expect(await app!.get(JobQueueAdmin).cancel(id)).toEqual({ id, status: 'cancelled' });
+    await waitFor('cancelled hook', () => heardOf(id, '*:cancelled').length === 1);
+    expect(heardOf(id, '*:cancelled')[0]).toMatchObject({
+      event: { event: 'cancelled', id, type: 'hook.ok', queue: 'default', payload: { a: 1 }, attempt: 0 },
+      live: undefined,
     });
     // Only hooks that listen to cancelled ran: the type's completed hooks did not.
-    expect(heardOf(row.id)).toHaveLength(1);
+    expect(heardOf(id)).toHaveLength(1);
   });
 });
 

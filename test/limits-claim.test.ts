@@ -45,6 +45,20 @@ describe('limited claim', () => {
       )
     ).map((r) => [r.key, r.n]);
 
+  it('takes nothing of a paused queue, and the claim after the resume takes its jobs', async () => {
+    await insert('lim.paused', 'A', 3);
+    const lim = limits({ concurrencyPerKey: 5 });
+    const claim = () => claimers[0].repository.claimLimited([], ['default'], 'lim.paused', lim, 5, 'paused-test');
+    await query(db.url, `INSERT INTO job_queue.queues (name, paused, paused_at) VALUES ('default', true, now())`);
+    try {
+      expect((await claim()).jobs).toEqual([]);
+    } finally {
+      await query(db.url, `UPDATE job_queue.queues SET paused = false WHERE name = 'default'`);
+    }
+    expect((await claim()).jobs).toHaveLength(3);
+    await query(db.url, `DELETE FROM job_queue.jobs WHERE type = 'lim.paused'`);
+  });
+
   it('global concurrency: concurrent claims of 4 instances never pass the limit; a completion frees a slot', async () => {
     await insert('lim.global', null, 50);
     const lim = limits({ globalConcurrency: 3 });

@@ -14,12 +14,23 @@ const root = join(__dirname, '..');
 /** Every step's recorded name in a schema, in chain order. */
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
-const QUEUE_TABLES = ['dead_jobs', 'jobs', 'limit_cursors', 'rate_windows', 'schedules', 'schema_versions', 'workers'];
+const QUEUE_TABLES = [
+  'dead_jobs',
+  'finished_jobs',
+  'jobs',
+  'limit_cursors',
+  'queues',
+  'rate_windows',
+  'schedules',
+  'schema_versions',
+  'workers',
+];
 /** What each step of the chain adds: its tables, and its columns as `table.column`. A new step adds its line. */
 const STEP_OBJECTS: Record<number, string[]> = {
   1: ['jobs', 'dead_jobs', 'schema_versions'],
   3: ['workers'],
   4: ['schedules', 'jobs.schedule_name', 'jobs.scheduled_for'],
+  5: ['queues', 'finished_jobs'],
   6: ['jobs.snooze_count', 'jobs.progress'],
   7: ['rate_windows', 'limit_cursors', 'jobs.concurrency_key'],
   8: ['jobs.trace_context'],

@@ -12,6 +12,7 @@ import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
 import { QueueController } from './http/queue.controller';
 import { SchedulesController } from './http/schedules.controller';
+import { QueuesController } from './http/queues.controller';
 import { DemoHandlers } from './jobs/demo.handlers';
 import { DeadJobHooks } from './jobs/dead-job.hooks';
 
@@ -35,7 +36,14 @@ export class SampleAppModule {
         PrometheusModule.register(),
         TerminusModule,
       ],
-      controllers: [JobsController, DeadJobsController, QueueController, HealthController, SchedulesController],
+      controllers: [
+        JobsController,
+        DeadJobsController,
+        QueueController,
+        HealthController,
+        SchedulesController,
+        QueuesController,
+      ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, SampleSchemaMigrator, DemoHandlers, DeadJobHooks],
     };
   }

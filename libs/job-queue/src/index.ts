@@ -30,6 +30,8 @@ export {
   JobLeaseExpiredError,
   JobQueueSchemaMissingError,
   JobQueueSchemaTooNewError,
+  JobCancelledError,
+  JobCancelTimeoutError,
 } from './errors/job-queue.errors';
 export { JobValidationFilter, type JobValidationErrorBody } from './http/job-validation.filter';
 export type { JobContext } from './interfaces/job-context.interface';
@@ -37,10 +39,18 @@ export { SnoozeJob } from './errors/job-queue.errors';
 export { OnJobEvent } from './events/job-event.decorator';
 export type { JobEvent, JobEventJob, JobEventName } from './interfaces/job-event.interface';
 export type { JobHandlerOptions } from './interfaces/job-handler-options.interface';
-export type { JobQueueModuleOptions } from './interfaces/job-queue-options.interface';
+export type { JobQueueModuleOptions, JobRetentionOptions } from './interfaces/job-queue-options.interface';
 export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
 export type { RateLimitOption, JobLimits } from './limits/job-limits';
 export type { JobTypeLimits } from './limits/limits-view';
+export type {
+  CancelResult,
+  JobPage,
+  JobState,
+  ListJobsQuery,
+  PruneResult,
+  QueueSummary,
+} from './control/job-control.interface';

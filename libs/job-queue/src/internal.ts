@@ -32,3 +32,7 @@ export { JobEventDispatcher, jobEventJobOf, type JobEventRow } from './events/jo
 export { limitsOf, limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
 export { KEYLESS_HEAD } from './migrations/claim-limited.function';
 export { claimLimited } from './sql/claim-limited.sql';
+export { listDeadJobs, listFinishedJobs, listLiveJobs } from './sql/list-jobs.sql';
+export { pruneDead, pruneFinished } from './sql/prune-finished.sql';
+export { findCancelBatch } from './sql/find-cancel-batch.sql';
+export { FinishedJobsPruner } from './control/finished-jobs.pruner';

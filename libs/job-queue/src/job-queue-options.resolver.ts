@@ -5,6 +5,7 @@ import { messages } from './job-queue.messages';
 import type { BackoffOption } from './interfaces/backoff.interface';
 import type { JobQueueModuleOptions, ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
 import { isSafeIdentifier } from './sql/identifier';
+import { resolveRetention } from './control/retention.options';
 
 const fail = (option: string, reason: string): never => {
   throw new JobQueueConfigError(option, messages.invalidOption(option, reason));
@@ -87,5 +88,6 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
     fail('instanceId', 'must be a string of 1 to 255 characters');
   }
   validateBackoff(options.backoff, 'backoff');
+  options.retention = resolveRetention(input.retention, fail);
   return options;
 }

@@ -31,4 +31,5 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   maxSnoozes: 100,
   progressIntervalMs: 1_000,
   maxProgressBytes: 65_536,
+  retention: { completedMs: 0, deadMs: 0, pruneIntervalMs: 10_000, pruneBatchSize: 500, maxResultBytes: 65_536 },
 };

@@ -43,6 +43,10 @@ export const messages = {
     `Job event hook ${hook} failed on ${event} of job ${id} (${type}); the job is not affected: ${reason}`,
   invalidHook: (where: string, reason: string) => `@OnJobEvent on ${where}: ${reason}`,
   timedOut: (ms: number) => `Job timed out after ${ms} ms`,
+  jobCancelled: (id: string) => `Job ${id} was cancelled`,
+  cancelTimedOut: (ids: string[], ms: number) =>
+    `Cancel of ${ids.join(', ')} waited ${ms} ms for a running transaction to end; its instance was told to roll it back: cancel again to finish`,
+  invalidControlInput: (field: string, reason: string) => `${field} ${reason}`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',
   poolTooSmall: (size: number, needed: number, ownPool: boolean) =>

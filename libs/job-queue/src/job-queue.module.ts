@@ -29,6 +29,7 @@ import { JobPoller } from './worker/job.poller';
 import { scheduleProviders } from './schedules/schedule.providers';
 import { JobScheduler } from './schedules/job.scheduler';
 import { JobQueueTracing } from './tracing/job-queue.tracing';
+import { FinishedJobsPruner } from './control/finished-jobs.pruner';
 
 /**
  * `JobQueueModule.forRoot({ connectionUrl | dataSource, ... })` or `forRootAsync({ useFactory, inject })`, once,
@@ -58,6 +59,7 @@ import { JobQueueTracing } from './tracing/job-queue.tracing';
     QueueDepthSampler,
     WorkerRegistry,
     TableVacuumer,
+    FinishedJobsPruner,
     JobQueueWorker,
     JobQueueShutdownHooksCheck,
     JobProducer,

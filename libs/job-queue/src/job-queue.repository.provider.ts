@@ -22,7 +22,10 @@ export const jobRepositoryProvider: Provider = {
     const dataSource = await database.open();
     const logger = new Logger('JobQueue');
     try {
-      const repository = new JobRepository(dataSource, options.schema);
+      const repository = new JobRepository(dataSource, options.schema, {
+        keepFinished: options.retention.completedMs > 0,
+        maxResultBytes: options.retention.maxResultBytes,
+      });
       if (options.runMigrations) {
         const ran = await runJobQueueMigrations(dataSource, options.schema);
         if (ran.length > 0) logger.log(`Ran migrations: ${ran.join(', ')}`);

@@ -21,6 +21,7 @@ import { errorMessage } from './worker/failure-decision';
 import { JobNotifyListener } from './worker/job-notify.listener';
 import { JobPoller } from './worker/job.poller';
 import { RecurringTask } from './maintenance/recurring-task';
+import { FinishedJobsPruner } from './control/finished-jobs.pruner';
 
 /** How long aborted handlers get to settle (and release their own jobs) before shutdown releases them itself. */
 const ABORT_GRACE_MS = 1_000;
@@ -50,6 +51,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly workers: WorkerRegistry,
     private readonly vacuumer: TableVacuumer,
     private readonly events: JobEventDispatcher,
+    private readonly pruner: FinishedJobsPruner,
   ) {
     this.pollTask = new RecurringTask(`job-queue:${options.schema}:poll`, options.pollIntervalMs, () =>
       this.poller.tick(),
@@ -61,6 +63,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
     this.rescuer.start();
     this.sampler.start();
     this.vacuumer.start();
+    this.pruner.start();
     const types = this.registry.types();
     if (this.options.concurrency > 0 && types.length > 0) {
       this.heartbeat.start();
@@ -92,6 +95,7 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
       this.rescuer.stop(),
       this.sampler.stop(),
       this.vacuumer.stop(),
+      this.pruner.stop(),
     ]);
     await this.listener.stop();
     await maintenanceDone;

@@ -23,7 +23,6 @@ import { countByStatusSampled } from './sql/count-by-status-sampled.sql';
 import { countDeadUpTo } from './sql/count-dead-up-to.sql';
 import { findExpired } from './sql/find-expired.sql';
 import { findHeldLeases } from './sql/find-held-leases.sql';
-import { findJob } from './sql/find-job.sql';
 import { findTables } from './sql/find-tables.sql';
 import { findUnserved } from './sql/find-unserved.sql';
 import { queueTables, type QueueTables } from './sql/identifier';
@@ -49,6 +48,20 @@ import { writeProgress } from './sql/write-progress.sql';
 import { releaseVacuumLock, tryVacuumLock } from './sql/vacuum-lock.sql';
 import { vacuumTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
+import { resultJson } from './control/result-json';
+import { CANCEL_BATCH, cancelJobs, cancelJobsWaiting } from './sql/cancel-jobs.sql';
+import { completeAndClaimRetained } from './sql/complete-and-claim.sql';
+import { completeManyRetained } from './sql/complete-many-retained.sql';
+import { findCancelBatch, findLiveIds } from './sql/find-cancel-batch.sql';
+import { findFinishedStatus } from './sql/find-finished-status.sql';
+import { findJobAny } from './sql/find-job-any.sql';
+import { listDeadJobs, listFinishedJobs, listLiveJobs } from './sql/list-jobs.sql';
+import { listQueueFlags } from './sql/list-queue-flags.sql';
+import { pruneDead, pruneFinished } from './sql/prune-finished.sql';
+import { retryCancelled } from './sql/retry-cancelled.sql';
+import { setLockTimeout } from './sql/set-lock-timeout.sql';
+import { setQueuePaused } from './sql/set-queue-paused.sql';
+import type { CancelledRow, JobState, QueueFlag } from './control/job-control.interface';
 
 /**
  * The (queue, type) pairs the oldest-pending probe walks at most, one index descent each: it stays bounded with any
@@ -99,6 +112,8 @@ export interface LimitedClaim {
 export interface Lease {
   id: string;
   token: string;
+  /** A completed attempt's return value, kept in `finished_jobs` when retention is on. */
+  result?: unknown;
 }
 
 export interface Retry extends Lease {
@@ -156,10 +171,16 @@ export interface JobTransactionHooks {
    * row whose lease ran out while its transaction held it). Null: roll back and throw, as before.
    */
   onFailure?: (error: unknown) => AttemptEnd | null;
+  /**
+   * The job was cancelled: checked before the transaction would commit (the work's completion or its failure's
+   * end), which then rolls back instead, so nothing the work did is committed.
+   */
+  cancelled?: () => boolean;
 }
 
 /** What a job's transaction came to; a failure not written inside it is thrown instead. */
-export type JobTransactionResult = { status: 'lost' } | { status: 'completed' } | { status: 'failed'; end: AttemptEnd };
+export type JobTransactionResult =
+  { status: 'lost' } | { status: 'completed' } | { status: 'failed'; end: AttemptEnd } | { status: 'cancelled' };
 
 export interface RescueResult {
   retried: ExpiredJob[];
@@ -225,8 +246,17 @@ export class JobRepository {
   constructor(
     readonly dataSource: DataSource,
     schema: string,
+    /** Retention on: completions move rows to `finished_jobs` with their results (at most `maxResultBytes`). */
+    private readonly retention: { keepFinished: boolean; maxResultBytes: number } = {
+      keepFinished: false,
+      maxResultBytes: 0,
+    },
   ) {
     this.tables = queueTables(schema);
+  }
+
+  get keepsFinished(): boolean {
+    return this.retention.keepFinished;
   }
 
   /** The pg pool behind the DataSource (its primary, when it has replicas). */
@@ -268,7 +298,7 @@ export class JobRepository {
       return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed: new Set() };
     }
     const [pairQueues, pairTypes] = claimPairs(queues, types);
-    const rows = await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, [
+    const values = [
       pairQueues,
       pairTypes,
       limit,
@@ -277,7 +307,10 @@ export class JobRepository {
       leases.map((l) => l.token),
       cursor?.priority ?? null,
       cursor?.runAtMs ?? null,
-    ]);
+    ];
+    const rows = this.retention.keepFinished
+      ? await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaimRetained, [...values, this.results(leases)])
+      : await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, values);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();
     // Rows are kept as the driver made them (a claimed job keeps its `done: false`): copying each costs CPU per job.
@@ -498,7 +531,14 @@ export class JobRepository {
   /** Deletes finished jobs; returns the ids whose lease held. */
   async completeMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    return this.ids(completeMany, [leases.map((l) => l.id), leases.map((l) => l.token)], client);
+    const values = [leases.map((l) => l.id), leases.map((l) => l.token)];
+    if (this.retention.keepFinished) return this.ids(completeManyRetained, [...values, this.results(leases)], client);
+    return this.ids(completeMany, values, client);
+  }
+
+  /** The results of completed attempts as the JSON texts `finished_jobs.result` keeps. */
+  private results(leases: Lease[]): Array<string | null> {
+    return leases.map((l) => resultJson(l.result, this.retention.maxResultBytes));
   }
 
   async retryMany(retries: Retry[], client?: Queryable): Promise<Set<string>> {
@@ -632,14 +672,17 @@ export class JobRepository {
       hooks.onLocked?.({ pid: held.pid, xactStart: held.xact_start });
       await client.query(`SAVEPOINT ${WORK_SAVEPOINT}`);
       started = true;
+      let result: unknown;
       try {
-        await work(runner.manager);
+        result = await work(runner.manager);
       } catch (error) {
+        if (hooks.cancelled?.()) return await this.rollBackCancelled(runner);
         const end = decideEnd(hooks, error);
         if (!end || !(await this.endInTransaction(runner, client, end))) throw error;
         return { status: 'failed', end };
       }
-      await this.completeMany([lease], client);
+      if (hooks.cancelled?.()) return await this.rollBackCancelled(runner);
+      await this.completeMany([{ ...lease, result }], client);
       await runner.commitTransaction();
       return { status: 'completed' };
     } catch (error) {
@@ -649,6 +692,13 @@ export class JobRepository {
       if (locked) hooks.onUnlocked?.();
       await runner.release();
     }
+  }
+
+  /** A cancelled job's transaction ends: nothing it did commits, and the row's lock goes to the waiting cancel. */
+  private async rollBackCancelled(runner: QueryRunner): Promise<JobTransactionResult> {
+    // A session ended by the cancel (see `JobExecutor.cancel`) has rolled back already: the rollback may fail.
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    return { status: 'cancelled' };
   }
 
   /**
@@ -675,11 +725,6 @@ export class JobRepository {
     if (backends.length === 0) return 0;
     const rows = await this.rows(terminateBackends, [backends.map((b) => b.pid), backends.map((b) => b.xactStart)]);
     return rows.length;
-  }
-
-  async findJob(id: string): Promise<Record<string, unknown> | null> {
-    const [row] = await this.rows(findJob, [id]);
-    return row ?? null;
   }
 
   async listDead(limit: number): Promise<DeadJobSummary[]> {
@@ -799,6 +844,106 @@ export class JobRepository {
   async nextDueInMs(queues: string[], types: string[]): Promise<number | null> {
     const [row] = await this.rows<{ due_in_ms: number | null }>(nextDue, claimPairs(queues, types));
     return row?.due_in_ms ?? null;
+  }
+
+  /** Pauses or resumes a queue; a resume wakes its workers on commit. */
+  async setQueuePaused(queue: string, paused: boolean): Promise<QueueFlag> {
+    const [row] = await this.rows<QueueFlag>(setQueuePaused, [queue, paused, this.tables.channel]);
+    return { queue: row.queue, paused: row.paused, paused_at: row.paused_at };
+  }
+
+  async listQueueFlags(): Promise<QueueFlag[]> {
+    return this.rows<QueueFlag>(listQueueFlags, []);
+  }
+
+  /**
+   * Cancels up to `CANCEL_BATCH` jobs by id (see `sql/cancel-jobs.sql.ts`): first every row not locked at this
+   * moment, telling the instances that hold processing ones; then, if some rows were locked, those, waiting for
+   * their lock up to `lockTimeoutMs` (a transactional handler's transaction, which the message makes roll back).
+   * Returns the jobs cancelled, and the ids still locked when the wait timed out.
+   */
+  async cancelJobs(ids: string[], lockTimeoutMs: number): Promise<{ cancelled: CancelledRow[]; locked: string[] }> {
+    if (ids.length > CANCEL_BATCH) throw new Error(`at most ${CANCEL_BATCH} ids per cancel statement`);
+    const params = (list: string[]) => [list, this.tables.channel, this.retention.keepFinished];
+    const cancelled = (await this.rows<CancelledRow>(cancelJobs, params(ids))).filter((r) => r.id !== null);
+    const done = new Set(cancelled.map((r) => r.id));
+    const left = ids.filter((id) => !done.has(id));
+    const stillLive = left.length === 0 ? [] : await this.liveIds(left);
+    if (stillLive.length === 0) return { cancelled, locked: [] };
+    const client = await this.pool.connect();
+    const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
+    client.on('error', ignore);
+    let failure: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await this.rows(setLockTimeout, [lockTimeoutMs], client);
+      const waited = await this.rows<CancelledRow>(cancelJobsWaiting, params(stillLive), client);
+      await client.query('COMMIT');
+      cancelled.push(...waited.filter((r) => r.id !== null));
+      return { cancelled, locked: [] };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code === '55P03') return { cancelled, locked: stillLive };
+      failure = error as Error;
+      throw error;
+    } finally {
+      client.removeListener('error', ignore);
+      client.release(failure);
+    }
+  }
+
+  /** Which of these ids are jobs in `jobs` now. */
+  private async liveIds(ids: string[]): Promise<string[]> {
+    const page = await this.rows<{ id: string }>(findLiveIds, [ids]);
+    return page.map((r) => r.id);
+  }
+
+  /** The next batch of ids of `queue` (and `type`) after `after`, in key order, for a cancel by filter. */
+  async findCancelBatch(queue: string, type: string | null, after: string, limit: number): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(findCancelBatch, [queue, type, after, limit]);
+    return rows.map((r) => r.id);
+  }
+
+  /** How jobs no longer live ended, by id: `completed` or `cancelled` (kept by retention) or `dead`. */
+  async findFinishedStatus(ids: string[]): Promise<Map<string, JobState>> {
+    const rows = await this.rows<{ id: string; status: JobState }>(findFinishedStatus, [ids]);
+    return new Map(rows.map((r) => [r.id, r.status]));
+  }
+
+  async findJobAny(id: string): Promise<Record<string, unknown> | null> {
+    const [row] = await this.rows(findJobAny, [id]);
+    return row ?? null;
+  }
+
+  /** One keyset page of jobs in `state`, in id order after `after`. */
+  async listJobs(
+    state: JobState,
+    queue: string | null,
+    type: string | null,
+    after: string,
+    limit: number,
+  ): Promise<Array<Record<string, unknown>>> {
+    const factory =
+      state === 'dead' ? listDeadJobs : state === 'pending' || state === 'processing' ? listLiveJobs : listFinishedJobs;
+    return this.rows(factory, [state, queue, type, after, limit]);
+  }
+
+  /** Deletes up to `limit` completed and cancelled jobs finished more than `olderThanMs` ago; returns how many. */
+  async pruneFinished(olderThanMs: number, limit: number): Promise<number> {
+    const [row] = await this.rows<{ count: number }>(pruneFinished, [olderThanMs, limit]);
+    return row.count;
+  }
+
+  /** Deletes up to `limit` dead jobs that died more than `olderThanMs` ago; returns how many. */
+  async pruneDead(olderThanMs: number, limit: number): Promise<number> {
+    const [row] = await this.rows<{ count: number }>(pruneDead, [olderThanMs, limit]);
+    return row.count;
+  }
+
+  /** Moves a cancelled job (kept by retention) back to `jobs`; null when there is none with that id. */
+  async retryCancelled(id: string): Promise<string | null> {
+    const [row] = await this.rows<{ id: string }>(retryCancelled, [id, this.tables.channel]);
+    return row?.id ?? null;
   }
 
   async ping(): Promise<void> {

@@ -14,6 +14,10 @@ export interface SampleConfig {
     maxAttempts?: number;
     retryDelayMs?: number;
     shutdownTimeoutMs?: number;
+    /** From JOB_QUEUE_RETENTION_MS: how long completed and cancelled jobs stay queryable (unset or 0: off). */
+    retention?: { completedMs: number };
+    /** From JOB_QUEUE_QUEUES, a comma-separated list (unset: the library's default queue). */
+    queues?: string[];
   };
 }
 
@@ -51,6 +55,12 @@ export function readSampleConfig(env: NodeJS.ProcessEnv, databaseUrl: string): S
     const value = integerVariable(env, variable);
     if (value !== undefined) queue[option] = value;
   }
+  const retentionMs = integerVariable(env, 'JOB_QUEUE_RETENTION_MS');
+  if (retentionMs !== undefined && retentionMs > 0) queue.retention = { completedMs: retentionMs };
+  const queues = env.JOB_QUEUE_QUEUES?.split(',')
+    .map((q) => q.trim())
+    .filter((q) => q.length > 0);
+  if (queues && queues.length > 0) queue.queues = queues;
   return {
     databaseUrl,
     port: integerVariable(env, 'PORT') ?? 8080,

@@ -1,5 +1,16 @@
-import { BadRequestException, Body, Controller, Get, NotFoundException, Param, Post } from '@nestjs/common';
-import { JobProducer, JobQueueAdmin, type JobToEnqueue } from '@app/job-queue';
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { JobCancelTimeoutError, JobProducer, JobQueueAdmin, type JobToEnqueue } from '@app/job-queue';
 
 type JobRequest = Partial<JobToEnqueue> & Record<string, unknown>;
 
@@ -35,5 +46,19 @@ export class JobsController {
     const job = await this.admin.getJob(id);
     if (!job) throw new NotFoundException(`No job ${id}`);
     return job;
+  }
+
+  /** 200 `{id, status: "cancelled"}`; 404 when no job has that id; 409 when it had already finished. */
+  @Post(':id/cancel')
+  @HttpCode(200)
+  async cancel(@Param('id') id: string): Promise<{ id: string; status: 'cancelled' }> {
+    const result = await this.admin.cancel(id).catch((error: unknown) => {
+      if (error instanceof JobCancelTimeoutError) throw new ServiceUnavailableException(error.message);
+      throw error;
+    });
+    if (result.status === 'not-found') throw new NotFoundException(`No job ${id}`);
+    if (result.status === 'already-finished')
+      throw new ConflictException(`Job ${id} already finished: ${result.state}`);
+    return { id, status: 'cancelled' };
   }
 }

@@ -32,6 +32,23 @@ export class DuplicateJobHandlerError extends JobQueueError {}
 /** Thrown by a handler: the job goes to the dead-letter table at once, whatever attempts are left. */
 export class UnrecoverableJobError extends JobQueueError {}
 
+/** Thrown into a handler's signal when its job was cancelled: nothing the handler does next is written. */
+export class JobCancelledError extends JobQueueError {}
+
+/**
+ * A cancel could not take the rows of `ids` within its lock timeout: a transactional handler that ignores its
+ * signal still holds them. Its instance was told, so its transaction will roll back; cancelling again later ends
+ * the job.
+ */
+export class JobCancelTimeoutError extends JobQueueError {
+  constructor(
+    readonly ids: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown into a handler's signal when its attempt ran longer than the handler's `timeoutMs`. */
 export class JobTimeoutError extends JobQueueError {}
 

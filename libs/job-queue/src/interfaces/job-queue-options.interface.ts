@@ -80,8 +80,30 @@ export interface JobQueueModuleOptions {
   progressIntervalMs?: number;
   /** Largest progress value accepted, in bytes of its JSON text. */
   maxProgressBytes?: number;
+  /**
+   * Keep finished jobs queryable (off by default: a completed job is deleted, as ever). With `completedMs` > 0,
+   * completed and cancelled jobs move to `finished_jobs` with their result and are pruned that long after they
+   * finished; with `deadMs` > 0, dead jobs are pruned that long after they died (0: kept until requeued).
+   */
+  retention?: JobRetentionOptions;
+}
+
+/** See `JobQueueModuleOptions.retention`; every field has a default in `JOB_QUEUE_DEFAULTS.retention`. */
+export interface JobRetentionOptions {
+  /** How long completed and cancelled jobs stay queryable, in ms (0: not kept at all). */
+  completedMs?: number;
+  /** How long dead jobs stay in `dead_jobs`, in ms (0: until requeued or deleted by hand). */
+  deadMs?: number;
+  /** How often every instance prunes expired rows. */
+  pruneIntervalMs?: number;
+  /** Rows deleted per prune statement: short transactions beside the workers' writes. */
+  pruneBatchSize?: number;
+  /** Largest handler result kept, in bytes of its JSON text; a larger one is kept as `{ truncated, bytes }`. */
+  maxResultBytes?: number;
 }
 
 /** Every option after defaults are merged; `dataSource` is resolved by the module. */
-export type ResolvedJobQueueOptions = Required<Omit<JobQueueModuleOptions, 'dataSource' | 'connectionUrl'>> &
-  Pick<JobQueueModuleOptions, 'dataSource' | 'connectionUrl'>;
+export type ResolvedJobQueueOptions = Required<
+  Omit<JobQueueModuleOptions, 'dataSource' | 'connectionUrl' | 'retention'>
+> &
+  Pick<JobQueueModuleOptions, 'dataSource' | 'connectionUrl'> & { retention: Required<JobRetentionOptions> };

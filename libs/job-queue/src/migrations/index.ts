@@ -6,6 +6,7 @@ import { schedules } from './0004-schedules.migration';
 import { snoozeProgress } from './0006-snooze-progress.migration';
 import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { traceContext } from './0008-trace-context.migration';
+import { queueControl } from './0005-queue-control.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -20,6 +21,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   snoozeProgress,
   concurrencyLimits,
   traceContext,
+  queueControl,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

@@ -55,6 +55,7 @@ export const jobQueueMetricProviders = [
   makeCounterProvider({ name: METRIC.completed, help: 'Jobs whose handler succeeded', labelNames: byJob }),
   makeCounterProvider({ name: METRIC.retried, help: 'Failed attempts scheduled to run again', labelNames: byJob }),
   makeCounterProvider({ name: METRIC.dead, help: 'Jobs moved to the dead-letter table', labelNames: byJob }),
+  makeCounterProvider({ name: METRIC.cancelled, help: 'Jobs cancelled, pending or running', labelNames: byJob }),
   makeCounterProvider({
     name: METRIC.recovered,
     help: 'Jobs whose lease expired and that the rescuer returned to pending or dead-lettered',

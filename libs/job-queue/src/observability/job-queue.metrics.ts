@@ -12,7 +12,7 @@ const InjectMetric = (name: string) => Inject(metricToken(name));
 
 const DEPTH_STATUSES = ['pending', 'processing', 'dead'] as const;
 
-export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released' | 'snoozed';
+export type AttemptOutcome = 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released' | 'snoozed' | 'cancelled';
 
 interface JobLabels {
   queue: string;
@@ -50,6 +50,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.deadTuples) private readonly deadTuples: QueueMetric,
     @InjectMetric(METRIC.vacuums) private readonly vacuums: QueueMetric,
     @InjectMetric(METRIC.limitHeld) private readonly limitHeldTotal: QueueMetric,
+    @InjectMetric(METRIC.cancelled) private readonly cancelled: QueueMetric,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
   }
@@ -100,6 +101,11 @@ export class JobQueueMetrics {
   }
 
   /** An attempt lost its lease; the executor calls this once per attempt, whoever found the loss first. */
+  /** Counted by the instance that cancelled them, once per job, whether it was pending or running. */
+  jobsCancelled(jobs: JobLabels[]): void {
+    for (const job of jobs) this.cancelled.inc(this.labels.of(job));
+  }
+
   leaseLost(job: JobLabels): void {
     this.leaseLostTotal.inc(this.labels.of(job));
   }

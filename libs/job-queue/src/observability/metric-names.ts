@@ -26,4 +26,5 @@ export const METRIC = {
   scheduleSkipped: 'job_queue_schedule_slots_skipped_total',
   scheduleMissed: 'job_queue_schedule_slots_missed_total',
   limitHeld: 'job_queue_limit_held_claims_total',
+  cancelled: 'job_queue_jobs_cancelled_total',
 } as const;

@@ -102,9 +102,17 @@ const nextHead = (t: QueueTables, which: string) => `(
         AND (next_retry_at, created_at, id) > (w.next_retry_at, w.created_at, w.id)
       ORDER BY next_retry_at, created_at, id
       LIMIT 1) j
-    WHERE ${which}
+    WHERE ${which} AND ${unpaused(t)}
     ORDER BY j.next_retry_at, j.created_at, j.id
     LIMIT 1)`;
+
+/**
+ * A served pair's queue is not paused. The paused names are read once per statement (an uncorrelated sub-select,
+ * an InitPlan, from a table of a few rows), so the check is exact from the moment a pause commits: a claim whose
+ * snapshot sees the pause walks no pair of that queue, and a claim that began before it commits is one that ran
+ * before the pause. Filtering the pairs, not the rows, keeps a paused backlog out of the walk altogether.
+ */
+const unpaused = (t: QueueTables) => `p.queue <> ALL (ARRAY(SELECT name FROM ${t.queues} WHERE paused))`;
 
 export interface ClaimCursorParams {
   priority: string;
@@ -139,6 +147,7 @@ const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorPara
            AND priority > coalesce(${lowest}, -2147483649)
          ORDER BY priority DESC
          LIMIT 1) l
+       WHERE ${unpaused(t)}
        ORDER BY l.priority DESC
        LIMIT 1)
       UNION ALL
@@ -162,6 +171,13 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
  * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
  */
+/**
+ * Typed nulls for the columns of a claimed row after its id, in the order of the claim's RETURNING above: what a
+ * row of the same result that is not a claimed job (a completed id) carries. Change both together.
+ */
+export const CLAIMED_COLUMNS_AFTER_ID_NULLS = `NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int,
+       NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb`;
+
 export const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /** The (queue, type) pairs a claim serves, as the two parallel arrays the statements take as $1 and $2. */

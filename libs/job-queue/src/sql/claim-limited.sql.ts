@@ -1,4 +1,5 @@
 import { epochMs } from './claim-available.sql';
+import type { QueueTables } from './identifier';
 import { statement } from './statement';
 
 /**
@@ -8,6 +9,13 @@ import { statement } from './statement';
  * $1 lock key, $2 queues, $3 type, $4 free slots, $5 instance, $6/$7 completed ids and tokens, $8 global
  * concurrency, $9 per-key concurrency, $10 rate max, $11 rate period (ms), $12 rate per key, $13 keys visited at most.
  */
+/**
+ * The queues of $2 that are not paused, read in this statement's snapshot: a limited claim that starts after a
+ * pause commits takes nothing of that queue, as the plain claim does (see `claim-available.sql.ts`).
+ */
+const unpausedQueues = (t: QueueTables) =>
+  `ARRAY(SELECT q FROM unnest($2::text[]) q WHERE q <> ALL (ARRAY(SELECT name FROM ${t.queues} WHERE paused)))`;
+
 export const claimLimited = statement(
   'claim-limited',
   (t) => `
@@ -16,7 +24,7 @@ SELECT r_done AS done, r_id AS id, r_queue AS queue, r_type AS type, r_payload A
        r_created_at_ms AS created_at_ms, r_claimed_at_ms AS claimed_at_ms, r_run_at_ms AS run_at_ms,
        r_wake_in_ms AS wake_in_ms, r_held AS held,
        ${epochMs('j.scheduled_for')} AS scheduled_for_ms, j.snooze_count, j.trace_context
-FROM ${t.schema}.claim_limited($1::bigint, $2::text[], $3::text, $4::int, $5::text, $6::uuid[], $7::uuid[], $8::int,
+FROM ${t.schema}.claim_limited($1::bigint, ${unpausedQueues(t)}, $3::text, $4::int, $5::text, $6::uuid[], $7::uuid[], $8::int,
                                $9::int, $10::int, $11::int, $12::boolean, $13::int) r
 -- A probe of the primary key per claimed row (LIMIT keeps the planner from turning it into a join over the table).
 LEFT JOIN LATERAL (SELECT * FROM ${t.jobs} j WHERE j.id = r.r_id AND NOT r.r_done LIMIT 1) j ON true`,

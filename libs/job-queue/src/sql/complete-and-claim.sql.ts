@@ -1,5 +1,15 @@
-import { claimCte, claimUpdate } from './claim-available.sql';
+import { CLAIMED_COLUMNS_AFTER_ID_NULLS, claimCte, claimUpdate } from './claim-available.sql';
+import { keepFinished } from './finished-jobs.sql';
+import type { QueueTables } from './identifier';
 import { statement } from './statement';
+
+/** The claim of `claimAvailable` after a `done` CTE, then the claimed rows (done = false) and the completed ids. */
+const claimAndReturn = (t: QueueTables) => `${claimCte(t, { priority: '$7', runAtMs: '$8' })},
+claimed AS (${claimUpdate(t)})
+SELECT false AS done, claimed.* FROM claimed
+UNION ALL
+SELECT true, done.id, ${CLAIMED_COLUMNS_AFTER_ID_NULLS}
+FROM done`;
 
 /**
  * Completes the previous batch and claims the next in one statement, one round trip and one commit: under load a
@@ -17,11 +27,22 @@ WITH RECURSIVE done AS (
   WHERE j.id = f.id AND j.lock_token = f.token
   RETURNING j.id
 ),
-${claimCte(t, { priority: '$7', runAtMs: '$8' })},
-claimed AS (${claimUpdate(t)})
-SELECT false AS done, claimed.* FROM claimed
-UNION ALL
-SELECT true, done.id, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int, NULL::uuid,
-       NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb
-FROM done`,
+${claimAndReturn(t)}`,
+);
+
+/**
+ * `completeAndClaim` with retention on: the completed rows move to `finished_jobs` with the handlers' return
+ * values ($9[i], JSON text or null) in the same statement (see `completeManyRetained`).
+ */
+export const completeAndClaimRetained = statement(
+  'complete-and-claim-retained',
+  (t) => `
+WITH RECURSIVE done AS (
+  DELETE FROM ${t.jobs} j
+  USING unnest($5::uuid[], $6::uuid[], $9::text[]) AS f(id, token, result)
+  WHERE j.id = f.id AND j.lock_token = f.token
+  RETURNING j.*, f.result AS kept_result
+),
+kept AS (${keepFinished(t, 'done', `'completed'`, 'kept_result::jsonb')}),
+${claimAndReturn(t)}`,
 );

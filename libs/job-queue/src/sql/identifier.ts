@@ -21,6 +21,10 @@ export interface QueueTables {
   workers: string;
   /** Recurring jobs: one row per schedule (see schedules/). */
   schedules: string;
+  /** The paused flag of each queue ever paused or resumed. */
+  queues: string;
+  /** Completed and cancelled jobs kept while retention is on. */
+  finishedJobs: string;
   /** The NOTIFY channel of this schema's queue. */
   channel: string;
   /** Names this schema's prepared statements (`jq:<key>:<statement>`); short, so that every name stays distinct. */
@@ -43,6 +47,8 @@ export function queueTables(schema: string): QueueTables {
     schemaVersions: `"${schema}"."schema_versions"`,
     workers: `"${schema}"."workers"`,
     schedules: `"${schema}"."schedules"`,
+    queues: `"${schema}"."queues"`,
+    finishedJobs: `"${schema}"."finished_jobs"`,
     channel: notifyChannel(schema),
     statementKey: schema.length <= MAX_SCHEMA_IN_STATEMENT_NAME ? schema : digest(schema, 16),
   };

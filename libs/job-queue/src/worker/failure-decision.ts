@@ -34,7 +34,8 @@ export interface FailedAttempt {
  */
 export function decideFailure(attempt: FailedAttempt, error: unknown, delayMs: () => number): FailureDecision {
   const { job, lease } = attempt;
-  if (attempt.abortCause === 'lease_lost') return { outcome: 'lease_lost' };
+  // A cancelled job's row is gone (or goes once its transaction ends): nothing is left to write, as for a lost lease.
+  if (attempt.abortCause === 'lease_lost' || attempt.abortCause === 'cancelled') return { outcome: 'lease_lost' };
   // Stopped by shutdown (or its transaction ended by it): handed back, runnable now, the attempt refunded.
   if (attempt.abortCause === 'shutdown' || attempt.terminated) return { outcome: 'released', end: { release: lease } };
   if (error instanceof SnoozeJob) {

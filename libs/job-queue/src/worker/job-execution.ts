@@ -4,7 +4,7 @@ import type { ProgressThrottle } from './progress-throttle';
 import { UNTRACED_ATTEMPT, type AttemptTrace } from '../tracing/attempt-trace';
 
 /** Why an attempt's signal was aborted; decides what its end is written as. */
-export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
+export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown' | 'cancelled';
 
 /** One attempt of one job on this instance, from claim to its final write. */
 export class JobExecution {
@@ -37,6 +37,8 @@ export class JobExecution {
   result: unknown = undefined;
   /** The attempt's span, from its start to its end (the no-op one when the app does not trace). */
   trace: AttemptTrace = UNTRACED_ATTEMPT;
+  /** The job was cancelled: its row is gone (or going), nothing it does next is written, and it counts as no loss. */
+  cancelled = false;
 
   constructor(
     readonly job: ClaimedJob,

@@ -5,6 +5,8 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { JobPoller } from './job.poller';
+import { JobExecutor } from './job.executor';
+import { cancelledIds } from '../control/cancel-message';
 
 const MAX_RECONNECT_DELAY_MS = 10_000;
 /** How long shutdown waits for the LISTEN connection to close politely before it drops the socket. */
@@ -43,6 +45,7 @@ export class JobNotifyListener {
     private readonly repository: JobRepository,
     private readonly poller: JobPoller,
     private readonly metrics: JobQueueMetrics,
+    private readonly executor: JobExecutor,
   ) {
     this.queues = new Set(options.queues);
   }
@@ -79,6 +82,8 @@ export class JobNotifyListener {
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection ended')));
     client.on('notification', (message) => {
+      const cancelled = cancelledIds(message.payload);
+      if (cancelled) return this.executor.cancel(cancelled);
       if (message.payload === undefined || this.queues.has(message.payload)) this.poller.wake();
     });
     this.connecting = client;

@@ -10,7 +10,7 @@ import {
   type Snooze,
 } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
-import { JobTimeoutError, JobValidationError, SnoozeJob } from '../errors/job-queue.errors';
+import { JobCancelledError, JobTimeoutError, JobValidationError, SnoozeJob } from '../errors/job-queue.errors';
 import { JobEventDispatcher } from '../events/job-event.dispatcher';
 import type { JobEventJob } from '../interfaces/job-event.interface';
 import { serialiseJson } from '../producer/job-input.validator';
@@ -34,6 +34,9 @@ import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision
 const CONNECTIONS_RESERVED = 2;
 
 type SlotListener = () => void;
+
+/** How long a cancelled transactional handler may keep its transaction before its session is ended. */
+const CANCEL_GRACE_MS = 1_000;
 
 /**
  * The bounded executor: runs claimed jobs, at most `concurrency` at once (and at most a handler's own concurrency
@@ -178,8 +181,45 @@ export class JobExecutor {
     }
   }
 
+  /**
+   * These jobs were cancelled (the canceller's NOTIFY): a job still in the local queue is dropped without starting,
+   * a running one has its signal aborted, and whatever its handler does next is not written (a transactional one's
+   * transaction rolls back). Matched by id: a cancel ends every attempt of the job.
+   */
+  cancel(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const execution = this.latest.get(id);
+      if (!execution || execution.cancelled) continue;
+      execution.cancelled = true;
+      // Settled already: its write finds the row gone, and is counted as cancelled rather than as a lost lease.
+      if (execution.finishing) continue;
+      if (this.unqueue(execution)) this.finish(execution, 'cancelled');
+      else {
+        execution.abort('cancelled', new JobCancelledError(messages.jobCancelled(id)));
+        if (execution.backend) this.endCancelledTransaction(execution);
+      }
+    }
+  }
+
+  /**
+   * A cancelled transactional handler holds its row, and the cancel waits for it: one that has not ended its
+   * transaction within `CANCEL_GRACE_MS` of its abort (it ignores its signal) has its session ended, as shutdown
+   * does, so the transaction rolls back now and the cancel completes. Its handler then fails or returns; either
+   * way nothing is written.
+   */
+  private endCancelledTransaction(execution: JobExecution): void {
+    const backend = execution.backend!;
+    const timer = setTimeout(() => {
+      if (execution.backend !== backend || execution.finishing) return;
+      this.repository.terminateBackends([backend]).catch((error) => {
+        this.logger.warn(`Could not end the transaction of cancelled job ${execution.job.id}: ${errorMessage(error)}`);
+      });
+    }, CANCEL_GRACE_MS);
+    timer.unref();
+  }
+
   private loseLease(execution: JobExecution, step: string): void {
-    if (execution.finishing) return;
+    if (execution.finishing || execution.cancelled) return;
     this.countLeaseLoss(execution, step);
     if (this.unqueue(execution)) this.finish(execution, 'lease_lost');
     else execution.abort('lease_lost', new Error('lease lost'));
@@ -360,6 +400,7 @@ export class JobExecutor {
             startTimer();
           },
           onUnlocked: () => (execution.backend = null),
+          cancelled: () => execution.cancelled,
           onFailure: (error) => {
             execution.trace.failed(error);
             const decision = this.decideFailure(execution, error);
@@ -373,6 +414,9 @@ export class JobExecutor {
       releaseSlot();
     }
     this.settle(execution);
+    if (result.status === 'cancelled' || (result.status === 'lost' && execution.cancelled)) {
+      return this.finish(execution, 'cancelled');
+    }
     if (result.status === 'lost') return this.finish(execution, this.leaseLost(execution, 'transaction start'));
     if (result.status === 'completed') {
       this.finish(execution, 'completed');
@@ -396,12 +440,13 @@ export class JobExecutor {
 
   private async succeed(execution: JobExecution): Promise<void> {
     if (execution.released) return;
+    if (execution.cancelled) return this.finish(execution, 'cancelled');
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
     try {
       // The row is about to be deleted: a progress value still waiting is of no use.
       void execution.progress?.close(false);
-      const held = await this.completions.submit(execution.lease);
-      this.finish(execution, held ? 'completed' : this.leaseLost(execution, 'completion'));
+      const held = await this.completions.submit({ ...execution.lease, result: execution.result });
+      this.finish(execution, held ? 'completed' : this.notHeld(execution, 'completion'));
       if (held) this.emit('completed', execution);
     } catch (error) {
       // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
@@ -415,7 +460,8 @@ export class JobExecutor {
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
     if (execution.released) return;
     const decision = this.decideFailure(execution, error);
-    if (decision.outcome === 'lease_lost') return this.finish(execution, 'lease_lost');
+    if (decision.outcome === 'lease_lost')
+      return this.finish(execution, execution.cancelled ? 'cancelled' : 'lease_lost');
     // The last progress value goes before the end, whose write clears the lease the progress write is fenced by.
     await execution.progress?.close(true);
     let held: boolean;
@@ -449,7 +495,7 @@ export class JobExecutor {
     }
     if (!held) {
       const step = decision.outcome === 'dead' ? 'dead letter' : 'retry';
-      return this.finish(execution, this.leaseLost(execution, step));
+      return this.finish(execution, this.notHeld(execution, step));
     }
     if (decision.outcome === 'snoozed') {
       // Like a retry: the poller wakes when the snoozed job is due, not at its next poll.
@@ -490,6 +536,11 @@ export class JobExecutor {
     if (error !== undefined) data.error = error;
     if (event === 'completed' && execution.result !== undefined) data.result = execution.result;
     this.events.dispatch(event, [data]);
+  }
+
+  /** A fenced write found the row gone: cancelled (the canceller said so), else a lost lease. */
+  private notHeld(execution: JobExecution, step: string): AttemptOutcome {
+    return execution.cancelled ? 'cancelled' : this.leaseLost(execution, step);
   }
 
   private leaseLost(execution: JobExecution, step: string): AttemptOutcome {
