@@ -87,7 +87,6 @@ export class JobProducer {
     }
     checkManager(options.manager);
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].`));
-    if (prepared.length >= BULK_ENQUEUE_FROM) return { ids: await this.insertBulk(prepared, options.manager) };
     return { ids: await this.insert(prepared, options.manager) };
   }
 
@@ -99,11 +98,14 @@ export class JobProducer {
     return { ...validated, maxAttempts };
   }
 
-  /** Inserts `jobs`, each with the active trace context (if any); returns their ids, in order. */
+  /**
+   * Inserts `jobs`, each with the active trace context (if any), through the bulk path from `BULK_ENQUEUE_FROM`
+   * jobs on; returns their ids, in order.
+   */
   private insert(jobs: InsertableJob[], manager?: EntityManager): Promise<string[]> {
     return this.tracing.enqueue(jobs, (traceContext) => {
       if (traceContext !== null) for (const job of jobs) job.traceContext = traceContext;
-      return this.write(jobs, manager);
+      return jobs.length >= BULK_ENQUEUE_FROM ? this.insertBulk(jobs, manager) : this.write(jobs, manager);
     });
   }
 
