@@ -13,6 +13,7 @@ import { JobsController } from './http/jobs.controller';
 import { QueueController } from './http/queue.controller';
 import { QueuesController } from './http/queues.controller';
 import { DemoHandlers } from './jobs/demo.handlers';
+import { SampleDashboardModule } from './dashboard/sample-dashboard.module';
 
 /** The sample app, wired as a user would: the app owns the DataSource and the metrics endpoint; the queue joins. */
 @Module({})
@@ -33,6 +34,7 @@ export class SampleAppModule {
         }),
         PrometheusModule.register(),
         TerminusModule,
+        SampleDashboardModule.fromEnv(process.env),
       ],
       controllers: [JobsController, DeadJobsController, QueueController, HealthController, QueuesController],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, SampleSchemaMigrator, DemoHandlers],

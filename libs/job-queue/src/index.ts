@@ -36,3 +36,11 @@ export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interf
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
 export type { CancelResult, JobPage, JobState, ListJobsQuery, QueueSummary } from './control/job-control.interface';
 export type { PruneResult } from './control/finished-jobs.pruner';
+// The dashboard: a controller base class the app mounts behind its own guard (see docs/dashboard.md).
+export { JobQueueDashboardController } from './dashboard/job-queue-dashboard.controller';
+export { DashboardReader, type DashboardOverview, type DashboardQueue } from './dashboard/dashboard.reader';
+export {
+  DASHBOARD_SCHEDULES,
+  type DashboardSchedule,
+  type DashboardSchedules,
+} from './dashboard/dashboard-schedules.interface';

@@ -4,6 +4,7 @@ import { JobHandlerMetadataAccessor } from './discovery/job-handler.accessor';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
 import { JobHandlerRegistry } from './discovery/job-handler.registry';
 import { JobQueueAdmin } from './job-queue.admin';
+import { DashboardReader } from './dashboard/dashboard.reader';
 import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import { JobQueueDatabase } from './job-queue.database';
 import { ConfigurableJobQueueModule, JOB_QUEUE_MODULE_OPTIONS } from './job-queue.module-definition';
@@ -59,7 +60,8 @@ import { FinishedJobsPruner } from './control/finished-jobs.pruner';
     JobProducer,
     JobQueueAdmin,
     JobQueueHealthIndicator,
+    DashboardReader,
   ],
-  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS],
+  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS, DashboardReader],
 })
 export class JobQueueModule extends ConfigurableJobQueueModule {}
