@@ -51,7 +51,12 @@ import { retryCancelled } from './sql/retry-cancelled.sql';
 import { setLockTimeout } from './sql/set-lock-timeout.sql';
 import { setQueuePaused } from './sql/set-queue-paused.sql';
 import { countProcessingByQueue } from './sql/count-processing-by-queue.sql';
-import { listDeadWindow, listFinishedWindow, listLiveWindow } from './sql/dashboard-list-window.sql';
+import {
+  listDeadWindow,
+  listFinishedWindow,
+  listLiveWindow,
+  listProcessingPage,
+} from './sql/dashboard-list-window.sql';
 import { deleteDead } from './sql/delete-dead.sql';
 import { findDeadStack } from './sql/find-dead-stack.sql';
 import type { CancelledRow, JobState, QueueFlag } from './control/job-control.interface';
@@ -783,9 +788,11 @@ export class JobRepository {
     const factory =
       state === 'dead'
         ? listDeadWindow
-        : state === 'pending' || state === 'processing'
+        : state === 'pending'
           ? listLiveWindow
-          : listFinishedWindow;
+          : state === 'processing'
+            ? listProcessingPage
+            : listFinishedWindow;
     const [row] = await this.rows<{ jobs: Array<Record<string, unknown>>; window_end: string | null; scanned: number }>(
       factory,
       [state, queue, type, after, limit, window],

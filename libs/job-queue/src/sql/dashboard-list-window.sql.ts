@@ -38,3 +38,23 @@ export const listDeadWindow = statement('dashboard-list-dead', (t: QueueTables) 
 export const listFinishedWindow = statement('dashboard-list-finished', (t: QueueTables) =>
   windowed(t.finishedJobs, FINISHED, 'status = $1'),
 );
+
+/**
+ * Running jobs, the listings' odd one out: they are few among many pending ones, so a window of the primary key
+ * would mostly come back empty. The processing set is bounded by the fleet's concurrency and `jobs_rescue_idx`
+ * holds exactly it: read all of it (materialized, so the plan cannot turn into a walk of the whole key) and page it
+ * by id. Same parameters and shape as the other listings; `window_end` is null (the page is the whole answer).
+ */
+export const listProcessingPage = statement(
+  'dashboard-list-processing',
+  (t: QueueTables) => `
+WITH running AS MATERIALIZED (
+  SELECT ${LIVE} FROM ${t.jobs} WHERE status = 'processing' AND $1::text = 'processing' AND $6::int > 0
+), page AS (
+  SELECT * FROM running
+  WHERE id > $4::uuid AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR type = $3)
+  ORDER BY id LIMIT $5
+)
+SELECT coalesce((SELECT json_agg(page ORDER BY id) FROM page), '[]'::json) AS jobs, NULL::uuid AS window_end,
+       (SELECT count(*) FROM page)::int AS scanned`,
+);
