@@ -25,3 +25,9 @@ export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { cursorAfter } from './worker/claim-cursor';
+export {
+  listDeadWindow,
+  listFinishedWindow,
+  listLiveWindow,
+  listProcessingPage,
+} from './sql/dashboard-list-window.sql';

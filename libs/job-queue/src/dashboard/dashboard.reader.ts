@@ -4,7 +4,6 @@ import { JobQueueAdmin } from '../job-queue.admin';
 import { JOB_QUEUE_OPTIONS, JOB_TYPE_PATTERN } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JOB_STATES, type JobState } from '../control/job-control.interface';
-import { DEPTH_SAMPLE_PAGES, samplePercent } from '../maintenance/queue-depth.sampler';
 import { JobValidationError } from '../errors/job-queue.errors';
 import { messages } from '../job-queue.messages';
 
@@ -33,14 +32,20 @@ export interface DashboardJobPage {
 }
 
 /** Rows of a table's key a listing walks at most for one page: its cost with any filter, in rows. */
-export const DASHBOARD_SCAN_WINDOW = 5_000;
+export const DASHBOARD_SCAN_WINDOW = 1_000;
 export const DASHBOARD_PAGE_SIZE = 50;
+/**
+ * Pages of a table the overview's counts read at most (2 MiB): below this size a table is counted exactly, above it
+ * a sample of this many pages is scaled to the table's size. Half the depth gauge's sample: a page view must answer
+ * at once, and on a freshly loaded table each page read may also be a page written (hint bits).
+ */
+export const DASHBOARD_SAMPLE_PAGES = 256;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FIRST_KEY = '00000000-0000-0000-0000-000000000000';
 
 /**
  * The dashboard's reads, each bounded whatever the size of the tables: counts from the catalog's page count and a
- * sample of at most `DEPTH_SAMPLE_PAGES` pages per table (exact while a table is that small; running jobs always
+ * sample of at most `DASHBOARD_SAMPLE_PAGES` pages per table (exact while a table is that small; running jobs always
  * exact), listings that walk a primary key for at most `DASHBOARD_SCAN_WINDOW` rows, and job lookups by key.
  */
 @Injectable()
@@ -54,7 +59,9 @@ export class DashboardReader {
   async overview(): Promise<DashboardOverview> {
     const tables = await this.repository.readTableHealth();
     const pages = (name: string) => tables.find((t) => t.table === name)?.pages ?? 0;
-    const [jobsPercent, deadPercent] = [samplePercent(pages('jobs')), samplePercent(pages('dead_jobs'))];
+    const percent = (table: string) =>
+      pages(table) <= DASHBOARD_SAMPLE_PAGES ? 100 : (100 * DASHBOARD_SAMPLE_PAGES) / pages(table);
+    const [jobsPercent, deadPercent] = [percent('jobs'), percent('dead_jobs')];
     const [counts, running, flags] = await Promise.all([
       this.repository.countByStatusSampled(jobsPercent, deadPercent),
       this.repository.countProcessingByQueue(),
@@ -73,7 +80,7 @@ export class DashboardReader {
     return {
       queues: [...byName.values()].sort((a, b) => a.queue.localeCompare(b.queue)),
       exact: { jobs: jobsPercent === 100, dead: deadPercent === 100 },
-      samplePages: DEPTH_SAMPLE_PAGES,
+      samplePages: DASHBOARD_SAMPLE_PAGES,
     };
   }
 

@@ -6,21 +6,25 @@ import { statement } from './statement';
  * $4, $5 rows at most, found among the next $6 rows of the table's primary key at most. The window bounds the walk:
  * a filter that matches nothing in a million rows reads $6 rows, not the table, and the page then ends early with
  * `window_end` (the last id read) as the cursor to walk on from. One row: the page as JSON, the window's last id,
- * and how many rows the window held (fewer than $6: the table ends inside it).
+ * and how many rows the window held (fewer than $6: the table ends inside it). The keys are random uuids, so the
+ * window's rows lie on as many heap pages as there are rows: the window is kept small.
  */
 const windowed = (table: string, columns: string, stateFilter: string) => `
 WITH w AS MATERIALIZED (
-  SELECT ${columns} FROM ${table} WHERE id > $4::uuid ORDER BY id LIMIT $6
-), page AS (
-  SELECT * FROM w
-  WHERE ${stateFilter} AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR type = $3)
+  SELECT id, ${stateFilter} AS in_state, queue, type FROM ${table} WHERE id > $4::uuid ORDER BY id LIMIT $6
+), hits AS (
+  SELECT id FROM w
+  WHERE in_state AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR type = $3)
   ORDER BY id LIMIT $5
+), page AS (
+  SELECT ${columns} FROM ${table} WHERE id IN (SELECT id FROM hits)
 )
 SELECT coalesce((SELECT json_agg(page ORDER BY id) FROM page), '[]'::json) AS jobs,
        (SELECT id FROM w ORDER BY id DESC LIMIT 1) AS window_end,
        (SELECT count(*) FROM w)::int AS scanned`;
 
-// Only what a row of the list shows: the error cut short, no payload (a job's page shows those).
+// Only what a row of the list shows: the error cut short, no payload (a job's page shows those). The window reads
+// no more than it filters on; the page's columns are read for the page's rows alone.
 const LIVE = `id, queue, type, status, attempt_count, max_attempts, next_retry_at AS run_at, created_at,
   updated_at AS changed_at, left(last_error, 200) AS last_error`;
 const DEAD = `id, queue, type, 'dead'::text AS status, attempt_count, max_attempts, NULL::timestamptz AS run_at,
