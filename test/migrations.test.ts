@@ -14,7 +14,7 @@ const root = join(__dirname, '..');
 /** Every step's recorded name in a schema, in chain order. */
 const chainNames = (schema: string) => JOB_QUEUE_MIGRATION_CHAIN.map((step) => migrationName(step, schema));
 
-const QUEUE_TABLES = ['dead_jobs', 'jobs', 'schema_versions', 'workers'];
+const QUEUE_TABLES = ['dead_jobs', 'finished_jobs', 'jobs', 'queues', 'schema_versions', 'workers'];
 
 async function versions(
   url: string,
@@ -134,6 +134,8 @@ describe('migrations', () => {
     });
     sources.push(await ds.initialize());
     await ds.runMigrations();
+    await ds.undoLastMigration();
+    expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions', 'workers']);
     await ds.undoLastMigration();
     expect(await tables(db.url, 'job_queue')).toEqual(['dead_jobs', 'jobs', 'schema_versions']);
   });

@@ -190,4 +190,10 @@ module.exports = [
     settings: `prefetch ${PREFETCH} (graphile-fast's local queue size), library defaults otherwise; ${COMMON}`,
     create: () => new OursAdapter('ours-prefetch', { prefetch: PREFETCH }, { backlog: false }),
   },
+  {
+    name: 'ours-retention',
+    system: 'ours',
+    settings: `retention on (completed jobs kept 1 h in finished_jobs, moved there by the completion itself), library defaults otherwise; ${COMMON}`,
+    create: () => new OursAdapter('ours-retention', { retention: { completedMs: 3_600_000 } }, { backlog: false }),
+  },
 ];

@@ -25,6 +25,10 @@ export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { cursorAfter } from './worker/claim-cursor';
+export { listDeadJobs, listFinishedJobs, listLiveJobs } from './sql/list-jobs.sql';
+export { pruneDead, pruneFinished } from './sql/prune-finished.sql';
+export { findCancelBatch } from './sql/find-cancel-batch.sql';
+export { FinishedJobsPruner } from './control/finished-jobs.pruner';
 export {
   listDeadWindow,
   listFinishedWindow,

@@ -13,6 +13,8 @@ import { statement } from './statement';
  * the lost lease otherwise. The message also names rows this statement could not lock: a transactional handler's
  * transaction holds its row until it ends, and the message makes it roll back instead of committing.
  *
+ * Processing rows are read both as deleted (`d`, the version the DELETE took, which may be newer than the statement's
+ * snapshot after a wait: a claim that committed meanwhile) and as the snapshot shows them (the locked ones).
  * Rows are taken `SKIP LOCKED` (`cancelJobs`), so a cancel never waits behind a running transaction, or waiting
  * (`cancelJobsWaiting`, under a lock timeout) for the rows the first pass skipped, once their holders were told.
  * Rows come back as cancelled jobs, plus one row with a null id when a message was sent.
@@ -21,11 +23,14 @@ const cancel = (t: QueueTables, lock: string) => `
 WITH l AS MATERIALIZED (
   SELECT id FROM ${t.jobs} WHERE id = ANY ($1::uuid[]) ${lock}
 ),
-d AS (DELETE FROM ${t.jobs} j USING l WHERE j.id = l.id RETURNING j.*),
+d AS (DELETE FROM ${t.jobs} WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING *),
 k AS (${keepFinished(t, '(SELECT * FROM d WHERE $3) kept', `'cancelled'`, 'NULL::jsonb')}),
 n AS (
-  SELECT pg_notify($2, '!cancel ' || string_agg(id::text, ',')) FROM ${t.jobs}
-  WHERE id = ANY ($1::uuid[]) AND status = 'processing'
+  SELECT pg_notify($2, '!cancel ' || string_agg(id::text, ',')) FROM (
+    SELECT id FROM d WHERE status = 'processing'
+    UNION
+    SELECT id FROM ${t.jobs} WHERE id = ANY ($1::uuid[]) AND status = 'processing'
+  ) p
   HAVING count(*) > 0
 )
 SELECT d.id, d.queue, d.type, d.status FROM d

@@ -162,8 +162,10 @@ export class JobExecutor {
   cancel(ids: Iterable<string>): void {
     for (const id of ids) {
       const execution = this.latest.get(id);
-      if (!execution || execution.finishing || execution.cancelled) continue;
+      if (!execution || execution.cancelled) continue;
       execution.cancelled = true;
+      // Settled already: its write finds the row gone, and is counted as cancelled rather than as a lost lease.
+      if (execution.finishing) continue;
       if (this.unqueue(execution)) this.finish(execution, 'cancelled');
       else {
         execution.abort('cancelled', new JobCancelledError(messages.jobCancelled(id)));
