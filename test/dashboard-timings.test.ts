@@ -4,6 +4,10 @@ import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { JobQueueDashboardController, JobQueueModule } from '@app/job-queue';
 import {
+  countByStatusSampled,
+  countProcessingByQueue,
+  findJobAny,
+  tableHealth,
   listDeadWindow,
   listFinishedWindow,
   listLiveWindow,
@@ -156,29 +160,78 @@ describe('dashboard pages with a million jobs', () => {
     console.log(lines.join('\n'));
   }
 
+  /** EXPLAIN of a statement as its prepared form runs, in plan cache `mode`; with `analyze`, run for real. */
+  async function explain(c: Client, text: string, values: readonly unknown[], mode: string, analyze = false) {
+    await c.query(`SET plan_cache_mode = ${mode}`);
+    await c.query(`PREPARE p AS ${text}`);
+    try {
+      const params = values.map((v) => (v === null ? 'NULL' : typeof v === 'number' ? v : `'${v as string}'`));
+      const options = analyze ? 'ANALYZE, BUFFERS, FORMAT JSON' : 'FORMAT JSON';
+      const args = params.length > 0 ? `(${params.join(', ')})` : '';
+      const { rows } = await c.query(`EXPLAIN (${options}) EXECUTE p${args}`);
+      return rows[0]['QUERY PLAN'][0] as { Plan: Record<string, any>; 'Execution Time'?: number };
+    } finally {
+      await c.query('DEALLOCATE p');
+    }
+  }
+
+  const listings = {
+    pending: [listLiveWindow, ['pending', null, 't3', after, 50, 1000]],
+    processing: [listProcessingPage, ['processing', null, null, after, 50, 1000]],
+    dead: [listDeadWindow, ['dead', 'q1', null, after, 50, 1000]],
+    cancelled: [listFinishedWindow, ['cancelled', null, null, after, 50, 1000]],
+  } as const;
+
   async function listingPlans(): Promise<Record<string, string[]>> {
     const t = queueTables('job_queue');
-    const cases = {
-      pending: [listLiveWindow, ['pending', null, 't3', after, 50, 1000]],
-      processing: [listProcessingPage, ['processing', null, null, after, 50, 1000]],
-      dead: [listDeadWindow, ['dead', 'q1', null, after, 50, 1000]],
-      cancelled: [listFinishedWindow, ['cancelled', null, null, after, 50, 1000]],
-    } as const;
     const found: Record<string, string[]> = {};
     await withClient(db.url, async (c: Client) => {
-      for (const [name, [factory, values]] of Object.entries(cases)) {
-        const { text } = factory(t);
+      for (const [name, [factory, values]] of Object.entries(listings)) {
         for (const mode of ['force_custom_plan', 'force_generic_plan']) {
-          await c.query(`SET plan_cache_mode = ${mode}`);
-          await c.query(`PREPARE p AS ${text}`);
-          const params = values.map((v) => (v === null ? 'NULL' : typeof v === 'number' ? v : `'${v}'`)).join(', ');
-          const { rows } = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE p(${params})`);
-          await c.query('DEALLOCATE p');
-          found[`${name} (${mode})`] = scans(rows[0]['QUERY PLAN'][0].Plan);
+          found[`${name} (${mode})`] = scans((await explain(c, factory(t).text, values, mode)).Plan);
         }
       }
     });
     return found;
+  }
+
+  /**
+   * The database's side of each page: every statement the pages run, executed under EXPLAIN ANALYZE, with its time
+   * and the buffers it touched (the measure of bounded work that a loaded machine does not blur).
+   */
+  async function statementCosts(label: string): Promise<void> {
+    const t = queueTables('job_queue');
+    const lines = [`dashboard statements, ${label} (EXPLAIN ANALYZE: ms on the server, buffers hit+read):`];
+    await withClient(db.url, async (c: Client) => {
+      const [{ pages }] = (await c.query(`SELECT ceil(pg_relation_size('job_queue.jobs') / 8192.0)::float8 AS pages`))
+        .rows as Array<{ pages: number }>;
+      const [{ dead_pages }] = (
+        await c.query(`SELECT ceil(pg_relation_size('job_queue.dead_jobs') / 8192.0)::float8 AS dead_pages`)
+      ).rows as Array<{ dead_pages: number }>;
+      const [{ id }] = (await c.query('SELECT id FROM job_queue.dead_jobs LIMIT 1')).rows as Array<{ id: string }>;
+      const statements: Array<[string, string, readonly unknown[]]> = [
+        ['overview: table health', tableHealth(t).text, []],
+        [
+          'overview: sampled counts (256 pages per table)',
+          countByStatusSampled(t).text,
+          [Math.min(100, (100 * 256) / pages), Math.min(100, (100 * 256) / dead_pages)],
+        ],
+        ['overview: running per queue', countProcessingByQueue(t).text, []],
+        ['one job (any table)', findJobAny(t).text, [id]],
+        ...Object.entries(listings).map(
+          ([name, [factory, values]]) =>
+            [`list ${name}`, factory(t).text, values] as [string, string, readonly unknown[]],
+        ),
+      ];
+      for (const [name, text, values] of statements) {
+        const result = await explain(c, text, values, 'auto', true);
+        const buffers = (result.Plan['Shared Hit Blocks'] ?? 0) + (result.Plan['Shared Read Blocks'] ?? 0);
+        lines.push(
+          `  ${name.padEnd(48)} ${result['Execution Time']!.toFixed(1).padStart(7)} ms ${String(buffers).padStart(7)} buffers`,
+        );
+      }
+    });
+    console.log(lines.join('\n'));
   }
 
   it('answers every page, counts the big table as a labelled estimate and running jobs exactly; no listing reads a table sequentially', async () => {
@@ -189,6 +242,7 @@ describe('dashboard pages with a million jobs', () => {
         );
       }
       await measure(phase);
+      await statementCosts(phase);
       const plans = await listingPlans();
       console.log(`listing plans, ${phase}:\n${JSON.stringify(plans, null, 2)}`);
       for (const nodes of Object.values(plans)) {

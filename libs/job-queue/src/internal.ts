@@ -35,3 +35,8 @@ export {
   listLiveWindow,
   listProcessingPage,
 } from './sql/dashboard-list-window.sql';
+// The statements of the dashboard's pages, for the test that measures them with a million jobs.
+export { countByStatusSampled } from './sql/count-by-status-sampled.sql';
+export { countProcessingByQueue } from './sql/count-processing-by-queue.sql';
+export { findJobAny } from './sql/find-job-any.sql';
+export { tableHealth } from './sql/table-health.sql';
