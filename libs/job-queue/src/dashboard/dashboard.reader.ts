@@ -50,6 +50,7 @@ const FIRST_KEY = '00000000-0000-0000-0000-000000000000';
  */
 @Injectable()
 export class DashboardReader {
+  /** @internal Nest constructs it; the parameters are the library's internals. */
   constructor(
     private readonly repository: JobRepository,
     private readonly admin: JobQueueAdmin,
