@@ -51,6 +51,20 @@ describe('e2e: the dashboard in a browser', () => {
     browser = undefined;
   });
 
+  it(
+    'is not mounted without DASHBOARD_PASSWORD, and the start-up log says so',
+    withFleetOutput(
+      () => run.fleet,
+      async () => {
+        const app = await run.fleet!.start('a', { ...FAST_RECOVERY_ENV, DASHBOARD_PASSWORD: undefined });
+        expect(app.grep(/Dashboard not mounted: DASHBOARD_PASSWORD is not set/)).toHaveLength(1);
+        expect((await app.request('GET', '/dashboard')).status).toBe(404);
+        expect((await app.request('POST', '/dashboard/queues/default/pause')).status).toBe(404);
+      },
+    ),
+    60_000,
+  );
+
   withBrowser(
     'shows counts, opens a dead job, retries it until it completes, pauses and resumes a queue; refuses the unauthorised',
     withFleetOutput(
