@@ -34,8 +34,14 @@ export type { JobQueueModuleExtras } from './job-queue.module-definition';
 export type { EnqueueOptions, EnqueueResult, JobToEnqueue } from './interfaces/enqueue-options.interface';
 export type { BackoffOption, BackoffFunction } from './interfaces/backoff.interface';
 export type { DeadJobRow, DeadJobSummary } from './interfaces/job-row.interface';
-export type { CancelResult, JobPage, JobState, ListJobsQuery, QueueSummary } from './control/job-control.interface';
-export type { PruneResult } from './control/finished-jobs.pruner';
+export type {
+  CancelResult,
+  JobPage,
+  JobState,
+  ListJobsQuery,
+  PruneResult,
+  QueueSummary,
+} from './control/job-control.interface';
 // The dashboard: a controller base class the app mounts behind its own guard (see docs/dashboard.md).
 export { JobQueueDashboardController } from './dashboard/job-queue-dashboard.controller';
 export { DashboardReader, type DashboardOverview, type DashboardQueue } from './dashboard/dashboard.reader';

@@ -5,7 +5,7 @@ import { JobExecutor } from './worker/job.executor';
 import { JOB_QUEUE_OPTIONS, JOB_TYPE_PATTERN } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from './observability/job-queue.metrics';
-import { FinishedJobsPruner, type PruneResult } from './control/finished-jobs.pruner';
+import { FinishedJobsPruner } from './control/finished-jobs.pruner';
 import { JobCancelTimeoutError, JobValidationError } from './errors/job-queue.errors';
 import { messages } from './job-queue.messages';
 import {
@@ -15,6 +15,7 @@ import {
   type JobPage,
   type JobState,
   type ListJobsQuery,
+  type PruneResult,
   type QueueSummary,
 } from './control/job-control.interface';
 import { CANCEL_BATCH } from './sql/cancel-jobs.sql';

@@ -3,14 +3,10 @@ import { JobRepository } from '../job.repository';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { RecurringTask } from '../maintenance/recurring-task';
+import type { PruneResult } from './job-control.interface';
 
 /** Batches one run deletes at most per table: a backlog of expired rows is worked off over several runs. */
 const MAX_BATCHES_PER_RUN = 20;
-
-export interface PruneResult {
-  finished: number;
-  dead: number;
-}
 
 /**
  * Deletes finished jobs (completed, cancelled) and dead jobs past their retention, in small batches of

@@ -39,6 +39,12 @@ export interface QueueSummary {
   dead: number;
 }
 
+/** Rows a prune deleted: completed and cancelled jobs, and dead jobs. */
+export interface PruneResult {
+  finished: number;
+  dead: number;
+}
+
 /** One page of a listing; `next` is the `after` of the next page, null after the last. */
 export interface JobPage {
   jobs: Array<Record<string, unknown>>;
