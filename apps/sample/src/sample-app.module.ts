@@ -15,6 +15,7 @@ import { SchedulesController } from './http/schedules.controller';
 import { QueuesController } from './http/queues.controller';
 import { DemoHandlers } from './jobs/demo.handlers';
 import { DeadJobHooks } from './jobs/dead-job.hooks';
+import { SampleDashboardModule } from './dashboard/sample-dashboard.module';
 
 /** The sample app, wired as a user would: the app owns the DataSource and the metrics endpoint; the queue joins. */
 @Module({})
@@ -35,6 +36,7 @@ export class SampleAppModule {
         }),
         PrometheusModule.register(),
         TerminusModule,
+        SampleDashboardModule.fromEnv(process.env),
       ],
       controllers: [
         JobsController,

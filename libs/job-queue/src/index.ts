@@ -54,3 +54,11 @@ export type {
   PruneResult,
   QueueSummary,
 } from './control/job-control.interface';
+// The dashboard: a controller base class the app mounts behind its own guard (see docs/dashboard.md).
+export { JobQueueDashboardController } from './dashboard/job-queue-dashboard.controller';
+export { DashboardReader, type DashboardOverview, type DashboardQueue } from './dashboard/dashboard.reader';
+export {
+  DASHBOARD_SCHEDULES,
+  type DashboardSchedule,
+  type DashboardSchedules,
+} from './dashboard/dashboard-schedules.interface';

@@ -36,3 +36,14 @@ export { listDeadJobs, listFinishedJobs, listLiveJobs } from './sql/list-jobs.sq
 export { pruneDead, pruneFinished } from './sql/prune-finished.sql';
 export { findCancelBatch } from './sql/find-cancel-batch.sql';
 export { FinishedJobsPruner } from './control/finished-jobs.pruner';
+export {
+  listDeadWindow,
+  listFinishedWindow,
+  listLiveWindow,
+  listProcessingPage,
+} from './sql/dashboard-list-window.sql';
+// The statements of the dashboard's pages, for the test that measures them with a million jobs.
+export { countByStatusSampled } from './sql/count-by-status-sampled.sql';
+export { countProcessingByQueue } from './sql/count-processing-by-queue.sql';
+export { findJobAny } from './sql/find-job-any.sql';
+export { tableHealth } from './sql/table-health.sql';

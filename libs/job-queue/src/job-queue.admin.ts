@@ -114,6 +114,12 @@ export class JobQueueAdmin {
     return (await this.repository.requeueDead(id)) ?? (await this.repository.retryCancelled(id));
   }
 
+  /** Deletes a dead job for good; false when no dead job has that id (nothing is written then). */
+  async deleteDeadJob(id: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    return this.repository.deleteDead(id);
+  }
+
   async stats(): Promise<QueueStats> {
     const stats: QueueStats = { pending: 0, processing: 0, dead: 0, inFlight: this.executor.size };
     for (const row of await this.repository.countByStatus()) stats[row.status] += row.count;

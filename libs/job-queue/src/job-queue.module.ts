@@ -6,6 +6,8 @@ import { JobHandlerRegistry } from './discovery/job-handler.registry';
 import { JobEventDispatcher } from './events/job-event.dispatcher';
 import { JobEventExplorer } from './events/job-event.explorer';
 import { JobQueueAdmin } from './job-queue.admin';
+import { DASHBOARD_SCHEDULES } from './dashboard/dashboard-schedules.interface';
+import { DashboardReader } from './dashboard/dashboard.reader';
 import { JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import { JobQueueDatabase } from './job-queue.database';
 import { ConfigurableJobQueueModule, JOB_QUEUE_MODULE_OPTIONS } from './job-queue.module-definition';
@@ -68,7 +70,16 @@ import { FinishedJobsPruner } from './control/finished-jobs.pruner';
     ...scheduleProviders,
     JobEventDispatcher,
     JobEventExplorer,
+    DashboardReader,
   ],
-  exports: [JobProducer, JobQueueAdmin, JobQueueHealthIndicator, JOB_QUEUE_OPTIONS, JobScheduler],
+  exports: [
+    JobProducer,
+    JobQueueAdmin,
+    JobQueueHealthIndicator,
+    JOB_QUEUE_OPTIONS,
+    JobScheduler,
+    DashboardReader,
+    DASHBOARD_SCHEDULES,
+  ],
 })
 export class JobQueueModule extends ConfigurableJobQueueModule {}

@@ -61,6 +61,15 @@ import { pruneDead, pruneFinished } from './sql/prune-finished.sql';
 import { retryCancelled } from './sql/retry-cancelled.sql';
 import { setLockTimeout } from './sql/set-lock-timeout.sql';
 import { setQueuePaused } from './sql/set-queue-paused.sql';
+import { countProcessingByQueue } from './sql/count-processing-by-queue.sql';
+import {
+  listDeadWindow,
+  listFinishedWindow,
+  listLiveWindow,
+  listProcessingPage,
+} from './sql/dashboard-list-window.sql';
+import { deleteDead } from './sql/delete-dead.sql';
+import { findDeadStack } from './sql/find-dead-stack.sql';
 import type { CancelledRow, JobState, QueueFlag } from './control/job-control.interface';
 
 /**
@@ -955,6 +964,48 @@ export class JobRepository {
     const runner = manager?.queryRunner;
     if (!runner || runner.isReleased) return this.pool;
     return (await runner.connect()) as PoolClient;
+  }
+
+  // The dashboard's reads and its one action of its own (see dashboard/).
+
+  /** Running jobs per queue, exact (the processing set is bounded by the fleet's concurrency). */
+  async countProcessingByQueue(): Promise<Array<{ queue: string; count: number }>> {
+    return this.rows(countProcessingByQueue, []);
+  }
+
+  /** One page of jobs in `state` found within the next `window` rows of the table's key after `after`. */
+  async listJobsWindow(
+    state: JobState,
+    queue: string | null,
+    type: string | null,
+    after: string,
+    limit: number,
+    window: number,
+  ): Promise<{ jobs: Array<Record<string, unknown>>; window_end: string | null; scanned: number }> {
+    const factory =
+      state === 'dead'
+        ? listDeadWindow
+        : state === 'pending'
+          ? listLiveWindow
+          : state === 'processing'
+            ? listProcessingPage
+            : listFinishedWindow;
+    const [row] = await this.rows<{ jobs: Array<Record<string, unknown>>; window_end: string | null; scanned: number }>(
+      factory,
+      [state, queue, type, after, limit, window],
+    );
+    return row;
+  }
+
+  /** The stack of a dead job's last error; null when there is none or no such dead job. */
+  async findDeadStack(id: string): Promise<string | null> {
+    const [row] = await this.rows<{ stack: string | null }>(findDeadStack, [id]);
+    return row?.stack ?? null;
+  }
+
+  /** Deletes a dead job; false when no dead job has that id. */
+  async deleteDead(id: string): Promise<boolean> {
+    return (await this.rows(deleteDead, [id])).length > 0;
   }
 
   private async rows<T extends QueryResultRow>(

@@ -6,9 +6,10 @@ import { catchUpOf, validateSchedule } from './schedule-definition';
 import type { ScheduleInfo, ScheduleInput } from './schedule-options.interface';
 import { ScheduleRepository, type ScheduleRow } from './schedule.repository';
 import { ScheduleTicker } from './schedule.ticker';
+import { JobProducer } from '../producer/job.producer';
 
 /**
- * Manages schedules at run time: `upsert`, `remove`, `list`, `pause`, `resume`. Changes are rows in the
+ * Manages schedules at run time: `upsert`, `remove`, `list`, `pause`, `resume`, and `trigger` (run once now). Changes are rows in the
  * schedules table, so every instance fires them; this instance re-reads at once, the others within
  * `scheduleRefreshIntervalMs`. A schedule created here is never touched by the start-up sync of schedules
  * declared in code, and a code-declared schedule changed here becomes a run-time one.
@@ -20,6 +21,7 @@ export class JobScheduler {
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly repository: ScheduleRepository,
     private readonly ticker: ScheduleTicker,
+    private readonly producer: JobProducer,
   ) {}
 
   /**
@@ -47,6 +49,21 @@ export class JobScheduler {
   async get(name: string): Promise<ScheduleInfo | null> {
     const row = await this.repository.find(name);
     return row ? toInfo(row) : null;
+  }
+
+  /**
+   * Runs the schedule's job once now, outside its cron (the dashboard's "trigger now"): a job of its type, queue,
+   * payload, priority and attempts, which is not a slot (`ctx.scheduledFor` is null) and moves no slot of the
+   * schedule. Null when there is no such schedule.
+   */
+  async trigger(name: string): Promise<{ id: string } | null> {
+    const schedule = await this.get(name);
+    if (!schedule) return null;
+    return this.producer.enqueue(schedule.type, schedule.payload, {
+      queue: schedule.queue,
+      priority: schedule.priority,
+      ...(schedule.maxAttempts === null ? {} : { maxAttempts: schedule.maxAttempts }),
+    });
   }
 
   /** Stops firing (and removes the job created ahead for the next slot); false when there is no such schedule. */

@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { JobRepository } from '../job.repository';
 import { JobScheduler } from './job.scheduler';
+import { DASHBOARD_SCHEDULES } from '../dashboard/dashboard-schedules.interface';
 import { ScheduleMetrics } from './schedule.metrics';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleTicker } from './schedule.ticker';
@@ -15,4 +16,6 @@ export const scheduleProviders: Provider[] = [
   ScheduleMetrics,
   ScheduleTicker,
   JobScheduler,
+  // The dashboard's schedules page reads and triggers the schedules through the scheduler; an app may provide its own.
+  { provide: DASHBOARD_SCHEDULES, useExisting: JobScheduler },
 ];
