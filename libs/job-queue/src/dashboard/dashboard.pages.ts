@@ -185,7 +185,15 @@ export function jobPage(base: string, token: string, job: Record<string, unknown
       ${field('Created', job.created_at)}${field('Due (run at)', job.run_at)}${field('Started', job.started_at)}
       ${field('Updated', job.updated_at)}${field('Locked by', job.locked_by)}${field('Failed at', job.failed_at)}
       ${field('Finished at', job.finished_at)}${field('Idempotency key', job.idempotency_key)}
+      ${field('Concurrency key', job.concurrency_key)}${field('Schedule', job.schedule_name)}
+      ${field('Slot', job.scheduled_for)}${job.snooze_count ? field('Snoozed', job.snooze_count) : ''}
     </dl>
+    ${
+      job.progress !== null && job.progress !== undefined
+        ? html`<h2>Progress</h2>
+            <pre data-testid="progress">${JSON.stringify(job.progress, null, 2)}</pre>`
+        : ''
+    }
     <h2>Payload</h2>
     <pre data-testid="payload">${JSON.stringify(job.payload, null, 2)}</pre>
     ${

@@ -3,10 +3,10 @@ import { createTables } from './0001-create-tables.migration';
 import { claimIndex } from './0002-claim-index.migration';
 import { workerRegistry } from './0003-worker-registry.migration';
 import { schedules } from './0004-schedules.migration';
+import { queueControl } from './0005-queue-control.migration';
 import { snoozeProgress } from './0006-snooze-progress.migration';
 import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { traceContext } from './0008-trace-context.migration';
-import { queueControl } from './0005-queue-control.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -18,10 +18,10 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   claimIndex,
   workerRegistry,
   schedules,
+  queueControl,
   snoozeProgress,
   concurrencyLimits,
   traceContext,
-  queueControl,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */
