@@ -76,6 +76,35 @@ describe('the vacuum of the queue tables (vacuumThreshold)', () => {
     });
   });
 
+  it('vacuums the small tables the queue rewrites too (here the rate windows of a limited type)', async () => {
+    // One row rewritten 3,000 times, as 3,000 limited claims of one type would: 3,000 dead versions of one row.
+    await query(db.url, `INSERT INTO job_queue.rate_windows (type, key, starts) VALUES ('vac.rate', '', '{}')`);
+    await query(
+      db.url,
+      `DO $$ BEGIN
+         FOR i IN 1..3000 LOOP
+           UPDATE job_queue.rate_windows SET starts = ARRAY[now()] WHERE type = 'vac.rate';
+         END LOOP;
+       END $$`,
+    );
+    await waitFor('the dead tuples in the statistics', async () => (await deadTuples(db.url, 'rate_windows')) >= 2_000);
+    const vacuumed = () => metricSample(METRIC.vacuums, { table: 'rate_windows', outcome: 'vacuumed' });
+    const before = await vacuumed();
+    const app = await startApp({
+      connectionUrl: db.url,
+      concurrency: 0,
+      depthSampleIntervalMs: 0,
+      vacuumThreshold: 1_000,
+      vacuumIntervalMs: 100,
+    });
+    try {
+      await waitFor('the rate windows vacuumed', async () => (await deadTuples(db.url, 'rate_windows')) < 1_000);
+      expect(await vacuumed()).toBeGreaterThan(before);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('vacuumThreshold: 0 never vacuums', async () => {
     const vacuumCount = async () =>
       (

@@ -58,7 +58,8 @@ export interface JobQueueModuleOptions {
    */
   listenerCheckIntervalMs?: number;
   /**
-   * Dead tuples in `jobs` (or `dead_jobs`) above which an instance VACUUMs the table itself, one instance at a time:
+   * Dead tuples in one of the queue's tables (`jobs`, `dead_jobs`, `finished_jobs`, `rate_windows`, `limit_cursors`,
+   * `schedules`, `workers`) above which an instance VACUUMs the table itself, one instance at a time:
    * the queue stays lean without autovacuum, or while it is behind. Needs the table's owner or, on PostgreSQL 17+,
    * the MAINTAIN privilege. 0 turns it off.
    */

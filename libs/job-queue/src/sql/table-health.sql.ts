@@ -1,8 +1,9 @@
 import { statement } from './statement';
+import { VACUUMED_TABLES, vacuumedTable } from './vacuum-table.sql';
 
 /**
- * What the vacuum and the sampled gauges need to know about the queue's two tables, from the statistics views and
- * the catalog only (no row of either table is read, so its cost does not grow with the backlog):
+ * What the vacuum and the sampled gauges need to know about the queue's tables (`VACUUMED_TABLES`), from the
+ * statistics views and the catalog only (no row of any table is read, so its cost does not grow with the backlog):
  * - `dead_tuples`: `pg_stat_user_tables.n_dead_tup`, as the server's statistics last saw it (backends report it
  *   at most about once a second, idle ones within ten);
  * - `pages`: the table's current size in pages (what the sampler scales its sample by);
@@ -37,5 +38,5 @@ SELECT s.relname AS table, s.n_dead_tup::float8 AS dead_tuples,
        (extract(epoch FROM horizon.since) * 1000)::float8 AS horizon_since_ms,
        (extract(epoch FROM now()) * 1000)::float8 AS now_ms
 FROM pg_stat_user_tables s, claim, horizon
-WHERE s.relid IN ('${t.jobs}'::regclass, '${t.deadJobs}'::regclass)`,
+WHERE s.relid IN (${VACUUMED_TABLES.map((name) => `'${vacuumedTable(t, name)}'::regclass`).join(', ')})`,
 );
