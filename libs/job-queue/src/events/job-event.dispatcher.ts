@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { errorMessage } from '../worker/failure-decision';
 import { messages } from '../job-queue.messages';
 import type { JobEvent, JobEventJob, JobEventName } from '../interfaces/job-event.interface';
+import { waitUntilIdle } from '../worker/wait-until-idle';
 
 /** A discovered hook. */
 export interface RegisteredJobEventHook {
@@ -58,16 +59,7 @@ export class JobEventDispatcher {
   /** Resolves when no hook is running, or after `timeoutMs`; true when none is. Shutdown waits here before closing. */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.running === 0) return true;
-    return new Promise((resolve) => {
-      const done = (drained: boolean) => {
-        clearTimeout(timer);
-        this.idle.delete(onIdle);
-        resolve(drained);
-      };
-      const onIdle = () => done(true);
-      const timer = setTimeout(() => done(this.running === 0), timeoutMs);
-      this.idle.add(onIdle);
-    });
+    return waitUntilIdle(this.idle, () => this.running === 0, timeoutMs);
   }
 
   private run(hook: RegisteredJobEventHook, event: JobEvent): void {

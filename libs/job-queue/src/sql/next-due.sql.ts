@@ -1,3 +1,4 @@
+import { priorityLevels } from './priority-levels';
 import { statement } from './statement';
 
 /**
@@ -10,19 +11,7 @@ export const nextDue = statement(
   'next-due',
   (t) => `
 WITH RECURSIVE pairs AS (SELECT * FROM unnest($1::text[], $2::text[]) AS p(queue, type)),
-levels (queue, type, priority) AS (
-  SELECT p.queue, p.type,
-         (SELECT j.priority FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = p.queue AND j.type = p.type
-          ORDER BY j.priority DESC LIMIT 1)
-  FROM pairs p
-  UNION ALL
-  SELECT l.queue, l.type,
-         (SELECT j.priority FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = l.queue AND j.type = l.type AND j.priority < l.priority
-          ORDER BY j.priority DESC LIMIT 1)
-  FROM levels l WHERE l.priority IS NOT NULL
-)
+${priorityLevels(t)}
 SELECT (extract(epoch FROM min(o.next_retry_at) - now()) * 1000)::float8 AS due_in_ms
 FROM levels l CROSS JOIN LATERAL (
   SELECT j.next_retry_at FROM ${t.jobs} j

@@ -1,4 +1,5 @@
 import { pendingPairs } from './pending-pairs';
+import { priorityLevels } from './priority-levels';
 import { statement } from './statement';
 
 /**
@@ -13,19 +14,7 @@ export const oldestPending = statement(
   'oldest-pending',
   (t) => `
 WITH RECURSIVE ${pendingPairs(t, '$1')},
-levels (queue, type, priority) AS (
-  SELECT p.queue, p.type,
-         (SELECT j.priority FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = p.queue AND j.type = p.type
-          ORDER BY j.priority DESC LIMIT 1)
-  FROM pairs p
-  UNION ALL
-  SELECT l.queue, l.type,
-         (SELECT j.priority FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = l.queue AND j.type = l.type AND j.priority < l.priority
-          ORDER BY j.priority DESC LIMIT 1)
-  FROM levels l WHERE l.priority IS NOT NULL
-)
+${priorityLevels(t)}
 SELECT (extract(epoch FROM now() - min(o.next_retry_at)) * 1000)::bigint AS age_ms
 FROM levels l CROSS JOIN LATERAL (
   SELECT j.next_retry_at FROM ${t.jobs} j

@@ -15,6 +15,7 @@ import { JobEventDispatcher } from '../events/job-event.dispatcher';
 import type { JobEventJob } from '../interfaces/job-event.interface';
 import { serialiseJson } from '../producer/job-input.validator';
 import { ProgressThrottle } from './progress-throttle';
+import { waitUntilIdle } from './wait-until-idle';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { JobContext } from '../interfaces/job-context.interface';
@@ -284,16 +285,7 @@ export class JobExecutor {
   /** Resolves when nothing is in flight, or after `timeoutMs`; true when drained. */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.inFlight.size === 0) return true;
-    return new Promise((resolve) => {
-      const done = (drained: boolean) => {
-        clearTimeout(timer);
-        this.idle.delete(onIdle);
-        resolve(drained);
-      };
-      const onIdle = () => done(true);
-      const timer = setTimeout(() => done(this.inFlight.size === 0), timeoutMs);
-      this.idle.add(onIdle);
-    });
+    return waitUntilIdle(this.idle, () => this.inFlight.size === 0, timeoutMs);
   }
 
   /**
