@@ -74,8 +74,10 @@ describe('e2e: pause, resume and cancel across processes', () => {
         const acknowledged = await dbNow(url);
         expect(paused).toMatchObject({ status: 200, body: { queue: 'default', paused: true } });
 
-        // Jobs already running finish; the other queue keeps completing jobs meanwhile.
+        // Jobs already running finish; the other queue keeps completing jobs meanwhile (100 more of them, enqueued
+        // now: how many of its first batch are left by the time of the pause depends on the machine's speed).
         const otherBefore = await finishedCount(url, 'other');
+        await enqueueBatch(api, sleeps(100, 40, 'other'));
         await waitFor('running default jobs finished', async () => (await countOf(url, 'default', 'processing')) === 0);
         await waitFor('the other queue runs on', async () => (await finishedCount(url, 'other')) >= otherBefore + 100);
         // Producers may still enqueue into a paused queue.

@@ -341,12 +341,14 @@ export class JobPoller {
    * stopped it arms one timer for when its window has room again: limited, the loop sleeps instead of polling.
    */
   private async claimWithinLimits(group: ClaimGroup, limits: JobLimits, room: number): Promise<number | 'held'> {
-    const done = this.executor.takeCompletions();
+    // With retention on a completion also moves the row to `finished_jobs` with its result, which the limited
+    // claim's function does not do: then the completions stay with their own writer.
+    const done = this.repository.keepsFinished ? null : this.executor.takeCompletions();
     let claim: Awaited<ReturnType<JobRepository['claimLimited']>>;
     try {
       const started = performance.now();
       claim = await this.repository.claimLimited(
-        done.map((entry) => entry.item),
+        done?.map((entry) => entry.item) ?? [],
         this.options.queues,
         group.types[0],
         limits,
@@ -354,9 +356,9 @@ export class JobPoller {
         this.options.instanceId,
       );
       this.claimTimed(performance.now() - started);
-      this.executor.completionsWritten(done, claim.completed);
+      if (done) this.executor.completionsWritten(done, claim.completed);
     } catch (error) {
-      this.executor.completionsNotWritten(done);
+      if (done) this.executor.completionsNotWritten(done);
       throw error;
     }
     for (const job of claim.jobs) this.executor.accept(job);
