@@ -1,9 +1,16 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
-import { JobHandler, JobProducer, JobQueueAdmin, JobQueueConfigError } from '@app/job-queue';
+import {
+  JOB_QUEUE_METRICS as METRIC,
+  JobHandler,
+  JobProducer,
+  JobQueueAdmin,
+  JobQueueConfigError,
+} from '@app/job-queue';
+import { QueueDepthSampler } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
-import { gate } from './support/queue-probes';
+import { gate, metricSample } from './support/queue-probes';
 
 const release = gate();
 
@@ -61,6 +68,9 @@ describe('limits in the admin service', () => {
       runningByKey: { A: 1, B: 1, C: 1 },
     });
     expect(await admin.listLimits()).toHaveLength(1);
+    // The two jobs of key A behind its running one wait on the limit: the sampled gauge counts them.
+    await app.get(QueueDepthSampler).runOnce();
+    expect(await metricSample(METRIC.limitWaiting, { type: 'admin.tenant' })).toBe(2);
   });
 
   it('refuses a handler with a bad limit at start, naming the handler and the option', async () => {

@@ -14,6 +14,7 @@ import { claimAvailable, claimPairs } from './sql/claim-available.sql';
 import { completeAndClaim } from './sql/complete-and-claim.sql';
 import { claimLimited } from './sql/claim-limited.sql';
 import { countRunningLimited } from './sql/count-running-limited.sql';
+import { countLimitedWaiting } from './sql/count-limited-waiting.sql';
 import { limitLockKey, MAX_KEYS_PER_CLAIM, type JobLimits } from './limits/job-limits';
 import { completeMany } from './sql/complete-many.sql';
 import { cancelBackend } from './sql/cancel-backend.sql';
@@ -370,6 +371,15 @@ export class JobRepository {
       }
     }
     return result;
+  }
+
+  /** Due pending jobs of each of these types in these queues, up to `cap` per type (`sql/count-limited-waiting`). */
+  async countLimitedWaiting(
+    queues: readonly string[],
+    types: string[],
+    cap: number,
+  ): Promise<Array<{ type: string; waiting: number }>> {
+    return this.rows(countLimitedWaiting, [queues, types, cap]);
   }
 
   /** Running jobs of these types, per type (`key` null) and per key. */

@@ -6,6 +6,11 @@ import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import { JobPoller } from '../worker/job.poller';
 import { RecurringTask } from './recurring-task';
 import { WorkerRegistry } from './worker.registry';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { limitsOf } from '../limits/job-limits';
+
+/** Due jobs of a limited type counted at most, per sample (the waiting-on-a-limit gauge reads `≥` beyond). */
+export const LIMIT_WAITING_CAP = 10_000;
 
 /**
  * Pages of each table the depth count reads at most (4 MiB): below this a table is counted exactly, above it a
@@ -17,7 +22,7 @@ export const DEPTH_SAMPLE_PAGES = 512;
  * Feeds the gauges that need a query or a look at the pool, on every instance, per interval (never per scrape or
  * per job): the tables' dead tuples, the oldest transaction holding the horizon and the index entries read per
  * claim (statistics views only); queue depth by status (a bounded page sample); the age of the oldest runnable
- * pending job (one index probe per priority); waiting pool clients; the age of the claim loop's last tick; and
+ * pending job (one index probe per priority); due jobs of each type with limits (capped); waiting pool clients; the age of the claim loop's last tick; and
  * flags pending jobs that no live worker serves (a count capped per queue and type). No statement here reads a
  * number of rows that grows with the backlog.
  */
@@ -32,6 +37,7 @@ export class QueueDepthSampler {
     private readonly metrics: JobQueueMetrics,
     private readonly poller: JobPoller,
     private readonly workers: WorkerRegistry,
+    private readonly handlers: JobHandlerRegistry,
   ) {
     if (options.depthSampleIntervalMs > 0) {
       this.task = new RecurringTask(`job-queue:${options.schema}:depth`, options.depthSampleIntervalMs, () =>
@@ -65,6 +71,15 @@ export class QueueDepthSampler {
     );
     this.metrics.queueDepth(counts, this.options.queues);
     this.metrics.oldestPending(await this.repository.oldestPendingAgeMs());
+    const limited = this.handlers
+      .all()
+      .filter((h) => limitsOf(h.options, h.name))
+      .map((h) => h.type);
+    if (limited.length > 0) {
+      this.metrics.limitWaiting(
+        await this.repository.countLimitedWaiting(this.options.queues, limited, LIMIT_WAITING_CAP),
+      );
+    }
     await this.workers.checkUnserved();
   }
 

@@ -149,4 +149,11 @@ export const jobQueueMetricProviders = [
     help: 'Claims of a type with limits that left due jobs waiting on a limit (global, key, rate, key_rate)',
     labelNames: ['type', 'limit'],
   }),
+  makeGaugeProvider({
+    name: METRIC.limitWaiting,
+    help:
+      'Due pending jobs of a type with limits (globalConcurrency, concurrencyPerKey, rateLimit) in the served queues, ' +
+      'counted up to 10000 per type: jobs waiting for a slot or a start the limits allow; sampled on an interval',
+    labelNames: ['type'],
+  }),
 ];

@@ -50,6 +50,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.deadTuples) private readonly deadTuples: QueueMetric,
     @InjectMetric(METRIC.vacuums) private readonly vacuums: QueueMetric,
     @InjectMetric(METRIC.limitHeld) private readonly limitHeldTotal: QueueMetric,
+    @InjectMetric(METRIC.limitWaiting) private readonly limitWaitingJobs: QueueMetric,
     @InjectMetric(METRIC.cancelled) private readonly cancelled: QueueMetric,
   ) {
     this.labels = new MetricLabels(options.queues, registry);
@@ -82,6 +83,12 @@ export class JobQueueMetrics {
   /** A claim of a limited type left due jobs waiting on `limit` (`global`, `key`, `rate`, `key_rate`). */
   limitHeld(type: string, limit: string): void {
     this.limitHeldTotal.inc({ type: this.labels.type(type), limit });
+  }
+
+  /** Replaces the waiting-on-a-limit series with this sample's counts, one per type with limits. */
+  limitWaiting(rows: Array<{ type: string; waiting: number }>): void {
+    this.limitWaitingJobs.reset();
+    for (const row of rows) this.limitWaitingJobs.set({ type: this.labels.type(row.type) }, row.waiting);
   }
 
   jobsEnqueued(jobs: JobLabels[]): void {

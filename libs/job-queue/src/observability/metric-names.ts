@@ -26,5 +26,6 @@ export const METRIC = {
   scheduleSkipped: 'job_queue_schedule_slots_skipped_total',
   scheduleMissed: 'job_queue_schedule_slots_missed_total',
   limitHeld: 'job_queue_limit_held_claims_total',
+  limitWaiting: 'job_queue_limit_waiting_jobs',
   cancelled: 'job_queue_jobs_cancelled_total',
 } as const;
