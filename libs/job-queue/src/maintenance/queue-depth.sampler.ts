@@ -24,7 +24,8 @@ export const DEPTH_SAMPLE_PAGES = 512;
  * claim (statistics views only); queue depth by status (a bounded page sample); the age of the oldest runnable
  * pending job (one index probe per priority); due jobs of each type with limits (capped); waiting pool clients; the age of the claim loop's last tick; and
  * flags pending jobs that no live worker serves (a count capped per queue and type). No statement here reads a
- * number of rows that grows with the backlog.
+ * number of rows that grows with the runnable backlog (the waiting count of a limited type steps over that type's
+ * index entries not yet due, without reading their rows).
  */
 @Injectable()
 export class QueueDepthSampler {
