@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -258,7 +257,8 @@ type Queryable = Pick<Pool, 'query'> | PoolClient;
 export class JobRepository {
   readonly tables: QueueTables;
   private readonly statements = new Map<StatementFactory, Statement>();
-  private readonly bulkIds = new TimeOrderedIds();
+  /** Ids of the jobs this repository inserts: time-ordered, so the primary key grows at its right edge. */
+  private readonly timeOrderedIds = new TimeOrderedIds();
 
   constructor(
     readonly dataSource: DataSource,
@@ -424,6 +424,7 @@ export class JobRepository {
         options.notifyOnCommit,
         concurrencyKeys(batch),
         traceContexts(batch),
+        batch.map(() => this.timeOrderedIds.next()),
       ];
       const rows = await this.insertKeyed(params, target, autocommit);
       const missing: number[] = [];
@@ -456,7 +457,7 @@ export class JobRepository {
   }
 
   private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>) {
-    const ids = jobs.map(() => randomUUID());
+    const ids = jobs.map(() => this.timeOrderedIds.next());
     const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
       ids,
       ...jobColumns(jobs),
@@ -522,7 +523,7 @@ export class JobRepository {
       (j.idempotencyKey === null && j.runAt === null && j.delayMs === 0 ? copied : stated).push(i),
     );
     if (copied.length > 0) {
-      const ids = this.bulkIds;
+      const ids = this.timeOrderedIds;
       const chunks = function* () {
         for (let start = 0; start < copied.length; start += chunkSize) {
           let text = '';
