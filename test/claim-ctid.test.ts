@@ -201,4 +201,12 @@ describe('claims and completions that find rows by ctid', () => {
       expect(await repository.completeMany([leaseOf(other)])).toEqual(new Set([other.id]));
     }
   });
+
+  it('a lease whose ctid lies past the end of the table completes by primary key', async () => {
+    await insertJobs('ctid.far', 1);
+    const [job] = await worker.repository.claimAvailable(['default'], ['ctid.far'], 1, 'worker-a');
+    const far = { ...leaseOf(job), ctid: '(4000000000,1)' };
+    expect(await worker.repository.completeMany([far])).toEqual(new Set([job.id]));
+    expect(await jobRow(db.url, job.id)).toBeUndefined();
+  });
 });
