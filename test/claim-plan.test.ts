@@ -41,6 +41,9 @@ describe('the claim plan cannot flip, whatever the statistics say', () => {
         readers: [],
       });
       expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_available_idx')).toBe(true);
+      // The rows the walk found are locked and updated there, by ctid: two TID scans, no primary-key lookup.
+      expect(plan.nodes.filter((n) => n['Node Type'] === 'Tid Scan')).toHaveLength(2);
+      expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_pkey')).toBe(false);
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -101,6 +100,11 @@ export interface ClaimedJob {
   snooze_count: number;
   /** The trace context stored at enqueue (`tracing/trace-context.ts`), null when none was active. */
   trace_context?: unknown;
+  /**
+   * Where the claim left the row (its `ctid`, as text): the completion looks there first (see
+   * `sql/fenced-delete.ts`). Absent from a limited claim's rows.
+   */
+  ctid?: string;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -122,6 +126,8 @@ export interface LimitedClaim {
 export interface Lease {
   id: string;
   token: string;
+  /** Where the claim left the row, if known: a completion looks there before the primary key. Never a fence. */
+  ctid?: string | null;
   /** A completed attempt's return value, kept in `finished_jobs` when retention is on. */
   result?: unknown;
 }
@@ -251,7 +257,8 @@ type Queryable = Pick<Pool, 'query'> | PoolClient;
 export class JobRepository {
   readonly tables: QueueTables;
   private readonly statements = new Map<StatementFactory, Statement>();
-  private readonly bulkIds = new TimeOrderedIds();
+  /** Ids of the jobs this repository inserts: time-ordered, so the primary key grows at its right edge. */
+  private readonly timeOrderedIds = new TimeOrderedIds();
 
   constructor(
     readonly dataSource: DataSource,
@@ -317,6 +324,7 @@ export class JobRepository {
       leases.map((l) => l.token),
       cursor?.priority ?? null,
       cursor?.runAtMs ?? null,
+      leases.map((l) => l.ctid ?? null),
     ];
     const rows = this.retention.keepFinished
       ? await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaimRetained, [...values, this.results(leases)])
@@ -416,6 +424,7 @@ export class JobRepository {
         options.notifyOnCommit,
         concurrencyKeys(batch),
         traceContexts(batch),
+        batch.map(() => this.timeOrderedIds.next()),
       ];
       const rows = await this.insertKeyed(params, target, autocommit);
       const missing: number[] = [];
@@ -448,7 +457,7 @@ export class JobRepository {
   }
 
   private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>) {
-    const ids = jobs.map(() => randomUUID());
+    const ids = jobs.map(() => this.timeOrderedIds.next());
     const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
       ids,
       ...jobColumns(jobs),
@@ -514,7 +523,7 @@ export class JobRepository {
       (j.idempotencyKey === null && j.runAt === null && j.delayMs === 0 ? copied : stated).push(i),
     );
     if (copied.length > 0) {
-      const ids = this.bulkIds;
+      const ids = this.timeOrderedIds;
       const chunks = function* () {
         for (let start = 0; start < copied.length; start += chunkSize) {
           let text = '';
@@ -550,7 +559,7 @@ export class JobRepository {
   /** Deletes finished jobs; returns the ids whose lease held. */
   async completeMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    const values = [leases.map((l) => l.id), leases.map((l) => l.token)];
+    const values = [leases.map((l) => l.id), leases.map((l) => l.token), leases.map((l) => l.ctid ?? null)];
     if (this.retention.keepFinished) return this.ids(completeManyRetained, [...values, this.results(leases)], client);
     return this.ids(completeMany, values, client);
   }

@@ -20,7 +20,7 @@ import { statement } from './statement';
  * - its cost follows the rows returned, whatever the backlog, and no statistics can change that: every probe is
  *   `ORDER BY <index columns> LIMIT <constant>` with equality on the index's leading columns, which the planner
  *   reads off the index (a sort or a bitmap scan would have to read every row of the pair first), and the CTE's own
- *   estimate is a handful of rows, so the plan around it stays a nested loop over primary-key lookups. The plan is
+ *   estimate is a handful of rows, so the plan around it stays a nested loop over TID scans. The plan is
  *   the same custom or generic (a named statement reused on a pooled connection cannot know `$3`; no probe depends
  *   on it). docs/claim-explain.md has the plans, with statistics wrong on purpose.
  * A claim may start its walk at a cursor ($5 priority, $6 run-at in epoch milliseconds, both null for none): the
@@ -30,14 +30,20 @@ import { statement } from './statement';
  * visit every one of them, on every claim. The poller passes as cursor the end of its previous full batch (less a
  * margin), so a saturated loop walks only what it has not yet passed; it walks from the head at least once per poll
  * interval and whenever a claim comes back short, which finds any row committed behind the cursor.
- * Rows are locked after the walk, by primary key, FOR UPDATE SKIP LOCKED: concurrent claimers walk the same order and
- * pass over each other's rows; a row another claimer took since this statement's snapshot fails the recheck of
- * `status` and is skipped. The LIMIT stops the walk once $3 rows are locked, so no row beyond them is locked.
+ * Rows are locked after the walk, where the walk found them (their ctid, a TID scan: one heap page, where a
+ * primary-key lookup first descends the key's tree), FOR UPDATE SKIP LOCKED: concurrent claimers walk the same order
+ * and pass over each other's rows; a row another claimer took since this statement's snapshot has a newer version,
+ * which the lock follows and whose `status` fails the recheck, so it is skipped. Within one statement a ctid cannot
+ * come to mean another row: the version the walk saw stays in place until no snapshot can see it, this one included.
+ * The LIMIT stops the walk once $3 rows are locked, so no row beyond them is locked.
  * The locking SELECT stands in a MATERIALIZED CTE, never in `WHERE id IN (subquery)`: the planner may run such a
  * subquery more than once and then lock (and update) more rows than the LIMIT.
- * The UPDATE finds its rows by primary key from the CTE's ids (`= ANY (ARRAY(...))`, read once as an InitPlan), not
- * by joining the CTE: a generic plan cannot know `$3` and for a join it would pick a hash join over a sequential
- * scan of the whole table (docs/claim-explain.md). The id array keeps the pkey index scan in every plan.
+ * The UPDATE finds its rows by the ctids the lock returned (`= ANY (ARRAY(...))`, read once as an InitPlan), not by
+ * joining the CTE: a generic plan cannot know `$3` and for a join it would pick a hash join over a sequential scan of
+ * the whole table (docs/claim-explain.md). A row we locked cannot move, so its ctid holds; the array keeps a TID scan
+ * in every plan. (A lock that followed a row to a version newer than the snapshot, one released back to pending
+ * meanwhile, names a version the UPDATE cannot see: that row is skipped, never claimed twice.)
+ * RETURNING gives each row's new ctid, where the completion looks first (see `fenced-delete.ts`).
  * `attempt_count` counts the attempt here, at the claim: an attempt that crashes its process still counts, which is
  * what lets a poison job reach the dead-letter table.
  */
@@ -46,20 +52,21 @@ import { statement } from './statement';
  * RECURSIVE), then the UPDATE of `c`'s rows. `cursor` names the parameters of the cursor's priority and run-at.
  */
 export const claimCte = (t: QueueTables, cursor: ClaimCursorParams) => `
-walk (job, priority, next_retry_at, created_at, id, ids) AS (
+walk (job, priority, next_retry_at, created_at, id, ctids) AS (
   ${nextLevel(t, null, cursor)}
   UNION ALL
   SELECT n.* FROM walk w CROSS JOIN LATERAL (
     (SELECT true, w.priority, ch.runs[cardinality(ch.ids)], ch.creates[cardinality(ch.ids)], ch.ids[cardinality(ch.ids)],
-            ch.ids
+            ch.ctids
      FROM (
        SELECT array_agg(x.id ORDER BY x.next_retry_at, x.created_at, x.id) AS ids,
+              array_agg(x.ctid ORDER BY x.next_retry_at, x.created_at, x.id) AS ctids,
               array_agg(x.next_retry_at ORDER BY x.next_retry_at, x.created_at, x.id) AS runs,
               array_agg(x.created_at ORDER BY x.next_retry_at, x.created_at, x.id) AS creates
        FROM ${nextHead(t, 'true')} win
        LEFT JOIN LATERAL ${nextHead(t, '(p.queue, p.type) <> (win.queue, win.type)')} other ON true
        CROSS JOIN LATERAL (
-         SELECT next_retry_at, created_at, id FROM ${t.jobs}
+         SELECT next_retry_at, created_at, id, ctid FROM ${t.jobs}
          WHERE status = 'pending' AND queue = win.queue AND type = win.type AND priority = w.priority
            AND next_retry_at <= now()
            AND (next_retry_at, created_at, id) >= (win.next_retry_at, win.created_at, win.id)
@@ -73,9 +80,9 @@ walk (job, priority, next_retry_at, created_at, id, ids) AS (
     LIMIT 1) n
 ),
 c AS MATERIALIZED (
-  SELECT l.id FROM walk w CROSS JOIN LATERAL unnest(w.ids) AS u(id) CROSS JOIN LATERAL (
-    SELECT id FROM ${t.jobs}
-    WHERE id = u.id AND status = 'pending' AND next_retry_at <= now()
+  SELECT l.ctid FROM walk w CROSS JOIN LATERAL unnest(w.ctids) AS u(ctid) CROSS JOIN LATERAL (
+    SELECT ctid FROM ${t.jobs}
+    WHERE ctid = u.ctid AND status = 'pending' AND next_retry_at <= now()
     FOR UPDATE SKIP LOCKED) l
   WHERE w.job
   LIMIT $3
@@ -137,7 +144,7 @@ const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorPara
     SELECT false, lvl.priority,
            CASE WHEN lvl.priority = ${cp} THEN to_timestamp(${cursor.runAtMs}::float8 / 1000)
                 ELSE '-infinity'::timestamptz END,
-           '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid, NULL::uuid[]
+           '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid, NULL::tid[]
     FROM (
       (SELECT l.priority
        FROM unnest($1::text[], $2::text[]) AS p(queue, type)
@@ -161,11 +168,11 @@ export const claimUpdate = (t: QueueTables) => `
 UPDATE ${t.jobs} j
 SET status = 'processing', locked_at = now(), locked_by = $4, lock_token = gen_random_uuid(),
     attempt_count = j.attempt_count + 1, updated_at = now()
-WHERE j.id = ANY (ARRAY(SELECT id FROM c))
+WHERE j.ctid = ANY (ARRAY(SELECT ctid FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
           ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms,
           ${epochMs('j.next_retry_at')} AS run_at_ms, ${epochMs('j.scheduled_for')} AS scheduled_for_ms,
-          j.snooze_count, j.trace_context`;
+          j.snooze_count, j.trace_context, j.ctid::text AS ctid`;
 
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
@@ -176,7 +183,7 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
  * row of the same result that is not a claimed job (a completed id) carries. Change both together.
  */
 export const CLAIMED_COLUMNS_AFTER_ID_NULLS = `NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int,
-       NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb`;
+       NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb, NULL::text`;
 
 export const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 

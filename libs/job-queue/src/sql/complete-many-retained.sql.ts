@@ -1,19 +1,15 @@
+import { fencedDelete } from './fenced-delete';
 import { keepFinished } from './finished-jobs.sql';
 import { statement } from './statement';
 
 /**
  * `completeMany` with retention on: the fenced DELETE moves each completed row to `finished_jobs` with the
- * handler's return value ($3[i], JSON text or null), in the same statement. Returns the ids whose lease held.
+ * handler's return value ($4[i], JSON text or null), in the same statement. Returns the ids whose lease held.
  */
 export const completeManyRetained = statement(
   'complete-many-retained',
   (t) => `
-WITH d AS (
-  DELETE FROM ${t.jobs} j
-  USING unnest($1::uuid[], $2::uuid[], $3::text[]) AS f(id, token, result)
-  WHERE j.id = f.id AND j.lock_token = f.token
-  RETURNING j.*, f.result AS kept_result
-),
-k AS (${keepFinished(t, 'd', `'completed'`, 'kept_result::jsonb')})
-SELECT id FROM d`,
+WITH ${fencedDelete(t, { ids: '$1', tokens: '$2', ctids: '$3', results: '$4' })},
+k AS (${keepFinished(t, 'done', `'completed'`, 'kept_result::jsonb')})
+SELECT id FROM done`,
 );

@@ -1,14 +1,14 @@
+import { fencedDelete } from './fenced-delete';
 import { statement } from './statement';
 
 /**
  * Deletes the rows of finished jobs, fenced row by row: a row counts only when its lock token is still the
- * attempt's ($2[i] for $1[i]). Returned ids were completed; a missing id lost its lease to another instance.
+ * attempt's ($2[i] for $1[i]); $3[i] is where the claim left the row (see `fenced-delete.ts`). Returned ids were
+ * completed; a missing id lost its lease to another instance.
  */
 export const completeMany = statement(
   'complete-many',
   (t) => `
-DELETE FROM ${t.jobs} j
-USING unnest($1::uuid[], $2::uuid[]) AS f(id, token)
-WHERE j.id = f.id AND j.lock_token = f.token
-RETURNING j.id`,
+WITH ${fencedDelete(t, { ids: '$1', tokens: '$2', ctids: '$3' })}
+SELECT id FROM done`,
 );

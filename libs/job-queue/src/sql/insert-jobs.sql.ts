@@ -3,7 +3,8 @@ import { statement } from './statement';
 /**
  * Inserts many jobs in one statement and returns one id per input row, in input order.
  *
- * Ids are drawn in a MATERIALIZED CTE so that each input row keeps one id however often the CTE is read.
+ * The ids ($13, one per input row) are drawn by the producer, time-ordered (`producer/time-ordered-id.ts`): a new
+ * row's primary-key entry goes to the key's right edge, not to a random leaf. A row whose key is taken discards its.
  * An idempotency key held by a live job (or by an earlier row of the same batch) inserts nothing and returns that
  * job's id. With $10 true, `pg_notify` wakes listening workers when the surrounding transaction commits (the
  * caller's transaction), delayed jobs included (a woken worker learns their due time from its next-due probe and
@@ -24,10 +25,10 @@ export const insertJobs = statement(
   'insert-jobs',
   (t) => `
 WITH input AS MATERIALIZED (
-  SELECT gen_random_uuid() AS id, i.*
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[], $8::text[],
-              $11::text[], $12::text[])
-       WITH ORDINALITY AS i(type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key,
+  SELECT i.*
+  FROM unnest($13::uuid[], $1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::bigint[],
+              $8::text[], $11::text[], $12::text[])
+       WITH ORDINALITY AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, idempotency_key,
                             concurrency_key, trace_context, ord)
 ),
 inserted AS (

@@ -48,7 +48,7 @@ export class JobExecution {
   ) {}
 
   get lease(): Lease {
-    return { id: this.job.id, token: this.job.lock_token };
+    return { id: this.job.id, token: this.job.lock_token, ctid: this.job.ctid };
   }
 
   get transactional(): boolean {

@@ -1,0 +1,212 @@
+import type { DataSource } from 'typeorm';
+import { JobRepository, type ClaimedJob, type Lease } from '@app/job-queue/internal';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { query } from './support/sql';
+import { jobRow, openDataSource, openRepository } from './support/queue-probes';
+
+/**
+ * The claim locks and updates the rows its walk found by their ctid (the row's place in the table), and a completion
+ * deletes by the ctid the claim returned, falling back to the primary key when the row has moved since. A ctid only
+ * says where to look: every statement still checks the row it finds (pending for a claim; id and lock token for a
+ * completion), so a row that moved, or a place another row took, is never mistaken for the job.
+ */
+describe('claims and completions that find rows by ctid', () => {
+  let db: TestDatabase;
+  let worker: { repository: JobRepository; dataSource: DataSource };
+  let retainedSource: DataSource;
+  let retained: JobRepository;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    worker = await openRepository(db.url);
+    retainedSource = await openDataSource(db.url, 2);
+    retained = new JobRepository(retainedSource, 'job_queue', { keepFinished: true, maxResultBytes: 1_000 });
+  });
+
+  // Each test starts from an empty table: a claimed row left behind would be an expired lease to the next one's rescue.
+  afterEach(async () => {
+    await query(db.url, 'DELETE FROM job_queue.jobs');
+  });
+
+  afterAll(async () => {
+    await worker?.dataSource.destroy();
+    await retainedSource?.destroy();
+    await db?.drop();
+  });
+
+  const insertJobs = async (type: string, n: number) =>
+    (
+      await query<{ id: string }>(
+        db.url,
+        `INSERT INTO job_queue.jobs (type, payload, status, max_attempts)
+         SELECT $1, jsonb_build_object('n', g), 'pending', 5 FROM generate_series(1, $2::int) g RETURNING id`,
+        [type, n],
+      )
+    ).map((r) => r.id);
+
+  const ctidOf = async (id: string) =>
+    (await query<{ ctid: string }>(db.url, 'SELECT ctid::text FROM job_queue.jobs WHERE id = $1', [id]))[0]?.ctid;
+
+  const leaseOf = (job: ClaimedJob): Lease => ({ id: job.id, token: job.lock_token, ctid: job.ctid });
+
+  it('claimers racing a writer that moves pending rows never share a job and lose none', async () => {
+    const JOBS = 1_500;
+    const ids = await insertJobs('ctid.race', JOBS);
+    const claimers = await Promise.all([1, 2, 3, 4].map(() => openRepository(db.url, 1)));
+    let claiming = true;
+    // Moves pending rows while the claimers walk: a non-HOT update (an indexed column changes) and a HOT one
+    // (nothing indexed changes), each giving the row a new ctid after the claimers' walks read the old one.
+    const mover = (async () => {
+      let moves = 0;
+      while (claiming) {
+        await query(
+          db.url,
+          `UPDATE job_queue.jobs SET created_at = created_at - interval '1 microsecond'
+           WHERE id IN (SELECT id FROM job_queue.jobs WHERE type = 'ctid.race' AND status = 'pending'
+                        ORDER BY random() LIMIT 20)`,
+        );
+        await query(
+          db.url,
+          `UPDATE job_queue.jobs SET payload = payload || '{"moved": true}'
+           WHERE id IN (SELECT id FROM job_queue.jobs WHERE type = 'ctid.race' AND status = 'pending'
+                        ORDER BY random() LIMIT 20)`,
+        );
+        moves++;
+      }
+      return moves;
+    })();
+    try {
+      const results = await Promise.all(
+        claimers.map(async ({ repository }, index) => {
+          const mine: ClaimedJob[] = [];
+          for (;;) {
+            const batch = await repository.claimAvailable(['default'], ['ctid.race'], 9, `claimer-${index}`);
+            // A short claim can come from rows the mover took from under a walk: stop only when none is pending.
+            if (batch.length === 0) {
+              const [{ n }] = await query<{ n: number }>(
+                db.url,
+                `SELECT count(*)::int AS n FROM job_queue.jobs WHERE type = 'ctid.race' AND status = 'pending'`,
+              );
+              if (n === 0) return mine;
+            }
+            mine.push(...batch);
+          }
+        }),
+      );
+      claiming = false;
+      expect(await mover).toBeGreaterThan(0);
+      const all = results.flat();
+      expect(all).toHaveLength(JOBS);
+      expect(new Set(all.map((j) => j.id))).toEqual(new Set(ids));
+      // Each row was claimed once, by the claimer that got it back, with the token it got back.
+      const rows = await query<{ id: string; attempt_count: number; locked_by: string; lock_token: string }>(
+        db.url,
+        `SELECT id, attempt_count, locked_by, lock_token FROM job_queue.jobs WHERE type = 'ctid.race'`,
+      );
+      expect(rows.filter((r) => r.attempt_count !== 1)).toEqual([]);
+      const owner = new Map<string, [string, string]>();
+      results.forEach((jobs, index) => jobs.forEach((j) => owner.set(j.id, [`claimer-${index}`, j.lock_token])));
+      expect(rows.filter((r) => owner.get(r.id)?.[0] !== r.locked_by || owner.get(r.id)?.[1] !== r.lock_token)).toEqual(
+        [],
+      );
+    } finally {
+      claiming = false;
+      await mover.catch(() => undefined);
+      for (const c of claimers) await c.dataSource.destroy().catch(() => undefined);
+    }
+  }, 120_000);
+
+  it('a claim returns each row’s ctid, and a completion of rows that have not moved finds them there', async () => {
+    const { repository } = worker;
+    const ids = await insertJobs('ctid.still', 3);
+    const claimed = await repository.claimAvailable(['default'], ['ctid.still'], 3, 'worker-a');
+    expect(claimed.map((j) => j.id).sort()).toEqual([...ids].sort());
+    for (const job of claimed) expect(job.ctid).toBe(await ctidOf(job.id));
+    expect(await repository.completeMany(claimed.map(leaseOf))).toEqual(new Set(ids));
+    for (const id of ids) expect(await jobRow(db.url, id)).toBeUndefined();
+  });
+
+  it('a completion whose row moved (lease renewed, progress written) still completes, alone or with a claim', async () => {
+    for (const repository of [worker.repository, retained]) {
+      const [a, b, c] = await insertJobs('ctid.moved', 3);
+      const claimed = await repository.claimAvailable(['default'], ['ctid.moved'], 3, 'worker-a');
+      const [next] = await insertJobs('ctid.moved', 1);
+      const lease = new Map(claimed.map((j) => [j.id, leaseOf(j)]));
+      expect(await repository.renewLeases([lease.get(a)!])).toEqual(new Set([a]));
+      expect(await repository.writeProgress([{ ...lease.get(b)!, json: '{"pct": 50}' }])).toEqual(new Set([b]));
+      expect(await ctidOf(a)).not.toBe(lease.get(a)!.ctid);
+      expect(await ctidOf(b)).not.toBe(lease.get(b)!.ctid);
+
+      expect(await repository.completeMany([lease.get(a)!])).toEqual(new Set([a]));
+      const { jobs, completed } = await repository.completeAndClaim(
+        [
+          { ...lease.get(b)!, result: 'b' },
+          { ...lease.get(c)!, result: 'c' },
+        ],
+        ['default'],
+        ['ctid.moved'],
+        5,
+        'worker-a',
+      );
+      expect(completed).toEqual(new Set([b, c]));
+      expect(jobs.map((j) => j.id)).toEqual([next]);
+      for (const id of [a, b, c]) expect(await jobRow(db.url, id)).toBeUndefined();
+      expect(await repository.completeMany([leaseOf(jobs[0])])).toEqual(new Set([next]));
+    }
+    const kept = await query<{ id: string; result: unknown }>(
+      db.url,
+      `SELECT id, result FROM job_queue.finished_jobs WHERE type = 'ctid.moved'`,
+    );
+    // Kept by the retaining repository only: its two completions with results and its two without.
+    expect(kept.map((r) => r.result).sort()).toEqual(['b', 'c', null, null]);
+  });
+
+  it('a stale token cannot complete, whether its ctid is the old place or the row’s current one', async () => {
+    for (const repository of [worker.repository, retained]) {
+      const [id] = await insertJobs('ctid.stale', 1);
+      const [first] = await repository.claimAvailable(['default'], ['ctid.stale'], 1, 'worker-a');
+      await query(db.url, `UPDATE job_queue.jobs SET locked_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+      const rescued = await repository.rescueExpired(1_000, 10, () => ({ retryInMs: 0 }), 'lease expired');
+      expect(rescued.retried.map((j) => j.id)).toEqual([id]);
+      const [second] = await repository.claimAvailable(['default'], ['ctid.stale'], 1, 'worker-b');
+      expect(second.id).toBe(id);
+      expect(second.ctid).not.toBe(first.ctid);
+      const before = await jobRow(db.url, id);
+
+      for (const ctid of [first.ctid, second.ctid]) {
+        const stale = { id, token: first.lock_token, ctid };
+        expect(await repository.completeMany([stale])).toEqual(new Set());
+        const { completed } = await repository.completeAndClaim([stale], ['default'], ['ctid.stale'], 1, 'worker-a');
+        expect(completed).toEqual(new Set());
+      }
+      expect(await jobRow(db.url, id)).toEqual(before);
+      expect(await repository.completeMany([leaseOf(second)])).toEqual(new Set([id]));
+    }
+  });
+
+  it('a lease whose ctid is another job’s place completes its own job and leaves the other alone', async () => {
+    for (const repository of [worker.repository, retained]) {
+      const ids = await insertJobs('ctid.swapped', 2);
+      const [mine, other] = await repository.claimAvailable(['default'], ['ctid.swapped'], 2, 'worker-a');
+      expect([mine.id, other.id].sort()).toEqual([...ids].sort());
+      const otherBefore = await jobRow(db.url, other.id);
+      // The row of `other` sits where `mine`'s lease says to look; only the id and token decide.
+      expect(await repository.completeMany([{ ...leaseOf(mine), ctid: other.ctid }])).toEqual(new Set([mine.id]));
+      expect(await jobRow(db.url, mine.id)).toBeUndefined();
+      expect(await jobRow(db.url, other.id)).toEqual(otherBefore);
+      // And a lease with `other`'s ctid and id but `mine`'s token writes nothing.
+      expect(await repository.completeMany([{ id: other.id, token: mine.lock_token, ctid: other.ctid }])).toEqual(
+        new Set(),
+      );
+      expect(await repository.completeMany([leaseOf(other)])).toEqual(new Set([other.id]));
+    }
+  });
+
+  it('a lease whose ctid lies past the end of the table completes by primary key', async () => {
+    await insertJobs('ctid.far', 1);
+    const [job] = await worker.repository.claimAvailable(['default'], ['ctid.far'], 1, 'worker-a');
+    const far = { ...leaseOf(job), ctid: '(4000000000,1)' };
+    expect(await worker.repository.completeMany([far])).toEqual(new Set([job.id]));
+    expect(await jobRow(db.url, job.id)).toBeUndefined();
+  });
+});
