@@ -345,7 +345,7 @@ export class JobExecutor {
         // A snooze the handler asked for stands even when it caught the SnoozeJob and returned.
         if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         this.settle(execution);
-        await this.succeed(execution);
+        this.succeed(execution);
       }
     } catch (error) {
       execution.trace.failed(error);
@@ -441,27 +441,38 @@ export class JobExecutor {
     });
   }
 
-  private async succeed(execution: JobExecution): Promise<void> {
+  /** Submits the completion of an attempt whose handler succeeded; `completionWritten` or `…NotWritten` ends it. */
+  private succeed(execution: JobExecution): void {
     if (execution.released) return;
     if (execution.cancelled) return this.finish(execution, 'cancelled');
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
+    // The row is about to be deleted: a progress value still waiting is of no use.
+    void execution.progress?.close(false);
+    // The result goes with the lease only when retention keeps it; else the lease itself is the item (one object
+    // less per job).
+    const item = this.repository.keepsFinished ? { ...execution.lease, result: execution.result } : execution.lease;
+    this.completions.submitFor(item, execution, this.completionWritten, this.completionNotWritten);
+  }
+
+  /** Called by the completion writer (or the claim that carried it) for each completion: never throws into it. */
+  private readonly completionWritten = (execution: JobExecution, held: boolean): void => {
     try {
-      // The row is about to be deleted: a progress value still waiting is of no use.
-      void execution.progress?.close(false);
-      // The result goes with the lease only when retention keeps it; else the lease itself is the item (one object
-      // less per job).
-      const item = this.repository.keepsFinished ? { ...execution.lease, result: execution.result } : execution.lease;
-      const held = await this.completions.submit(item);
       this.finish(execution, held ? 'completed' : this.notHeld(execution, 'completion'));
       if (held) this.emit('completed', execution);
     } catch (error) {
-      // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
-      // processing until its lease expires, and the rescuer hands it out again.
-      const { job } = execution;
-      this.logger.error(messages.completionNotWritten(job.id, job.type, job.attempt_count, errorMessage(error)));
-      this.finish(execution, 'released');
+      this.logger.error(`Could not record the end of job ${execution.job.id}: ${errorMessage(error)}`);
     }
-  }
+  };
+
+  /**
+   * A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays processing
+   * until its lease expires, and the rescuer hands it out again.
+   */
+  private readonly completionNotWritten = (execution: JobExecution, error: unknown): void => {
+    const { job } = execution;
+    this.logger.error(messages.completionNotWritten(job.id, job.type, job.attempt_count, errorMessage(error)));
+    this.finish(execution, 'released');
+  };
 
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
     if (execution.released) return;
