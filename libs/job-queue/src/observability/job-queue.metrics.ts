@@ -19,10 +19,23 @@ interface JobLabels {
   type: string;
 }
 
+/** A pair's label objects, made once; never mutated (prom-client keeps references to them in its series). */
+interface CachedLabels {
+  job: { queue: string; type: string };
+  byOutcome: Map<AttemptOutcome, { queue: string; type: string; outcome: AttemptOutcome }>;
+}
+
 /** The one place that turns queue events into metric updates; label values pass through `MetricLabels`. */
 @Injectable()
 export class JobQueueMetrics {
   private readonly labels: MetricLabels;
+  /**
+   * The label objects of this instance's own (queue, type) pairs, by queue then type: every attempt observes two
+   * or three series, and building their label objects per job was a measurable share of the worker's allocations.
+   * Only pairs that are their own labels are kept (a served queue, a type with a handler here), so the map is
+   * bounded by the configuration, whatever producers send.
+   */
+  private readonly cached = new Map<string, Map<string, CachedLabels>>();
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) options: ResolvedJobQueueOptions,
@@ -96,12 +109,15 @@ export class JobQueueMetrics {
   }
 
   attemptStarted(job: JobLabels, waitSeconds: number): void {
-    this.wait.observe(this.labels.of(job), Math.max(0, waitSeconds));
+    this.wait.observe(this.labelsOf(job).job, Math.max(0, waitSeconds));
   }
 
   attemptFinished(job: JobLabels, outcome: AttemptOutcome, seconds: number): void {
-    const labels = this.labels.of(job);
-    this.duration.observe({ ...labels, outcome }, seconds);
+    const cached = this.labelsOf(job);
+    const labels = cached.job;
+    let withOutcome = cached.byOutcome.get(outcome);
+    if (!withOutcome) cached.byOutcome.set(outcome, (withOutcome = { ...labels, outcome }));
+    this.duration.observe(withOutcome, seconds);
     if (outcome === 'completed') this.completed.inc(labels);
     else if (outcome === 'retried') this.retried.inc(labels);
     else if (outcome === 'dead') this.dead.inc(labels);
@@ -121,6 +137,21 @@ export class JobQueueMetrics {
     const labels = this.labels.of(job);
     this.recovered.inc(labels);
     if (killed) this.dead.inc(labels);
+  }
+
+  /** The pair's label objects: from the cache for this instance's own pairs, made afresh for any other. */
+  private labelsOf(job: JobLabels): CachedLabels {
+    const found = this.cached.get(job.queue)?.get(job.type);
+    if (found) return found;
+    const labels = this.labels.of(job);
+    const made: CachedLabels = { job: labels, byOutcome: new Map() };
+    // A type reads `other` until its handler is registered (module init): only a pair that is its own label is kept.
+    if (labels.queue === job.queue && labels.type === job.type) {
+      let byType = this.cached.get(job.queue);
+      if (!byType) this.cached.set(job.queue, (byType = new Map<string, CachedLabels>()));
+      byType.set(job.type, made);
+    }
+    return made;
   }
 
   claimFailed(): void {

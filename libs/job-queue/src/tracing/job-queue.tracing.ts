@@ -39,6 +39,12 @@ export class JobQueueTracing {
    * registered after this module started.
    */
   private readonly tracer = this.api?.trace.getTracer(TRACER_NAME);
+  /**
+   * The API's own no-op provider: the global proxy's delegate while no SDK is registered. Then an attempt with no
+   * stored parent gets a span that records nothing and carries no trace, and building its attributes, links and
+   * span would cost a few allocations per job for nothing (see `startAttempt`).
+   */
+  private readonly noopProvider = this.api && new this.api.ProxyTracerProvider().getDelegate();
 
   /**
    * Runs `insert`, giving it the context each job is to store (JSON text), or null when no span is active. When one
@@ -103,6 +109,7 @@ export class JobQueueTracing {
 
   private startAttempt(api: Api, job: ClaimedJob): AttemptTrace {
     const stored = parseStoredTraceContext(job.trace_context);
+    if (!stored && this.noSdk(api)) return UNTRACED_ATTEMPT;
     let parent: Context = api.ROOT_CONTEXT;
     const links: OpenTelemetryApi.Link[] = [];
     if (stored) {
@@ -140,6 +147,20 @@ export class JobQueueTracing {
     if (!stored && !span.isRecording()) return UNTRACED_ATTEMPT;
     return new OpenTelemetryAttempt(api, span, api.trace.setSpan(parent, span));
   }
+
+  /** No SDK is registered: the global tracer provider is the API's proxy with no delegate. */
+  private noSdk(api: Api): boolean {
+    const provider = api.trace.getTracerProvider();
+    return isProxyOf(provider) && provider.getDelegate() === this.noopProvider;
+  }
+}
+
+/**
+ * Read per attempt, never cached: an app may register its SDK after this module started. A global provider of
+ * another copy of the API (not a proxy of this one) counts as an SDK: the attempt then takes the full path.
+ */
+function isProxyOf(provider: unknown): provider is OpenTelemetryApi.ProxyTracerProvider {
+  return typeof (provider as { getDelegate?: unknown }).getDelegate === 'function';
 }
 
 class OpenTelemetryAttempt implements AttemptTrace {

@@ -16,6 +16,28 @@ describe('BatchedWriter', () => {
     expect(results).toEqual([true, false, true]);
   });
 
+  it('calls back the owner of each item submitted without a promise, held or not, and on a stop', async () => {
+    const writer = new BatchedWriter<{ id: string }>(
+      async () => new Set(['a']),
+      0,
+      () => undefined,
+    );
+    const seen: string[] = [];
+    const written = (owner: string, held: boolean) => seen.push(`${owner}:${held}`);
+    const failed = (owner: string, error: unknown) => seen.push(`${owner}:${(error as Error).message}`);
+    writer.submitFor({ id: 'a' }, 'first', written, failed);
+    writer.submitFor({ id: 'b' }, 'second', written, failed);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['first:true', 'second:false']);
+
+    writer.submitFor({ id: 'c' }, 'third', written, failed);
+    const taken = writer.take();
+    writer.stop(new Error('stopped'));
+    writer.giveBack(taken);
+    expect(seen).toEqual(['first:true', 'second:false', 'third:writer stopped']);
+  });
+
   it('retries a failed write until it succeeds, reporting each failure', async () => {
     let calls = 0;
     const errors: number[] = [];

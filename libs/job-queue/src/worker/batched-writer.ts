@@ -21,10 +21,38 @@ export class BatchedWriter<T extends { id: string }> {
 
   /** Resolves true when the write applied to this row, false when the lease was lost. */
   submit(item: T): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.schedule(this.pending.length >= this.maxBatch ? 0 : this.delayMs);
-    });
+    return new Promise((resolve, reject) =>
+      this.add(
+        item,
+        null,
+        (_, held) => resolve(held),
+        (_, e) => reject(e as Error),
+      ),
+    );
+  }
+
+  /**
+   * `submit` without a promise: `written(owner, held)` or `failed(owner, error)` is called once, from the code that
+   * settles the batch. For the completion of every job, with the executor's two functions: a promise, its two
+   * resolving functions and an async frame less per job. The callbacks must not throw.
+   */
+  submitFor<O>(
+    item: T,
+    owner: O,
+    written: (owner: O, held: boolean) => void,
+    failed: (owner: O, error: unknown) => void,
+  ): void {
+    this.add(item, owner, written, failed);
+  }
+
+  private add<O>(
+    item: T,
+    owner: O,
+    resolve: (owner: O, held: boolean) => void,
+    reject: (owner: O, error: unknown) => void,
+  ): void {
+    this.pending.push({ item, owner, resolve, reject } as Entry<T>);
+    this.schedule(this.pending.length >= this.maxBatch ? 0 : this.delayMs);
   }
 
   /**
@@ -37,14 +65,14 @@ export class BatchedWriter<T extends { id: string }> {
 
   /** Reports the outcome of taken items written elsewhere: held ids applied, the others lost their lease. */
   settle(taken: Taken<T>, held: Set<string>): void {
-    for (const entry of taken) entry.resolve(held.has(entry.item.id));
+    for (const entry of taken) entry.resolve(entry.owner, held.has(entry.item.id));
   }
 
   /** Takes back items whose write failed elsewhere, to write (and retry) them as usual. */
   giveBack(taken: Taken<T>): void {
     if (taken.length === 0) return;
     if (this.stopped) {
-      for (const entry of taken) entry.reject(new Error('writer stopped'));
+      for (const entry of taken) entry.reject(entry.owner, new Error('writer stopped'));
       return;
     }
     this.pending.unshift(...taken);
@@ -54,7 +82,7 @@ export class BatchedWriter<T extends { id: string }> {
   /** Fails everything still waiting; used when shutdown gives up on an unreachable database. */
   stop(reason: Error): void {
     this.stopped = true;
-    for (const entry of this.pending.splice(0)) entry.reject(reason);
+    for (const entry of this.pending.splice(0)) entry.reject(entry.owner, reason);
   }
 
   private schedule(delayMs: number): void {
@@ -82,10 +110,10 @@ export class BatchedWriter<T extends { id: string }> {
     try {
       const held = await this.write(batch.map((entry) => entry.item));
       this.failures = 0;
-      for (const entry of batch) entry.resolve(held.has(entry.item.id));
+      for (const entry of batch) entry.resolve(entry.owner, held.has(entry.item.id));
     } catch (error) {
       if (this.stopped) {
-        for (const entry of batch) entry.reject(error);
+        for (const entry of batch) entry.reject(entry.owner, error);
       } else if (isTransient(error)) {
         this.failures += 1;
         this.onError(error, this.failures);
@@ -93,7 +121,7 @@ export class BatchedWriter<T extends { id: string }> {
       } else if (batch.length > 1) {
         for (const entry of batch) await this.writeBatch([entry]);
       } else {
-        batch[0].reject(error);
+        batch[0].reject(batch[0].owner, error);
       }
     }
   }
@@ -104,8 +132,10 @@ export type Taken<T> = ReadonlyArray<Entry<T>>;
 
 interface Entry<T> {
   item: T;
-  resolve: (held: boolean) => void;
-  reject: (error: unknown) => void;
+  /** Handed back to `resolve` or `reject`: what the caller's shared callbacks need to find its item's owner. */
+  owner: unknown;
+  resolve: (owner: unknown, held: boolean) => void;
+  reject: (owner: unknown, error: unknown) => void;
 }
 
 /**

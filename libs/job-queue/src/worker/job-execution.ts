@@ -14,10 +14,13 @@ export class JobExecution {
   abortReason: Error | null = null;
   /** Told once when the attempt is aborted: the executor's race against a handler that ignores its signal. */
   onAbort: ((reason: Error) => void) | null = null;
-  /** When the job came back from its claim; with `prefetch` it may wait in the local queue before it starts. */
-  readonly claimedAt = process.hrtime.bigint();
-  /** When its handler started; null while it waits in the local queue. */
-  startedAt: bigint | null = null;
+  /**
+   * When the job came back from its claim (`performance.now()`, ms); with `prefetch` it may wait in the local queue
+   * before it starts. A double rather than `hrtime.bigint()`: a BigInt is a heap object, two or three per job.
+   */
+  readonly claimedAt = performance.now();
+  /** When its handler started (`performance.now()`, ms); null while it waits in the local queue. */
+  startedAt: number | null = null;
   abortCause: AbortCause | null = null;
   /** Set once the lease loss was counted, so the heartbeat and the finish never count it twice. */
   leaseLossCounted = false;
@@ -29,6 +32,8 @@ export class JobExecution {
   backend: JobBackend | null = null;
   /** Shutdown ended its transaction's backend: whatever the handler does next, the job is released. */
   terminated = false;
+  /** The handler's timeout timer while it runs, when it has a timeout. */
+  timeout: NodeJS.Timeout | undefined = undefined;
   /** Its progress writes, made on the first `ctx.progress`. */
   progress: ProgressThrottle | null = null;
   /** The snooze `ctx.snooze` asked for: it stands even if the handler catches the `SnoozeJob` and returns. */
@@ -40,15 +45,16 @@ export class JobExecution {
   /** The job was cancelled: its row is gone (or going), nothing it does next is written, and it counts as no loss. */
   cancelled = false;
 
+  /** The attempt's lease, made once: every write about the attempt is fenced by it. Never mutated. */
+  readonly lease: Lease;
+
   constructor(
     readonly job: ClaimedJob,
     readonly handler: RegisteredJobHandler,
     /** Snoozes allowed before the next one dead-letters the job: the handler's `maxSnoozes`, else the module's. */
     readonly maxSnoozes = Infinity,
-  ) {}
-
-  get lease(): Lease {
-    return { id: this.job.id, token: this.job.lock_token, ctid: this.job.ctid };
+  ) {
+    this.lease = { id: job.id, token: job.lock_token, ctid: job.ctid };
   }
 
   get transactional(): boolean {
@@ -78,11 +84,11 @@ export class JobExecution {
 
   /** Seconds the handler has run (0 for a job released before it started). */
   elapsedSeconds(): number {
-    return this.startedAt === null ? 0 : Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+    return this.startedAt === null ? 0 : (performance.now() - this.startedAt) / 1000;
   }
 
   /** Seconds spent in the local queue between the claim and the handler's start. */
   queuedSeconds(): number {
-    return Number((this.startedAt ?? process.hrtime.bigint()) - this.claimedAt) / 1e9;
+    return ((this.startedAt ?? performance.now()) - this.claimedAt) / 1000;
   }
 }

@@ -18,13 +18,14 @@ import { ProgressThrottle } from './progress-throttle';
 import { waitUntilIdle } from './wait-until-idle';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
-import type { JobContext } from '../interfaces/job-context.interface';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics, type AttemptOutcome } from '../observability/job-queue.metrics';
 import { JobQueueTracing } from '../tracing/job-queue.tracing';
 import { RetryDelays } from './retry-delays';
 import { BatchedWriter, type Taken } from './batched-writer';
 import { JobExecution } from './job-execution';
+import { AttemptContext, type ProgressReporter } from './attempt-context';
+import { UNTRACED_ATTEMPT } from '../tracing/attempt-trace';
 import { TransactionSlots } from './transaction-slots';
 import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision } from './failure-decision';
 
@@ -72,9 +73,13 @@ export class JobExecutor {
   /** Jobs handed back to `pending` by shutdown's abort, by this executor or by their own aborted attempt. */
   private releasedAtShutdown = 0;
   private slotListener: SlotListener = () => undefined;
+  /** A microtask will set the in-flight gauge (see `inFlightChanged`). */
+  private inFlightGaugeDue = false;
   private retryListener: (delayMs: number) => void = () => undefined;
   private readonly delays: RetryDelays;
   private readonly transactionSlots: TransactionSlots;
+  /** `ctx.progress` of every attempt: one function for the executor, not one per job. */
+  private readonly progressReporter: ProgressReporter = (execution, value) => this.reportProgress(execution, value);
 
   constructor(
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -237,7 +242,7 @@ export class JobExecutor {
     if (earlier) this.loseLease(earlier, 'new claim');
     this.latest.set(job.id, execution);
     this.inFlight.set(job.lock_token, execution);
-    this.metrics.inFlight.set(this.inFlight.size);
+    this.inFlightChanged();
     this.queued.push(execution);
     increment(this.queuedByType, job.type, 1);
     this.startQueued();
@@ -329,29 +334,18 @@ export class JobExecutor {
   }
 
   private async run(execution: JobExecution): Promise<void> {
-    const { job, handler } = execution;
+    const { job } = execution;
     const ctx = this.context(execution);
-    const timeoutMs = handler.options.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const startTimer = () => {
-      if (timeoutMs === undefined) return;
-      timer = setTimeout(
-        () => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))),
-        timeoutMs,
-      );
-    };
     try {
       if (execution.transactional) {
-        await this.runInTransaction(execution, ctx, startTimer);
+        await this.runInTransaction(execution, ctx);
       } else {
-        startTimer();
-        execution.result = await this.raceAbort(execution, () =>
-          execution.trace.run(() => handler.run(job.payload, ctx)),
-        );
+        this.startTimeout(execution);
+        execution.result = await this.raceAbort(execution, ctx);
         // A snooze the handler asked for stands even when it caught the SnoozeJob and returned.
         if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         this.settle(execution);
-        await this.succeed(execution);
+        this.succeed(execution);
       }
     } catch (error) {
       execution.trace.failed(error);
@@ -361,8 +355,18 @@ export class JobExecutor {
         this.finish(execution, 'released');
       });
     } finally {
-      clearTimeout(timer);
+      if (execution.timeout !== undefined) clearTimeout(execution.timeout);
     }
+  }
+
+  /** Arms the handler's timeout, if it has one: the signal is aborted when it passes. */
+  private startTimeout(execution: JobExecution): void {
+    const timeoutMs = execution.handler.options.timeoutMs;
+    if (timeoutMs === undefined) return;
+    execution.timeout = setTimeout(
+      () => execution.abort('timeout', new JobTimeoutError(messages.timedOut(timeoutMs))),
+      timeoutMs,
+    );
   }
 
   /**
@@ -371,7 +375,7 @@ export class JobExecutor {
    * here: the transaction may end only once the handler has settled. Rolled back under a handler still running,
    * its next query on ctx.manager would run outside the transaction and commit on its own.
    */
-  private async runInTransaction(execution: JobExecution, ctx: JobContext, startTimer: () => void): Promise<void> {
+  private async runInTransaction(execution: JobExecution, ctx: AttemptContext): Promise<void> {
     const { job, handler } = execution;
     const releaseSlot = await this.transactionSlots.acquire(execution);
     let result: JobTransactionResult;
@@ -382,14 +386,15 @@ export class JobExecutor {
         async (manager) => {
           // A job that waited for its connection past an abort does not start its handler at all.
           if (execution.abortReason) throw execution.abortReason;
-          execution.result = await execution.trace.run(() => handler.run(job.payload, { ...ctx, manager }));
+          const txCtx = new AttemptContext(execution, this.progressReporter, ctx.logger, manager);
+          execution.result = await execution.trace.run(() => handler.run(job.payload, txCtx));
           // As outside a transaction; thrown here, the snooze rolls the work back and is written in its place.
           if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
         },
         {
           onLocked: (backend) => {
             execution.backend = backend;
-            startTimer();
+            this.startTimeout(execution);
           },
           onUnlocked: () => (execution.backend = null),
           cancelled: () => execution.cancelled,
@@ -422,32 +427,52 @@ export class JobExecutor {
    * Settles when the handler does or when its signal is aborted, whichever comes first: a handler that ignores its
    * signal cannot hold a slot past its timeout or a lease loss (its late result is discarded or fenced).
    */
-  private raceAbort(execution: JobExecution, work: () => Promise<unknown>): Promise<unknown> {
+  private raceAbort(execution: JobExecution, ctx: AttemptContext): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (execution.abortReason) return reject(execution.abortReason);
       execution.onAbort = reject;
-      Promise.resolve().then(work).then(resolve, reject);
+      // Started here rather than a microtask later: a handler that throws before it returns rejects this promise
+      // (the executor function's throw), and one that returns a value rather than a promise resolves it.
+      const { handler, job, trace } = execution;
+      const returned =
+        trace === UNTRACED_ATTEMPT ? handler.run(job.payload, ctx) : trace.run(() => handler.run(job.payload, ctx));
+      if (returned instanceof Promise) returned.then(resolve, reject);
+      else resolve(returned);
     });
   }
 
-  private async succeed(execution: JobExecution): Promise<void> {
+  /** Submits the completion of an attempt whose handler succeeded; `completionWritten` or `…NotWritten` ends it. */
+  private succeed(execution: JobExecution): void {
     if (execution.released) return;
     if (execution.cancelled) return this.finish(execution, 'cancelled');
     if (execution.abortCause === 'lease_lost') return this.finish(execution, 'lease_lost');
+    // The row is about to be deleted: a progress value still waiting is of no use.
+    void execution.progress?.close(false);
+    // The result goes with the lease only when retention keeps it; else the lease itself is the item (one object
+    // less per job).
+    const item = this.repository.keepsFinished ? { ...execution.lease, result: execution.result } : execution.lease;
+    this.completions.submitFor(item, execution, this.completionWritten, this.completionNotWritten);
+  }
+
+  /** Called by the completion writer (or the claim that carried it) for each completion: never throws into it. */
+  private readonly completionWritten = (execution: JobExecution, held: boolean): void => {
     try {
-      // The row is about to be deleted: a progress value still waiting is of no use.
-      void execution.progress?.close(false);
-      const held = await this.completions.submit({ ...execution.lease, result: execution.result });
       this.finish(execution, held ? 'completed' : this.notHeld(execution, 'completion'));
       if (held) this.emit('completed', execution);
     } catch (error) {
-      // A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays
-      // processing until its lease expires, and the rescuer hands it out again.
-      const { job } = execution;
-      this.logger.error(messages.completionNotWritten(job.id, job.type, job.attempt_count, errorMessage(error)));
-      this.finish(execution, 'released');
+      this.logger.error(`Could not record the end of job ${execution.job.id}: ${errorMessage(error)}`);
     }
-  }
+  };
+
+  /**
+   * A stopped writer (shutdown gave up on the database) or a row the database refused: the job stays processing
+   * until its lease expires, and the rescuer hands it out again.
+   */
+  private readonly completionNotWritten = (execution: JobExecution, error: unknown): void => {
+    const { job } = execution;
+    this.logger.error(messages.completionNotWritten(job.id, job.type, job.attempt_count, errorMessage(error)));
+    this.finish(execution, 'released');
+  };
 
   private async fail(execution: JobExecution, error: unknown): Promise<void> {
     if (execution.released) return;
@@ -548,6 +573,20 @@ export class JobExecutor {
     this.logger.warn(messages.leaseLost(job.id, job.type, job.attempt_count, step));
   }
 
+  /**
+   * The in-flight gauge follows the map, set once per turn of the event loop rather than at every accept and finish
+   * (twice per job): a batch of claims or completions moves it once. A microtask: set before any other code (a scrape)
+   * can read it.
+   */
+  private inFlightChanged(): void {
+    if (this.inFlightGaugeDue) return;
+    this.inFlightGaugeDue = true;
+    queueMicrotask(() => {
+      this.inFlightGaugeDue = false;
+      this.metrics.inFlight.set(this.inFlight.size);
+    });
+  }
+
   /** Starts queued jobs, oldest first, while slots are free; a type at its own limit lets later types pass. */
   private startQueued(): void {
     if (this.closing) return;
@@ -566,7 +605,7 @@ export class JobExecutor {
 
   private begin(execution: JobExecution): void {
     const { job } = execution;
-    execution.startedAt = process.hrtime.bigint();
+    execution.startedAt = performance.now();
     this.running += 1;
     increment(this.runningByType, job.type, 1);
     const waitSeconds = (job.claimed_at_ms - job.created_at_ms) / 1000 + execution.queuedSeconds();
@@ -605,7 +644,7 @@ export class JobExecutor {
     void execution.progress?.close(false);
     this.inFlight.delete(job.lock_token);
     if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
-    this.metrics.inFlight.set(this.inFlight.size);
+    this.inFlightChanged();
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
     if (execution.started) this.metrics.attemptFinished(job, outcome, execution.elapsedSeconds());
     execution.trace.finished(outcome);
@@ -639,31 +678,11 @@ export class JobExecutor {
     execution.progress.report(json);
   }
 
-  private context(execution: JobExecution): JobContext {
-    const { job } = execution;
-    let logger = this.handlerLoggers.get(job.type);
-    if (!logger) this.handlerLoggers.set(job.type, (logger = new Logger(`Job:${job.type}`)));
-    return {
-      id: job.id,
-      type: job.type,
-      queue: job.queue,
-      attempt: job.attempt_count,
-      maxAttempts: job.max_attempts,
-      createdAt: new Date(job.created_at_ms),
-      scheduledFor: job.scheduled_for_ms === null ? null : new Date(job.scheduled_for_ms),
-      snoozeCount: job.snooze_count ?? 0,
-      snooze: (ms: number): never => {
-        const snooze = new SnoozeJob(ms);
-        execution.snoozeRequested = snooze.delayMs;
-        throw snooze;
-      },
-      progress: (value: unknown) => this.reportProgress(execution, value),
-      // A getter: the signal is made only for a handler that reads it.
-      get signal() {
-        return execution.signal;
-      },
-      logger,
-    };
+  private context(execution: JobExecution): AttemptContext {
+    const { type } = execution.job;
+    let logger = this.handlerLoggers.get(type);
+    if (!logger) this.handlerLoggers.set(type, (logger = new Logger(`Job:${type}`)));
+    return new AttemptContext(execution, this.progressReporter, logger);
   }
 }
 
