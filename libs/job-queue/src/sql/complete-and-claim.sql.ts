@@ -1,6 +1,7 @@
 import { CLAIMED_COLUMNS_AFTER_ID_NULLS, claimCte, claimUpdate } from './claim-available.sql';
 import { keepFinished } from './finished-jobs.sql';
 import type { QueueTables } from './identifier';
+import { opaqueParam } from './opaque-param';
 import { statement } from './statement';
 
 /** The claim of `claimAvailable` after a `done` CTE, then the claimed rows (done = false) and the completed ids. */
@@ -23,7 +24,7 @@ export const completeAndClaim = statement(
   (t) => `
 WITH RECURSIVE done AS (
   DELETE FROM ${t.jobs} j
-  USING unnest($5::uuid[], $6::uuid[]) AS f(id, token)
+  USING unnest(${opaqueParam('$5', 'uuid[]')}, ${opaqueParam('$6', 'uuid[]')}) AS f(id, token)
   WHERE j.id = f.id AND j.lock_token = f.token
   RETURNING j.id
 ),
@@ -39,7 +40,8 @@ export const completeAndClaimRetained = statement(
   (t) => `
 WITH RECURSIVE done AS (
   DELETE FROM ${t.jobs} j
-  USING unnest($5::uuid[], $6::uuid[], $9::text[]) AS f(id, token, result)
+  USING unnest(${opaqueParam('$5', 'uuid[]')}, ${opaqueParam('$6', 'uuid[]')}, ${opaqueParam('$9', 'text[]')}) AS f(
+    id, token, result)
   WHERE j.id = f.id AND j.lock_token = f.token
   RETURNING j.*, f.result AS kept_result
 ),

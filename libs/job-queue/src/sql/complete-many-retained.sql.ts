@@ -1,4 +1,5 @@
 import { keepFinished } from './finished-jobs.sql';
+import { opaqueParam } from './opaque-param';
 import { statement } from './statement';
 
 /**
@@ -10,7 +11,8 @@ export const completeManyRetained = statement(
   (t) => `
 WITH d AS (
   DELETE FROM ${t.jobs} j
-  USING unnest($1::uuid[], $2::uuid[], $3::text[]) AS f(id, token, result)
+  USING unnest(${opaqueParam('$1', 'uuid[]')}, ${opaqueParam('$2', 'uuid[]')}, ${opaqueParam('$3', 'text[]')}) AS f(
+    id, token, result)
   WHERE j.id = f.id AND j.lock_token = f.token
   RETURNING j.*, f.result AS kept_result
 ),
