@@ -1,4 +1,5 @@
 import type { QueueTables } from './identifier';
+import { opaqueParam } from './opaque-param';
 import { statement } from './statement';
 
 /**
@@ -85,7 +86,7 @@ c AS MATERIALIZED (
     WHERE ctid = u.ctid AND status = 'pending' AND next_retry_at <= now()
     FOR UPDATE SKIP LOCKED) l
   WHERE w.job
-  LIMIT $3
+  LIMIT ${opaqueParam('$3', 'int')}
 )`;
 
 /**
@@ -96,12 +97,18 @@ c AS MATERIALIZED (
 export const CLAIM_CHUNK = 32;
 
 /**
+ * The served (queue, type) pairs, $1[i] with $2[i]. Every parameter of the claim reaches the planner only through
+ * `opaqueParam`, so that its plan is the generic plan, reused on a connection instead of planned per execution.
+ */
+const SERVED_PAIRS = `unnest(${opaqueParam('$1', 'text[]')}, ${opaqueParam('$2', 'text[]')})`;
+
+/**
  * The next row after the walk's position `w` on its level, among the served pairs that satisfy `which`: one
  * `LIMIT 1` probe per pair, the first of them, with its pair. (A subquery in FROM, one row or none.)
  */
 const nextHead = (t: QueueTables, which: string) => `(
     SELECT p.queue, p.type, j.next_retry_at, j.created_at, j.id
-    FROM unnest($1::text[], $2::text[]) AS p(queue, type)
+    FROM ${SERVED_PAIRS} AS p(queue, type)
     CROSS JOIN LATERAL (
       SELECT next_retry_at, created_at, id FROM ${t.jobs}
       WHERE status = 'pending' AND queue = p.queue AND type = p.type AND priority = w.priority
@@ -135,19 +142,19 @@ export interface ClaimCursorParams {
  * the cursor's starts at that level's head (the cursor tracks one level, the one where a batch ended).
  */
 const nextLevel = (t: QueueTables, above: string | null, cursor: ClaimCursorParams) => {
-  const cp = `${cursor.priority}::int`;
+  const cp = opaqueParam(cursor.priority, 'int');
   const belowAbove = above === null ? 'true' : `priority < ${above}`;
   const cursorBelowAbove = above === null ? `${cp} IS NOT NULL` : `${cp} < ${above}`;
   // Above the cursor's level the probe stops at it; at or under it, it is unbounded. -2147483649 is below any int.
   const lowest = above === null ? `${cp}::bigint` : `CASE WHEN ${above} > ${cp} THEN ${cp}::bigint END`;
   return `(
     SELECT false, lvl.priority,
-           CASE WHEN lvl.priority = ${cp} THEN to_timestamp(${cursor.runAtMs}::float8 / 1000)
+           CASE WHEN lvl.priority = ${cp} THEN to_timestamp(${opaqueParam(cursor.runAtMs, 'float8')} / 1000)
                 ELSE '-infinity'::timestamptz END,
            '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid, NULL::tid[]
     FROM (
       (SELECT l.priority
-       FROM unnest($1::text[], $2::text[]) AS p(queue, type)
+       FROM ${SERVED_PAIRS} AS p(queue, type)
        CROSS JOIN LATERAL (
          SELECT priority FROM ${t.jobs}
          WHERE status = 'pending' AND queue = p.queue AND type = p.type AND ${belowAbove}

@@ -1,4 +1,5 @@
 import type { QueueTables } from './identifier';
+import { opaqueParam } from './opaque-param';
 
 /** The parameters of a fenced delete: arrays of equal length, lease i being (ids[i], tokens[i], ctids[i]). */
 export interface FencedDeleteParams {
@@ -23,18 +24,20 @@ export interface FencedDeleteParams {
  * the ids `by_ctid` deleted, so no row is deleted twice.
  */
 export const fencedDelete = (t: QueueTables, p: FencedDeleteParams) => {
-  const results = p.results === undefined ? '' : `, ${p.results}::text[]`;
+  // Parameters through `opaqueParam`: one generic plan per connection (TID scans, then primary-key probes), reused.
+  const results = p.results === undefined ? '' : `, ${opaqueParam(p.results, 'text[]')}`;
+  const leases = `${opaqueParam(p.ids, 'uuid[]')}, ${opaqueParam(p.tokens, 'uuid[]')}, ${opaqueParam(p.ctids, 'tid[]')}`;
   const columns = p.results === undefined ? '(id, token, ctid)' : '(id, token, ctid, result)';
   const returning = p.results === undefined ? 'j.id' : 'j.*, f.result AS kept_result';
   return `by_ctid AS (
   DELETE FROM ${t.jobs} j
-  USING unnest(${p.ids}::uuid[], ${p.tokens}::uuid[], ${p.ctids}::tid[]${results}) AS f${columns}
+  USING unnest(${leases}${results}) AS f${columns}
   WHERE j.ctid = f.ctid AND j.id = f.id AND j.lock_token = f.token
   RETURNING ${returning}
 ),
 by_id AS (
   DELETE FROM ${t.jobs} j
-  USING unnest(${p.ids}::uuid[], ${p.tokens}::uuid[], ${p.ctids}::tid[]${results}) AS f${columns}
+  USING unnest(${leases}${results}) AS f${columns}
   WHERE j.id = f.id AND j.lock_token = f.token AND f.id <> ALL (ARRAY(SELECT id FROM by_ctid))
   RETURNING ${returning}
 ),

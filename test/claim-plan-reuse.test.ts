@@ -1,0 +1,91 @@
+import type { DataSource } from 'typeorm';
+import { JobRepository, type Lease } from '@app/job-queue/internal';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { query } from './support/sql';
+import { openRepository } from './support/queue-probes';
+
+/**
+ * The claim is a named statement planned once per connection, not once per execution. Its walk is large enough that
+ * planning it cost more than running it on an idle table (about 1 ms of the server's CPU, more under load, on every
+ * claim: most of the idle pickup latency). PostgreSQL switches a named statement to its generic plan after five
+ * custom plans only when the generic plan is estimated no dearer; the claim's parameters are hidden from the planner
+ * so that it is; the other statements of an idle worker's cycle likewise. Read from `pg_prepared_statements` on the
+ * repository's one connection: counts, not times.
+ */
+describe('the statements of the claim cycle reuse their generic plan on a connection', () => {
+  let db: TestDatabase;
+  let opened: { repository: JobRepository; dataSource: DataSource };
+  /** Executions per statement: five custom plans, then the generic plan for every one after. */
+  const EXECUTIONS = 12;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // One connection: every execution, and the look at its prepared statements, on the same session.
+    opened = await openRepository(db.url, 1);
+  });
+
+  afterAll(async () => {
+    await opened?.dataSource.destroy();
+    await db?.drop();
+  });
+
+  const addJob = () =>
+    query(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('reuse.job', '{}', 'pending', 3)`,
+    );
+
+  async function plansOf(repository: JobRepository, suffix: string) {
+    const rows = (
+      await repository.pool.query<{ name: string; generic_plans: string; custom_plans: string }>(
+        `SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE '%' || $1`,
+        [`:${suffix}`],
+      )
+    ).rows;
+    expect(rows).toHaveLength(1);
+    return { generic: Number(rows[0].generic_plans), custom: Number(rows[0].custom_plans) };
+  }
+
+  /**
+   * EXECUTIONS times: claims one job, completes it while claiming the next, completes that one alone, and asks
+   * when the next job is due: the statements of an idle worker's cycle.
+   */
+  async function claimCycles(repository: JobRepository): Promise<void> {
+    for (let i = 0; i < EXECUTIONS; i += 1) {
+      await addJob();
+      const [job] = await repository.claimAvailable(['default'], ['reuse.job'], 10, 'reuse');
+      expect(job).toBeDefined();
+      await addJob();
+      const { jobs, completed } = await repository.completeAndClaim(
+        [{ id: job.id, token: job.lock_token, result: { i } }],
+        ['default'],
+        ['reuse.job'],
+        10,
+        'reuse',
+      );
+      expect([jobs.length, completed.has(job.id)]).toEqual([1, true]);
+      const lease: Lease = { id: jobs[0].id, token: jobs[0].lock_token };
+      await repository.completeMany([lease]);
+      await repository.nextDueInMs(['default'], ['reuse.job']);
+    }
+  }
+
+  it('claim, complete-and-claim, complete and next-due: five custom plans, then the generic plan', async () => {
+    await claimCycles(opened.repository);
+    for (const name of ['claim-available', 'complete-and-claim', 'complete-many', 'next-due']) {
+      expect({ name, ...(await plansOf(opened.repository, name)) }).toEqual({
+        name,
+        custom: 5,
+        generic: EXECUTIONS - 5,
+      });
+    }
+  });
+
+  it('with retention on, complete-and-claim-retained too', async () => {
+    const retained = new JobRepository(opened.dataSource, 'job_queue', { keepFinished: true, maxResultBytes: 1000 });
+    await claimCycles(retained);
+    for (const name of ['complete-and-claim-retained', 'complete-many-retained']) {
+      expect({ name, ...(await plansOf(retained, name)) }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
+    }
+  });
+});
