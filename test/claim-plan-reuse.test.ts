@@ -10,7 +10,9 @@ import { openRepository } from './support/queue-probes';
  * claim: most of the idle pickup latency). PostgreSQL switches a named statement to its generic plan after five
  * custom plans only when the generic plan is estimated no dearer; the claim's parameters are hidden from the planner
  * so that it is; the other statements of an idle worker's cycle likewise. Read from `pg_prepared_statements` on the
- * repository's one connection: counts, not times.
+ * repository's one connection: counts, not times. PostgreSQL 13 keeps no such counts (they came with 14; the choice
+ * between custom and generic plans is the same code in both): there the cycle itself is checked, and that the
+ * server is one without the counts.
  */
 describe('the statements of the claim cycle reuse their generic plan on a connection', () => {
   let db: TestDatabase;
@@ -35,7 +37,10 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
       `INSERT INTO job_queue.jobs (type, payload, status, max_attempts) VALUES ('reuse.job', '{}', 'pending', 3)`,
     );
 
+  /** The plan counts of the statement named `…:suffix`, or null on a server that keeps none (before 14). */
   async function plansOf(repository: JobRepository, suffix: string) {
+    const version = await repository.pool.query<{ num: string }>(`SELECT current_setting('server_version_num') AS num`);
+    if (Number(version.rows[0].num) < 140000) return null;
     const rows = (
       await repository.pool.query<{ name: string; generic_plans: string; custom_plans: string }>(
         `SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE '%' || $1`,
@@ -44,6 +49,15 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
     ).rows;
     expect(rows).toHaveLength(1);
     return { generic: Number(rows[0].generic_plans), custom: Number(rows[0].custom_plans) };
+  }
+
+  /** Where no counts were read, it is because the server has none: `pg_prepared_statements` lacks the columns. */
+  async function expectServerWithoutPlanCounts(): Promise<void> {
+    const columns = await opened.repository.pool.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns
+       WHERE table_schema = 'pg_catalog' AND table_name = 'pg_prepared_statements' AND column_name LIKE '%_plans'`,
+    );
+    expect(columns.rows).toEqual([]);
   }
 
   /**
@@ -73,11 +87,9 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
   it('claim, complete-and-claim, complete and next-due: five custom plans, then the generic plan', async () => {
     await claimCycles(opened.repository);
     for (const name of ['claim-available', 'complete-and-claim', 'complete-many', 'next-due']) {
-      expect({ name, ...(await plansOf(opened.repository, name)) }).toEqual({
-        name,
-        custom: 5,
-        generic: EXECUTIONS - 5,
-      });
+      const plans = await plansOf(opened.repository, name);
+      if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
+      else await expectServerWithoutPlanCounts();
     }
   });
 
@@ -85,7 +97,9 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
     const retained = new JobRepository(opened.dataSource, 'job_queue', { keepFinished: true, maxResultBytes: 1000 });
     await claimCycles(retained);
     for (const name of ['complete-and-claim-retained', 'complete-many-retained']) {
-      expect({ name, ...(await plansOf(retained, name)) }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
+      const plans = await plansOf(retained, name);
+      if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
+      else await expectServerWithoutPlanCounts();
     }
   });
 });
