@@ -60,6 +60,7 @@ export const messages = {
     `${signal} received, but the app did not call app.enableShutdownHooks() and handles no ${signal} itself: ` +
     `the process ends now, running jobs are not drained or released, and each is recovered only when its lease ` +
     `expires, with an attempt charged. Call app.enableShutdownHooks() in main.ts.`,
+  endNotRecorded: (id: string, reason: string) => `Could not record the end of job ${id}: ${reason}`,
   completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
     `it will run again once its lease expires`,

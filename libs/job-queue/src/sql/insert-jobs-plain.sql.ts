@@ -3,7 +3,8 @@ import { statement } from './statement';
 /**
  * The common enqueue, outside a caller's transaction and without idempotency keys: a plain multi-row insert, about
  * half the cost of `insertJobs` (no conflict handling, no id matching). The ids ($1) are drawn by the producer
- * (time-ordered, see `producer/time-ordered-id.ts`), so no result needs matching back to its input row. The caller wakes the workers after the commit.
+ * (time-ordered, see `producer/time-ordered-id.ts`), so no result needs matching back to its input row. The caller
+ * wakes the workers after the commit.
  * $9 is each job's concurrency key (null when none), $10 its trace context (JSON text, null when none).
  */
 export const insertJobsPlain = statement(

@@ -4,7 +4,7 @@ import { statement } from './statement';
  * Inserts many jobs in one statement and returns one id per input row, in input order.
  *
  * The ids ($13, one per input row) are drawn by the producer, time-ordered (`producer/time-ordered-id.ts`): a new
- * row's primary-key entry goes to the key's right edge, not to a random leaf. A row whose key is taken discards its.
+ * row's primary-key entry goes to the key's right edge, not to a random leaf. A row whose key is taken discards its id.
  * An idempotency key held by a live job (or by an earlier row of the same batch) inserts nothing and returns that
  * job's id. With $10 true, `pg_notify` wakes listening workers when the surrounding transaction commits (the
  * caller's transaction), delayed jobs included (a woken worker learns their due time from its next-due probe and

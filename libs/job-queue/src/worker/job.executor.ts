@@ -351,7 +351,7 @@ export class JobExecutor {
       execution.trace.failed(error);
       this.settle(execution);
       await this.fail(execution, error).catch((writeError) => {
-        this.logger.error(`Could not record the end of job ${job.id}: ${(writeError as Error).message}`);
+        this.logger.error(messages.endNotRecorded(job.id, errorMessage(writeError)));
         this.finish(execution, 'released');
       });
     } finally {
@@ -460,7 +460,7 @@ export class JobExecutor {
       this.finish(execution, held ? 'completed' : this.notHeld(execution, 'completion'));
       if (held) this.emit('completed', execution);
     } catch (error) {
-      this.logger.error(`Could not record the end of job ${execution.job.id}: ${errorMessage(error)}`);
+      this.logger.error(messages.endNotRecorded(execution.job.id, errorMessage(error)));
     }
   };
 
