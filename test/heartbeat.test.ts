@@ -74,7 +74,7 @@ describe('heartbeat: a job may run far longer than its lease while its instance 
     const claimedAt = seen.findIndex((s) => s.status === 'processing');
     expect(seen.slice(0, claimedAt).filter((s) => s.status !== 'pending' || s.attempt_count !== 0)).toEqual([]);
     const claimed = seen.slice(claimedAt);
-    expect(claimed.length).toBeGreaterThan(20);
+    expect(claimed.length).toBeGreaterThan(10);
     expect(claimed.filter((s) => s.status !== 'processing' || s.attempt_count !== 1)).toEqual([]);
     expect(Math.max(...claimed.map((s) => s.lease_age_ms))).toBeLessThan(LEASE_MS);
     expect(await deadRow(db.url, id)).toBeUndefined();

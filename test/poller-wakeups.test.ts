@@ -86,7 +86,8 @@ describe('claim loop wake-ups', () => {
     // The database is back; the listener's reconnect is what tells the worker so.
     await query(
       db.url,
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'job-queue-listener:%'`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name LIKE 'job-queue-listener:%'`,
     );
     // Well inside the 30 s backoff the loop would otherwise sleep.
     await waitFor('the job claimed and done', async () => (await countJobs(db.url)) === 0, 10_000);

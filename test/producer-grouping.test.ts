@@ -21,7 +21,8 @@ async function waitForBlockedInsert(url: string): Promise<void> {
   await waitFor('insert blocked on the key', async () => {
     const rows = await query(
       url,
-      `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ON CONFLICT (idempotency_key)%'`,
+      `SELECT 1 FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ON CONFLICT (idempotency_key)%'`,
     );
     return rows.length === 1;
   });

@@ -41,7 +41,9 @@ describe('shutdown and maintenance runs', () => {
       await waitFor('the sampler waiting on the lock', async () => {
         const [row] = await query<{ n: number }>(
           db.url,
-          `SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'job_queue.dead_jobs'::regclass AND NOT granted`,
+          `SELECT count(*)::int AS n FROM pg_locks
+           WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND relation = 'job_queue.dead_jobs'::regclass AND NOT granted`,
         );
         return row.n > 0;
       });

@@ -152,11 +152,25 @@ describe.each(VARIANTS)('a consumer app: $folder', (variant) => {
       async () => (await app!.request('GET', '/signups/welcomed')).body.includes('ada@example.com'),
       30_000,
     );
+    // The handler's effect shows before the worker has finished the job (deleted it, counted it): wait for that too.
+    const leftOver = async () =>
+      (
+        await query(
+          db.url,
+          'SELECT (SELECT count(*) FROM job_queue.jobs)::int AS jobs, (SELECT count(*) FROM job_queue.dead_jobs)::int AS dead',
+        )
+      )[0];
+    await waitFor('the job to be finished', async () => (await leftOver()).jobs === 0, 30_000);
 
     if (variant.observability) {
       const health = await app.request('GET', '/health');
       expect(health.status).toBe(200);
       expect(health.body.info.job_queue.status).toBe('up');
+      await waitFor(
+        'the completion to be counted',
+        async () => (await app!.metric('job_queue_jobs_completed_total', { type: 'email.send' })) >= 1,
+        30_000,
+      );
       expect(await app.metric('job_queue_jobs_completed_total', { type: 'email.send' })).toBe(1);
     } else {
       expect((await app.request('GET', '/health')).status).toBe(404);
@@ -164,11 +178,7 @@ describe.each(VARIANTS)('a consumer app: $folder', (variant) => {
     }
 
     // The job was written by the app's transaction and deleted when its handler completed: nothing is left over.
-    const [left] = await query(
-      db.url,
-      'SELECT (SELECT count(*) FROM job_queue.jobs)::int AS jobs, (SELECT count(*) FROM job_queue.dead_jobs)::int AS dead',
-    );
-    expect(left).toEqual({ jobs: 0, dead: 0 });
+    expect(await leftOver()).toEqual({ jobs: 0, dead: 0 });
 
     // With enableShutdownHooks() Nest closes the app (the queue drains) and then re-raises the signal.
     app.signal('SIGTERM');

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { Client } from 'pg';
 import { query } from '../support/sql';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { waitFor } from '../support/wait-for';
 import { queueOutcome, report, totals } from './support/queue-outcome';
+import { PrivatePostgres } from './support/private-postgres';
 import { enqueueBatch, SampleFleet, withFleetOutput, type SampleProcess } from './support/sample-process';
 
 /**
@@ -389,87 +388,64 @@ describe('e2e: database chaos', () => {
     60_000,
   );
 
-  it(
-    'database restart mid-run: instances reconnect and drain; /health reports the outage while it lasts',
-    withFleetOutput(
-      () => fleet,
-      async () => {
-        if (process.env.JOB_QUEUE_TEST_ALLOW_PG_RESTART !== '1') {
-          process.stdout.write(
-            'e2e database restart: not run (set JOB_QUEUE_TEST_ALLOW_PG_RESTART=1 to let it restart the local PostgreSQL)\n',
-          );
-          return;
-        }
-        const version = readdirSync('/etc/postgresql')[0];
-        const pgctl = (action: 'stop' | 'start') =>
-          execFileSync(
-            'pg_ctlcluster',
-            ['--skip-systemctl-redirect', ...(action === 'stop' ? ['-m', 'fast'] : []), version, 'main', action],
-            {
-              stdio: 'pipe',
-              timeout: 30_000,
-            },
-          );
-        // The server must come back whatever happens to the test: other users share it.
-        const startServer = () => {
-          for (let attempt = 1; ; attempt++) {
-            try {
-              pgctl('start');
-              return;
-            } catch (error) {
-              if (/already running/i.test(String((error as { stderr?: Buffer }).stderr ?? ''))) return;
-              if (attempt >= 3) throw error;
-            }
-          }
-        };
-        const procs = await fleet!.startMany(['restart-a', 'restart-b'], { JOB_QUEUE_MAX_ATTEMPTS: 5 });
-        const startedAt = Date.now();
-        const recordIds = await enqueueBatch(procs[0], records(1_500, 5));
-        await waitFor('some records done', async () => (await effectCount(db.url)) >= 200, 20_000, 20);
+  it('database restart mid-run: instances reconnect and drain; /health reports the outage while it lasts', async () => {
+    // A server of this test's own: stopping the machine's shared server would cut every other test off it.
+    const server = await PrivatePostgres.start();
+    const restartFleet = new SampleFleet(server.url);
+    try {
+      await withFleetOutput(
+        () => restartFleet,
+        async () => {
+          const procs = await restartFleet.startMany(['restart-a', 'restart-b'], { JOB_QUEUE_MAX_ATTEMPTS: 5 });
+          const startedAt = Date.now();
+          const recordIds = await enqueueBatch(procs[0], records(1_500, 5));
+          await waitFor('some records done', async () => (await effectCount(server.url)) >= 200, 20_000, 20);
 
-        const health = watchHealth(procs[1]);
-        watchers.push(health);
-        let downAt = 0;
-        let upAt: number;
-        try {
-          pgctl('stop');
-          downAt = Date.now();
-          // /health must say so while the database is away.
-          await waitFor(
-            '/health 503 during the outage',
-            async () => (await healthStatus(procs[1], 2_000)) === 503,
-            5_000,
-            100,
-          );
-          await new Promise((r) => setTimeout(r, Math.max(0, downAt + 3_000 - Date.now()))); // a 3 s outage
-        } finally {
-          startServer();
-          upAt = Date.now();
-        }
-        await waitFor('the server answers', async () => (await query(db.url, 'SELECT 1')).length === 1, 30_000, 200);
-        await waitFor('queue drained', async () => (await totals(db.url)).live === 0, 60_000, 100);
-        const drainMs = Date.now() - upAt;
-        const seen = await health.stop();
-        await healthyAndListening(procs);
-        const outcome = await queueOutcome(db.url, recordIds);
-        const all = await totals(db.url);
-        report('pg-restart', {
-          enqueued: recordIds.length,
-          outageMs: upAt - downAt,
-          drainAfterRestartMs: drainMs,
-          healthStatuses: [...new Set(seen)],
-          lost: outcome.lost,
-          duplicated: outcome.duplicated,
-          dead: outcome.dead,
-          deadReasons: outcome.deadReasons,
-          totalMs: Date.now() - startedAt,
-        });
-        expect(seen).toContain(503);
-        expect(procs.every((p) => p.alive)).toBe(true);
-        expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
-        expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
-      },
-    ),
-    120_000,
-  );
+          const health = watchHealth(procs[1]);
+          watchers.push(health);
+          let downAt = 0;
+          let upAt: number;
+          try {
+            await server.stop();
+            downAt = Date.now();
+            // /health must say so while the database is away.
+            await waitFor(
+              '/health 503 during the outage',
+              async () => (await healthStatus(procs[1], 2_000)) === 503,
+              5_000,
+              100,
+            );
+            await new Promise((r) => setTimeout(r, Math.max(0, downAt + 3_000 - Date.now()))); // a 3 s outage
+          } finally {
+            await server.start();
+            upAt = Date.now();
+          }
+          await waitFor('queue drained', async () => (await totals(server.url)).live === 0, 60_000, 100);
+          const drainMs = Date.now() - upAt;
+          const seen = await health.stop();
+          await healthyAndListening(procs);
+          const outcome = await queueOutcome(server.url, recordIds);
+          const all = await totals(server.url);
+          report('pg-restart', {
+            enqueued: recordIds.length,
+            outageMs: upAt - downAt,
+            drainAfterRestartMs: drainMs,
+            healthStatuses: [...new Set(seen)],
+            lost: outcome.lost,
+            duplicated: outcome.duplicated,
+            dead: outcome.dead,
+            deadReasons: outcome.deadReasons,
+            totalMs: Date.now() - startedAt,
+          });
+          expect(seen).toContain(503);
+          expect(procs.every((p) => p.alive)).toBe(true);
+          expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
+          expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+        },
+      )();
+    } finally {
+      await restartFleet.stopAll();
+      await server.destroy();
+    }
+  }, 120_000);
 });
