@@ -138,4 +138,23 @@ describe('the limited claim does not read the backlog', () => {
       expect(result.buffers).toBeLessThan(FEW_BUFFERS);
     }
   });
+
+  it('a limited type with nothing due: one probe, no count of the running jobs of other types', async () => {
+    // 20,000 jobs of another type in flight: what a global limit's count of running jobs would read, row by row.
+    await query(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts, locked_at, locked_by, lock_token, attempt_count)
+       SELECT 'plan.busy', '{}'::jsonb, 'processing', 3, now(), 'other', gen_random_uuid(), 1
+       FROM generate_series(1, 20000)`,
+    );
+    await query(db.url, `ANALYZE job_queue.jobs`);
+    const limits = limitsOf({ globalConcurrency: 3, rateLimit: { max: 10, periodMs: 1000 } }, 'plan')!;
+    for (let i = 0; i < 3; i++) {
+      const result = await claim('plan.idle', limits, 10);
+      process.stdout.write(`limited claim plan (nothing due, claim ${i + 1}): ${JSON.stringify(result)}\n`);
+      expect(result.claimed).toBe(0);
+      expect(result.mostRows).toBeLessThan(200);
+      expect(result.buffers).toBeLessThan(FEW_BUFFERS);
+    }
+  });
 });

@@ -47,7 +47,7 @@ export const concurrencyLimits: JobQueueMigrationStep = {
         type     text PRIMARY KEY,
         last_key text COLLATE "C"
       )`);
-    await queryRunner.query(claimLimitedFunction(t));
+    await queryRunner.query(claimLimitedFunction(t, 7));
   },
 
   async down(queryRunner: QueryRunner, t: QueueTables): Promise<void> {

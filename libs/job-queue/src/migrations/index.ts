@@ -7,6 +7,7 @@ import { queueControl } from './0005-queue-control.migration';
 import { snoozeProgress } from './0006-snooze-progress.migration';
 import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { traceContext } from './0008-trace-context.migration';
+import { claimLimitedNothingDue } from './0009-claim-limited-nothing-due.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -22,6 +23,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   snoozeProgress,
   concurrencyLimits,
   traceContext,
+  claimLimitedNothingDue,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */
