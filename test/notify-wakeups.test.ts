@@ -1,6 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { JobHandler, JobProducer } from '@app/job-queue';
+import { JobRepository } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { jobRow, openDataSource } from './support/queue-probes';
@@ -15,7 +16,8 @@ class Handlers {
 /**
  * The worker polls only every ten minutes here, so a job that runs within seconds was woken by NOTIFY: after an
  * autocommit enqueue (the producer notifies after the insert commits), after a caller's transaction commits (the
- * insert notifies on commit), and after an enqueueMany.
+ * insert notifies on commit), and after an enqueueMany. A lone autocommit enqueue carries its NOTIFY in the insert
+ * itself (delivered at its commit); enqueues that follow within the notifier's gap are woken by one NOTIFY after.
  */
 describe('NOTIFY wakes idle workers', () => {
   let db: TestDatabase;
@@ -59,5 +61,22 @@ describe('NOTIFY wakes idle workers', () => {
       { type: 'notify.job', payload: {}, idempotencyKey: 'notify-key' },
     ]);
     for (const id of ids) await done(id);
+  });
+
+  it('a lone enqueue carries its NOTIFY: no NOTIFY statement after it, and the idle worker runs it', async () => {
+    const notifyStatements = jest.spyOn(producerApp.get(JobRepository), 'notifyQueues');
+    try {
+      const { id } = await producerApp.get(JobProducer).enqueue('notify.job', {});
+      await done(id);
+      expect(notifyStatements).not.toHaveBeenCalled();
+      // Enqueues at once after it: the first carries the NOTIFY, the others within its gap are woken after; none waits
+      // for the poll.
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => producerApp.get(JobProducer).enqueue('notify.job', {})),
+      );
+      for (const { id: each } of results) await done(each);
+    } finally {
+      notifyStatements.mockRestore();
+    }
   });
 });

@@ -27,7 +27,7 @@ import { findTables } from './sql/find-tables.sql';
 import { findUnserved } from './sql/find-unserved.sql';
 import { queueTables, type QueueTables } from './sql/identifier';
 import { insertJobs } from './sql/insert-jobs.sql';
-import { insertJobsPlain } from './sql/insert-jobs-plain.sql';
+import { insertJobsPlain, insertJobsPlainNotifying } from './sql/insert-jobs-plain.sql';
 import { notifyQueues } from './sql/notify-queues.sql';
 import { nextDue } from './sql/next-due.sql';
 import { killMany } from './sql/kill-many.sql';
@@ -398,7 +398,8 @@ export class JobRepository {
   /**
    * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
    * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
-   * (for a caller's transaction); without it the caller calls `notifyQueues` after the commit. A null id: the job's
+   * (a caller's transaction, or a lone autocommit enqueue); without it the caller calls `notifyQueues` after the
+   * commit. A null id: the job's
    * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
    */
   async insertMany(
@@ -406,8 +407,8 @@ export class JobRepository {
     options: { manager?: EntityManager; client?: PoolClient; notifyOnCommit: boolean },
   ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     const autocommit = !options.manager && !options.client;
-    if (autocommit && !options.notifyOnCommit && jobs.every((j) => j.idempotencyKey === null)) {
-      return this.insertPlain(jobs);
+    if (autocommit && jobs.every((j) => j.idempotencyKey === null)) {
+      return this.insertPlain(jobs, options.notifyOnCommit);
     }
     const target = options.client ?? (await this.target(options.manager));
     const results = new Array<{ id: string | null; created: boolean; runnable: boolean }>(jobs.length);
@@ -456,14 +457,17 @@ export class JobRepository {
     }
   }
 
-  private async insertPlain(jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>) {
+  private async insertPlain(
+    jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
+    notifyOnCommit: boolean,
+  ) {
     const ids = jobs.map(() => this.timeOrderedIds.next());
-    const rows = await this.rows<{ id: string; runnable: boolean }>(insertJobsPlain, [
-      ids,
-      ...jobColumns(jobs),
-      concurrencyKeys(jobs),
-      traceContexts(jobs),
-    ]);
+    const values = [ids, ...jobColumns(jobs), concurrencyKeys(jobs), traceContexts(jobs)];
+    if (notifyOnCommit) values.push(this.tables.channel);
+    const rows = await this.rows<{ id: string; runnable: boolean }>(
+      notifyOnCommit ? insertJobsPlainNotifying : insertJobsPlain,
+      values,
+    );
     const runnable = new Map(rows.map((r) => [r.id, r.runnable]));
     return ids.map((id) => ({ id, created: true, runnable: runnable.get(id) === true }));
   }

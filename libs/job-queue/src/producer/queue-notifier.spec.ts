@@ -69,4 +69,33 @@ describe('QueueNotifier', () => {
     // Measured from inside send, a few microseconds after the notifier's own clock read: hence the small slack.
     expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(gapMs - 1);
   });
+
+  it('gives an insert the turn to carry its NOTIFY only when one would go at once, and counts the turn as sent', async () => {
+    const sent: string[][] = [];
+    let release!: () => void;
+    const gapMs = 30;
+    const notifier = new QueueNotifier(
+      async (queues) => {
+        sent.push(queues);
+        await new Promise<void>((r) => (release = r));
+      },
+      () => undefined,
+      gapMs,
+    );
+    expect(notifier.takeTurn()).toBe(true);
+    // Within the gap of that turn: no second turn, and a notify waits for the gap's end, as after a sent NOTIFY.
+    expect(notifier.takeTurn()).toBe(false);
+    notifier.notify(['a']);
+    expect(sent).toEqual([]);
+    const deadline = Date.now() + 2_000;
+    while (sent.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(sent).toEqual([['a']]);
+    // In flight: no turn, even once the gap is over.
+    await new Promise((r) => setTimeout(r, gapMs + 5));
+    expect(notifier.takeTurn()).toBe(false);
+    release();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, gapMs + 5));
+    expect(notifier.takeTurn()).toBe(true);
+  });
 });

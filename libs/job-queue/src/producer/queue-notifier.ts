@@ -26,6 +26,18 @@ export class QueueNotifier {
     private readonly gapMs = NOTIFY_GAP_MS,
   ) {}
 
+  /**
+   * Whether the caller's insert may carry its NOTIFY itself (`pg_notify` in the statement, delivered at its commit)
+   * instead of calling `notify` after it: only when that NOTIFY would go at once anyway, none in flight, none
+   * waiting and none sent within the gap. The turn counts as a NOTIFY sent now, so the inserts that commit within
+   * the gap after it fold into the next one as usual, and inserts carrying a NOTIFY are at least a gap apart.
+   */
+  takeTurn(): boolean {
+    if (this.busy || this.waiting.size > 0 || this.untilGapEnds() > 0) return false;
+    this.lastSentAt = performance.now();
+    return true;
+  }
+
   notify(queues: Iterable<string>): void {
     for (const queue of queues) this.waiting.add(queue);
     if (!this.busy && this.waiting.size > 0) void this.flush();

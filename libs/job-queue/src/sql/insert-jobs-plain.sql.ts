@@ -1,3 +1,4 @@
+import type { QueueTables } from './identifier';
 import { statement } from './statement';
 
 /**
@@ -7,15 +8,30 @@ import { statement } from './statement';
  * wakes the workers after the commit.
  * $9 is each job's concurrency key (null when none), $10 its trace context (JSON text, null when none).
  */
-export const insertJobsPlain = statement(
-  'insert-jobs-plain',
+export const insertJobsPlain = statement('insert-jobs-plain', (t) => `${insertPlain(t)}\nRETURNING ${returned}`);
+
+/**
+ * `insertJobsPlain` that also wakes the workers (`pg_notify` on channel $11, one per queue), at its own commit: for
+ * an enqueue that would send its NOTIFY at once after the commit anyway (`QueueNotifier.takeTurn`), the statement
+ * and the commit that NOTIFY would cost, and their round trip on the way to a worker. Never for concurrent inserts
+ * as a rule: a NOTIFY takes a lock at commit that serialises every notifying transaction of the database.
+ */
+export const insertJobsPlainNotifying = statement(
+  'insert-jobs-plain-notifying',
   (t) => `
+WITH inserted AS (${insertPlain(t)}
+  RETURNING ${returned}, queue),
+notified AS (SELECT count(pg_notify($11, q.queue)) AS n FROM (SELECT DISTINCT queue FROM inserted) q)
+SELECT inserted.id, inserted.runnable FROM inserted CROSS JOIN notified`,
+);
+
+const returned = 'id, next_retry_at <= now() AS runnable';
+
+const insertPlain = (t: QueueTables) => `
 INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, concurrency_key,
                        trace_context)
 SELECT i.id, i.queue, i.type, i.payload::jsonb, 'pending', i.priority, i.max_attempts,
        coalesce(i.run_at, now() + i.delay_ms * interval '1 millisecond'), i.concurrency_key, i.trace_context::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[], $8::bigint[],
             $9::text[], $10::text[])
-     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key, trace_context)
-RETURNING id, next_retry_at <= now() AS runnable`,
-);
+     AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key, trace_context)`;
