@@ -139,7 +139,9 @@ describe('observability assets', () => {
       expect(exprsOf('Index entries read per claim')).toContain('job_queue_claim_rows_examined');
       expect(exprsOf('Oldest transaction holding the horizon')).toContain('job_queue_oldest_transaction_age_seconds');
       expect(exprsOf('Dead tuples by table')).toContain('by (table) (job_queue_table_dead_tuples');
-      expect(exprsOf('Vacuums by outcome')).toContain('by (table, outcome) (increase(job_queue_vacuums_total');
+      expect(exprsOf('Vacuums and index rebuilds by outcome')).toContain(
+        'by (table, outcome) (increase(job_queue_vacuums_total',
+      );
       expect(exprsOf('Schedule slots: fired, skipped by overlap, missed')).toMatch(
         /schedule_slots_fired_total[\s\S]*schedule_slots_skipped_total[\s\S]*schedule_slots_missed_total/,
       );

@@ -30,6 +30,8 @@ export class SampleAppModule {
           useFactory: (dataSource: DataSource) => ({
             dataSource,
             runMigrations: true,
+            // Gives back the index space a long transaction bloated (off by default: see docs/operations.md).
+            rebuildBloatedIndexes: true,
             instanceId: config.instanceId,
             ...config.queue,
           }),

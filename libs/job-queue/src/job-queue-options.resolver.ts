@@ -81,7 +81,7 @@ export function resolveJobQueueOptions(input: JobQueueModuleOptions = {}): Resol
   integer(raw, 'maxSnoozes', 0, 1_000_000);
   integer(raw, 'progressIntervalMs', 0, MAX_TIMER_MS);
   integer(raw, 'maxProgressBytes', 1, 1_073_741_823);
-  for (const flag of ['runMigrations', 'pollOnly'] as const) {
+  for (const flag of ['runMigrations', 'pollOnly', 'rebuildBloatedIndexes'] as const) {
     if (typeof options[flag] !== 'boolean') fail(flag, 'must be a boolean');
   }
   if (typeof options.instanceId !== 'string' || options.instanceId.length === 0 || options.instanceId.length > 255) {

@@ -25,6 +25,7 @@ export const JOB_QUEUE_DEFAULTS: Readonly<Omit<ResolvedJobQueueOptions, 'dataSou
   listenerCheckIntervalMs: 10_000,
   vacuumThreshold: 10_000,
   vacuumIntervalMs: 2_000,
+  rebuildBloatedIndexes: false,
   scheduleLeadMs: 500,
   scheduleMisfireGraceMs: 1_000,
   scheduleRefreshIntervalMs: 5_000,

@@ -103,8 +103,21 @@ export const messages = {
     `The job queue may not VACUUM ${table} as role "${role}" (it needs to own the table, or on PostgreSQL 17+ the ` +
     `MAINTAIN privilege): its dead rows are left to autovacuum. Grant it, or set vacuumThreshold: 0 to stop trying; ` +
     `next try in ${Math.round(pauseMs / 60_000)} min`,
+  indexRebuilt: (index: string, outcome: 'rebuilt' | 'dropped', pages: number) =>
+    outcome === 'rebuilt'
+      ? `Rebuilt the bloated index ${index} (${mebibytes(pages)} MiB before; REINDEX INDEX CONCURRENTLY)`
+      : `Dropped ${index}, an invalid index left by a rebuild that did not finish`,
+  rebuildDenied: (table: string, role: string, pauseMs: number) =>
+    `The job queue may not rebuild the indexes of ${table} as role "${role}" (it needs to own the table, or on ` +
+    `PostgreSQL 17+ the MAINTAIN privilege): they stay bloated. Grant it, or set rebuildBloatedIndexes: false; ` +
+    `next try in ${Math.round(pauseMs / 60_000)} min`,
   databaseUnreachable: (reason: string) => `The job queue cannot reach PostgreSQL: ${reason}`,
   secondForRoot: () =>
     'JobQueueModule.forRoot() was imported twice in one application: import it once (at the root) and use ' +
     'JobQueueModule elsewhere; a second poller would compete with the first.',
 } as const;
+
+/** A size in pages (8 KiB) as MiB, one decimal. */
+function mebibytes(pages: number): string {
+  return ((pages * 8192) / 1_048_576).toFixed(1);
+}

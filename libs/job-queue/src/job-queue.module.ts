@@ -20,6 +20,7 @@ import { JobHeartbeat } from './maintenance/job.heartbeat';
 import { JobRescuer } from './maintenance/job.rescuer';
 import { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 import { WorkerRegistry } from './maintenance/worker.registry';
+import { IndexRebuilder } from './maintenance/index.rebuilder';
 import { TableVacuumer } from './maintenance/table.vacuumer';
 import { jobQueueMetricProviders } from './observability/job-queue-metric.providers';
 import { JobQueueHealthIndicator } from './observability/job-queue.health';
@@ -61,6 +62,7 @@ import { FinishedJobsPruner } from './control/finished-jobs.pruner';
     QueueDepthSampler,
     WorkerRegistry,
     TableVacuumer,
+    IndexRebuilder,
     FinishedJobsPruner,
     JobQueueWorker,
     JobQueueShutdownHooksCheck,

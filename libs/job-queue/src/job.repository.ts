@@ -45,8 +45,15 @@ import { tableHealth } from './sql/table-health.sql';
 import { terminateBackends } from './sql/terminate-backends.sql';
 import { touchWorker } from './sql/touch-worker.sql';
 import { writeProgress } from './sql/write-progress.sql';
-import { releaseVacuumLock, tryVacuumLock } from './sql/vacuum-lock.sql';
-import { vacuumTable, type QueueTableName } from './sql/vacuum-table.sql';
+import {
+  MAINTENANCE_LOCK,
+  releaseMaintenanceLock,
+  tryMaintenanceLock,
+  type MaintenanceKind,
+} from './sql/maintenance-lock.sql';
+import { dropIndexConcurrently, indexSizes, reindexConcurrently } from './sql/index-rebuild.sql';
+import type { IndexPlan, IndexSize } from './maintenance/index-bloat';
+import { vacuumTable, vacuumedTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 import { resultJson } from './control/result-json';
 import { CANCEL_BATCH, cancelJobs, cancelJobsWaiting } from './sql/cancel-jobs.sql';
@@ -59,7 +66,7 @@ import { listDeadJobs, listFinishedJobs, listLiveJobs } from './sql/list-jobs.sq
 import { listQueueFlags } from './sql/list-queue-flags.sql';
 import { pruneDead, pruneFinished } from './sql/prune-finished.sql';
 import { retryCancelled } from './sql/retry-cancelled.sql';
-import { setLockTimeout } from './sql/set-lock-timeout.sql';
+import { setLockTimeout, setSessionLockTimeout } from './sql/set-lock-timeout.sql';
 import { setQueuePaused } from './sql/set-queue-paused.sql';
 import { countProcessingByQueue } from './sql/count-processing-by-queue.sql';
 import {
@@ -246,6 +253,33 @@ export interface TableHealth {
  * `cancelled`: cancelled by `cancelBackend` (shutdown).
  */
 export type VacuumOutcome = 'vacuumed' | 'busy' | 'denied' | 'cancelled';
+
+/**
+ * What a rebuild round did to one index (`pages`: its size before): `rebuilt`, or `dropped` (a leftover); or why it
+ * did not: `busy` (a lock or an older transaction not released within the lock timeout), `denied` (no privilege),
+ * `cancelled` (shutdown).
+ */
+export interface IndexRebuild {
+  index: string;
+  outcome: 'rebuilt' | 'dropped' | 'busy' | 'denied' | 'cancelled';
+  pages: number;
+}
+
+/** The maintenance outcome an error of PostgreSQL stands for, if it is one of the expected ones. */
+function maintenanceFailure(error: unknown): 'busy' | 'denied' | 'cancelled' | undefined {
+  switch ((error as { code?: string }).code) {
+    case '55P03': // lock_timeout
+      return 'busy';
+    case '42501':
+      return 'denied';
+    case '57014': // pg_cancel_backend, at shutdown
+      return 'cancelled';
+    case '40P01': // a rebuild waiting for a transaction that waits for it (DDL on the table): retried later
+      return 'busy';
+    default:
+      return undefined;
+  }
+}
 
 /** Anything that runs a pg query: the pool, or the client of a caller's transaction. */
 type Queryable = Pick<Pool, 'query'> | PoolClient;
@@ -789,11 +823,84 @@ export class JobRepository {
   }
 
   /**
-   * VACUUMs one of the queue's tables on a connection of its own (VACUUM runs outside any transaction), under a
-   * session-level advisory lock so that one instance at a time does it. A role that may not vacuum the table gets a
-   * WARNING, not an error, from PostgreSQL (13–17 alike): it is read from the notices and reported as `denied`.
+   * VACUUMs one of the queue's tables on a connection of its own, under the vacuum lock (one instance at a time). A
+   * role that may not vacuum the table gets a WARNING, not an error, from PostgreSQL (13–17 alike): it is read from
+   * the notices and reported as `denied`.
    */
   async vacuumTable(table: QueueTableName, onStarted: (pid: number) => void = () => undefined): Promise<VacuumOutcome> {
+    try {
+      return await this.underMaintenanceLock('vacuum', table, onStarted, async (client, warnings) => {
+        await client.query(vacuumTable(this.tables, table));
+        // 55P03: SKIP_LOCKED found the table locked. The permission warning reads "permission denied to vacuum …"
+        // from 16 on, "… only table or database owner can vacuum it" before.
+        if (warnings.some((w) => w.code === '55P03')) return 'busy';
+        if (warnings.some((w) => /permission denied|owner can vacuum/i.test(w.message))) return 'denied';
+        return 'vacuumed';
+      });
+    } catch (error) {
+      const outcome = maintenanceFailure(error);
+      if (outcome === 'denied' || outcome === 'cancelled') return outcome;
+      throw error;
+    }
+  }
+
+  /**
+   * One rebuild round of a table's indexes (see `IndexRebuilder`), on a connection of its own under the rebuild lock:
+   * reads the indexes' sizes, asks `plan` what to do, then drops the leftovers and rebuilds the bloated indexes one at
+   * a time, each statement waiting at most `lockTimeoutMs` for a lock or for an older transaction to end. The round
+   * stops at the first statement that fails for one of those reasons (its index gets the failure's outcome), and
+   * before the next statement once `stopped()` (shutdown, which also cancels the statement under way).
+   */
+  async rebuildIndexes(
+    table: QueueTableName,
+    plan: (indexes: IndexSize[]) => IndexPlan,
+    lockTimeoutMs: number,
+    onStarted: (pid: number) => void = () => undefined,
+    stopped: () => boolean = () => false,
+  ): Promise<IndexRebuild[] | 'busy'> {
+    return this.underMaintenanceLock('rebuild', table, onStarted, async (client) => {
+      const sizes = await this.rows<IndexSize>(indexSizes, [vacuumedTable(this.tables, table)], client);
+      const { drop, rebuild } = plan(sizes);
+      const steps = [
+        ...drop.map((index) => ({ index, done: 'dropped' as const, sql: dropIndexConcurrently(this.tables, index) })),
+        ...rebuild.map((index) => ({ index, done: 'rebuilt' as const, sql: reindexConcurrently(this.tables, index) })),
+      ];
+      const results: IndexRebuild[] = [];
+      if (steps.length === 0) return results;
+      await this.rows(setSessionLockTimeout, [lockTimeoutMs], client);
+      try {
+        for (const step of steps) {
+          if (stopped()) break;
+          const size = sizes.find((i) => i.index === step.index)!;
+          try {
+            await client.query(step.sql);
+            results.push({ index: step.index, outcome: step.done, pages: size.pages });
+          } catch (error) {
+            const outcome = maintenanceFailure(error);
+            if (outcome === undefined) throw error;
+            results.push({ index: step.index, outcome, pages: size.pages });
+            break;
+          }
+        }
+      } finally {
+        await client.query('RESET lock_timeout');
+      }
+      return results;
+    });
+  }
+
+  /**
+   * Runs `work` on a pooled connection of its own (VACUUM and `REINDEX … CONCURRENTLY` run outside any transaction)
+   * under the session-level advisory lock of `kind` for `table`, tried, never waited for: `busy` when another
+   * instance holds it. `onStarted` gets the backend's pid once the lock is held, so that shutdown can cancel the
+   * statement; `warnings` collects the WARNINGs the server sends meanwhile.
+   */
+  private async underMaintenanceLock<T>(
+    kind: MaintenanceKind,
+    table: QueueTableName,
+    onStarted: (pid: number) => void,
+    work: (client: PoolClient, warnings: Array<{ code?: string; message: string }>) => Promise<T>,
+  ): Promise<T | 'busy'> {
     const client = await this.pool.connect();
     const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
     const warnings: Array<{ code?: string; message: string }> = [];
@@ -802,31 +909,24 @@ export class JobRepository {
     };
     client.on('error', ignore);
     client.on('notice', onNotice);
-    const key = `${this.tables.schema}.${table}`;
+    const lock = [MAINTENANCE_LOCK[kind], `${this.tables.schema}.${table}`];
     let failure: Error | undefined;
     try {
-      const [{ locked, pid }] = await this.rows<{ locked: boolean; pid: number }>(tryVacuumLock, [key], client);
+      const [{ locked, pid }] = await this.rows<{ locked: boolean; pid: number }>(tryMaintenanceLock, lock, client);
       if (!locked) return 'busy';
       onStarted(pid);
       try {
-        await client.query(vacuumTable(this.tables, table));
+        return await work(client, warnings);
       } finally {
-        await this.rows(releaseVacuumLock, [key], client);
+        await this.rows(releaseMaintenanceLock, lock, client);
       }
-      // 55P03: SKIP_LOCKED found the table locked. The permission warning reads "permission denied to vacuum …"
-      // from 16 on, "… only table or database owner can vacuum it" before.
-      if (warnings.some((w) => w.code === '55P03')) return 'busy';
-      if (warnings.some((w) => /permission denied|owner can vacuum/i.test(w.message))) return 'denied';
-      return 'vacuumed';
     } catch (error) {
       failure = error as Error;
-      if ((error as { code?: string }).code === '42501') return 'denied';
-      if ((error as { code?: string }).code === '57014') return 'cancelled';
       throw error;
     } finally {
       client.removeListener('notice', onNotice);
       client.removeListener('error', ignore);
-      client.release(failure); // with an error the connection is discarded, and with it any advisory lock it held
+      client.release(failure); // with an error the connection is discarded, and with it any lock or setting it held
     }
   }
 

@@ -67,6 +67,15 @@ export interface JobQueueModuleOptions {
   /** How often the dead tuples are checked (one read of the statistics views). */
   vacuumIntervalMs?: number;
   /**
+   * After a VACUUM that found four times `vacuumThreshold` dead tuples or more (a long transaction held the horizon,
+   * a mass delete), rebuild the table's indexes that stayed bloated with `REINDEX INDEX CONCURRENTLY`, one instance
+   * at a time, so that they return to their steady size. Needs the same privilege as the vacuum. Off by default:
+   * a rebuild waits for every older transaction, and DDL or ANALYZE on the table that starts meanwhile waits for the
+   * rebuild in turn, a deadlock in which PostgreSQL may cancel the DDL (a migration) rather than the rebuild. Turn it
+   * on where schema changes of the queue's tables are rare and retried. Needs `vacuumThreshold` above 0.
+   */
+  rebuildBloatedIndexes?: boolean;
+  /**
    * How long before its slot a schedule's job is created (at most half the schedule's period; 0 with overlap
    * `skip`, which decides at the slot). The job waits in the table, due at its slot, so it starts on time.
    */

@@ -4,6 +4,7 @@ import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import { messages } from '../job-queue.messages';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
+import { IndexRebuilder } from './index.rebuilder';
 import { RecurringTask } from './recurring-task';
 
 /** After a VACUUM was refused for lack of privilege, how long an instance waits before it tries again. */
@@ -16,7 +17,8 @@ export const VACUUM_DENIED_PAUSE_MS = 600_000;
  * first, the others pass. A VACUUM cannot remove rows that a transaction still open may see: while the same
  * transaction holds the horizon as at the last VACUUM, another one would remove nothing, so it waits for that
  * transaction to end (the next check after it ends vacuums). Without the privilege to vacuum, it logs once and
- * stops trying for `VACUUM_DENIED_PAUSE_MS`.
+ * stops trying for `VACUUM_DENIED_PAUSE_MS`. After the VACUUMs of a check, the `IndexRebuilder` gives back the
+ * space of indexes that a bad day bloated.
  */
 @Injectable()
 export class TableVacuumer {
@@ -34,6 +36,7 @@ export class TableVacuumer {
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly repository: JobRepository,
     private readonly metrics: JobQueueMetrics,
+    private readonly rebuilder: IndexRebuilder,
   ) {
     if (options.vacuumThreshold > 0) {
       this.task = new RecurringTask(`job-queue:${options.schema}:vacuum`, options.vacuumIntervalMs, () => this.check());
@@ -42,17 +45,19 @@ export class TableVacuumer {
 
   start(): void {
     this.stopping = false;
+    this.rebuilder.start();
     this.task?.start();
   }
 
   /**
-   * Stops the checks; a VACUUM under way is cancelled (a large table's may take minutes), so that shutdown waits
-   * for nothing but that cancellation.
+   * Stops the checks; a VACUUM or an index rebuild under way is cancelled (a large table's may take minutes), so that
+   * shutdown waits for nothing but that cancellation.
    */
   async stop(): Promise<void> {
     this.stopping = true;
     const running = this.task?.stop() ?? Promise.resolve();
     if (this.vacuumPid !== undefined) await this.repository.cancelBackend(this.vacuumPid).catch(() => undefined);
+    await this.rebuilder.stop();
     await running;
   }
 
@@ -62,7 +67,8 @@ export class TableVacuumer {
 
   private async check(): Promise<void> {
     if (Date.now() < this.pausedUntil) return;
-    for (const table of await this.repository.readTableHealth()) {
+    const tables = await this.repository.readTableHealth();
+    for (const table of tables) {
       if (this.stopping) return;
       if (table.dead_tuples < this.options.vacuumThreshold) continue;
       if (this.horizonUnchanged(table)) {
@@ -76,6 +82,7 @@ export class TableVacuumer {
       this.metrics.vacuum(table.table, outcome);
       if (outcome === 'vacuumed') {
         this.lastVacuumAt.set(table.table, table.now_ms);
+        this.rebuilder.vacuumed(table);
         this.deniedLogged = false;
       } else if (outcome === 'denied') {
         this.pausedUntil = Date.now() + VACUUM_DENIED_PAUSE_MS;
@@ -91,6 +98,7 @@ export class TableVacuumer {
         return;
       }
     }
+    if (!this.stopping) await this.rebuilder.check(tables);
   }
 
   /** The transaction holding the horizon now already held it when this table was last vacuumed. */

@@ -130,6 +130,11 @@ export const jobQueueMetricProviders = [
     labelNames: ['table', 'outcome'],
   }),
   makeCounterProvider({
+    name: METRIC.indexRebuilds,
+    help: 'Indexes of the queue tables this instance rebuilt after a bloat (rebuilt), dropped as leftovers of a failed rebuild (dropped), or could not rebuild (busy, denied)',
+    labelNames: ['table', 'outcome'],
+  }),
+  makeCounterProvider({
     name: METRIC.scheduleFired,
     help: 'Schedule slots this instance created a job for, by schedule',
     labelNames: ['schedule'],

@@ -62,6 +62,7 @@ export class JobQueueMetrics {
     @InjectMetric(METRIC.oldestTransactionAge) private readonly oldestTransactionAge: QueueMetric,
     @InjectMetric(METRIC.deadTuples) private readonly deadTuples: QueueMetric,
     @InjectMetric(METRIC.vacuums) private readonly vacuums: QueueMetric,
+    @InjectMetric(METRIC.indexRebuilds) private readonly indexRebuilds: QueueMetric,
     @InjectMetric(METRIC.limitHeld) private readonly limitHeldTotal: QueueMetric,
     @InjectMetric(METRIC.limitWaiting) private readonly limitWaitingJobs: QueueMetric,
     @InjectMetric(METRIC.cancelled) private readonly cancelled: QueueMetric,
@@ -91,6 +92,10 @@ export class JobQueueMetrics {
 
   vacuum(table: string, outcome: 'vacuumed' | 'busy' | 'horizon_held' | 'denied'): void {
     this.vacuums.inc({ table, outcome });
+  }
+
+  indexRebuild(table: string, outcome: 'rebuilt' | 'dropped' | 'busy' | 'denied'): void {
+    this.indexRebuilds.inc({ table, outcome });
   }
 
   /** A claim of a limited type left due jobs waiting on `limit` (`global`, `key`, `rate`, `key_rate`). */

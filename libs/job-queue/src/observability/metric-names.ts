@@ -22,6 +22,7 @@ export const METRIC = {
   oldestTransactionAge: 'job_queue_oldest_transaction_age_seconds',
   deadTuples: 'job_queue_table_dead_tuples',
   vacuums: 'job_queue_vacuums_total',
+  indexRebuilds: 'job_queue_index_rebuilds_total',
   scheduleFired: 'job_queue_schedule_slots_fired_total',
   scheduleSkipped: 'job_queue_schedule_slots_skipped_total',
   scheduleMissed: 'job_queue_schedule_slots_missed_total',
