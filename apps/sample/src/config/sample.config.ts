@@ -14,6 +14,7 @@ export interface SampleConfig {
     maxAttempts?: number;
     retryDelayMs?: number;
     shutdownTimeoutMs?: number;
+    scheduleMisfireGraceMs?: number;
     /** From JOB_QUEUE_RETENTION_MS: how long completed and cancelled jobs stay queryable (unset or 0: off). */
     retention?: { completedMs: number };
     /** From JOB_QUEUE_QUEUES, a comma-separated list (unset: the library's default queue). */
@@ -33,6 +34,7 @@ const QUEUE_VARIABLES = {
   JOB_QUEUE_MAX_ATTEMPTS: 'maxAttempts',
   JOB_QUEUE_RETRY_DELAY_MS: 'retryDelayMs',
   JOB_QUEUE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  JOB_QUEUE_SCHEDULE_MISFIRE_GRACE_MS: 'scheduleMisfireGraceMs',
 } as const;
 
 function integerVariable(env: NodeJS.ProcessEnv, name: string): number | undefined {
