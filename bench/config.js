@@ -158,6 +158,18 @@ const METRICS = [
     unit: 'ms',
     better: 'lower',
   },
+  ...[1, 4].flatMap((n) =>
+    [
+      ['postgresCpuUsPerJob', 'PostgreSQL'],
+      ['nodeCpuUsPerJob', 'Node'],
+    ].map(([key, who]) => ({
+      caseId: `instances-${n}`,
+      key,
+      label: `${n} instance${n > 1 ? 's' : ''}, drain: ${who} CPU per job (µs)`,
+      unit: 'int',
+      better: 'lower',
+    })),
+  ),
 ];
 
 function list(name) {

@@ -72,7 +72,8 @@ function summary(caseId, m) {
       .map((k) => `${m[k].toFixed(1)}%`);
     return (
       `${f(m.jobsPerSec, 'int')} jobs/s, shares ${shares.join(' / ')}; ` +
-      `${f(m.walBytesPerJob, 'int')} WAL bytes, ${m.rowsPerJob.toFixed(2)} rows, ${m.buffersPerJob.toFixed(1)} buffers per job`
+      `${f(m.walBytesPerJob, 'int')} WAL bytes, ${m.rowsPerJob.toFixed(2)} rows, ${m.buffersPerJob.toFixed(1)} buffers, ` +
+      `CPU µs ${f(m.postgresCpuUsPerJob, 'int')} PostgreSQL + ${f(m.nodeCpuUsPerJob, 'int')} Node per job`
     );
   }
   if (caseId === 'idle-transaction') {
