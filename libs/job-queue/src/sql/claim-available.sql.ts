@@ -36,6 +36,14 @@ import { statement } from './statement';
  * and pass over each other's rows; a row another claimer took since this statement's snapshot has a newer version,
  * which the lock follows and whose `status` fails the recheck, so it is skipped. Within one statement a ctid cannot
  * come to mean another row: the version the walk saw stays in place until no snapshot can see it, this one included.
+ * A claim from a cursor locks only versions no transaction has locked or updated (`xmax` 0). That skip costs
+ * nothing where the lock would cost much: following a row another instance claimed since the snapshot runs the
+ * recheck (a re-execution of the row's scan) and leaves the row locked by this claim until it commits, so the owner's
+ * completion waits for it; with several instances draining one backlog most of the rows a claim walked were such
+ * rows, and the server's CPU per job doubled from one instance to four. A pending row whose version still carries
+ * the `xmax` of a lock that ended (a claim that failed after locking it, a cancel that could not delete it) is
+ * taken by the walk from the head, which checks no `xmax`: it comes at least once per poll interval and after any
+ * short claim, so such a row starts at most a poll interval after the rows before it, and is never lost.
  * The LIMIT stops the walk once $3 rows are locked, so no row beyond them is locked.
  * The locking SELECT stands in a MATERIALIZED CTE, never in `WHERE id IN (subquery)`: the planner may run such a
  * subquery more than once and then lock (and update) more rows than the LIMIT.
@@ -84,6 +92,7 @@ c AS MATERIALIZED (
   SELECT l.ctid FROM walk w CROSS JOIN LATERAL unnest(w.ctids) AS u(ctid) CROSS JOIN LATERAL (
     SELECT ctid FROM ${t.jobs}
     WHERE ctid = u.ctid AND status = 'pending' AND next_retry_at <= now()
+      AND (${opaqueParam(cursor.priority, 'int')} IS NULL OR xmax = '0'::xid)
     FOR UPDATE SKIP LOCKED) l
   WHERE w.job
   LIMIT ${opaqueParam('$3', 'int')}
