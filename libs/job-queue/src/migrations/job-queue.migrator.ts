@@ -1,5 +1,6 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { createJobQueueMigrations } from './index';
+import { MIGRATION_LOCK_SQL } from './migration-lock';
 
 /**
  * Runs migrations at start, safely when several instances start at the same moment: one transaction that first
@@ -17,7 +18,7 @@ export async function runMigrationsExclusively(
   const ran: string[] = [];
   try {
     await runner.startTransaction();
-    await runner.query(`SELECT pg_advisory_xact_lock(736401, hashtext($1))`, [table]);
+    await runner.query(MIGRATION_LOCK_SQL, [table]);
     await runner.query(
       `CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`,
     );
