@@ -6,10 +6,10 @@ import { runJobQueueMigrations } from '@app/job-queue';
 export interface TestDatabase {
   name: string;
   url: string;
-  drop(): Promise<void>;
+  drop(options?: { graceMs?: number }): Promise<void>;
 }
 
-function serverUrl(): string {
+export function serverUrl(): string {
   const url = process.env.JOB_QUEUE_TEST_SERVER_URL ?? process.env.DATABASE_URL;
   if (!url) throw new Error('No test server: run the tests through jest (global setup) or set DATABASE_URL');
   return url;
@@ -19,6 +19,34 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/** How long a drop waits for the database's connections to close before it terminates those left. */
+const DROP_GRACE_MS = 5_000;
+
+/**
+ * Waits until no connection to `database` is left, at most `graceMs`. pg-pool's `end()` resolves before its clients'
+ * connections have closed: terminating them at once (the drop's `FORCE`) would hit them mid-close, and their pool,
+ * whose user no longer listens, would raise an unhandled error. What is still open after the grace was left open
+ * (a leak, a killed process's backend not yet gone): it is named, and the drop terminates it.
+ */
+async function connectionsGone(admin: Client, database: string, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const { rows } = await admin.query<{ application_name: string; state: string | null }>(
+      'SELECT application_name, state FROM pg_stat_activity WHERE datname = $1',
+      [database],
+    );
+    if (rows.length === 0) return;
+    if (Date.now() >= deadline) {
+      const open = rows.map((r) => `${r.application_name || '(no name)'} ${r.state ?? ''}`.trim()).join(', ');
+      console.warn(
+        `${database}: ${rows.length} connection(s) still open ${graceMs} ms after the test, terminated: ${open}`,
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Creates a database of its own for one test file (so runs never see each other's rows), migrated unless told. */
@@ -41,10 +69,11 @@ export async function createTestDatabase(options: { migrate?: boolean; schema?: 
   return {
     name,
     url,
-    async drop() {
+    async drop({ graceMs = DROP_GRACE_MS } = {}) {
       const client = new Client({ connectionString: serverUrl() });
       await client.connect();
       try {
+        await connectionsGone(client, name, graceMs);
         await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await client.end();
