@@ -10,6 +10,7 @@ import { QueueDepthSampler } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import { query } from './support/sql';
 import { gate, metricSample } from './support/queue-probes';
 
 const release = gate();
@@ -74,7 +75,7 @@ describe('limits in the admin service', () => {
   });
 
   it('refuses a handler with a bad limit at start, naming the handler and the option', async () => {
-    const error = await startTestApp({ connectionUrl: db.url, concurrency: 1 }, [BadLimits])
+    const error = await startTestApp({ connectionUrl: db.url, concurrency: 1, instanceId: 'bad-limits' }, [BadLimits])
       .then(async (bad) => {
         await bad.init();
         await bad.close();
@@ -82,5 +83,19 @@ describe('limits in the admin service', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(JobQueueConfigError);
     expect((error as JobQueueConfigError).option).toBe('BadLimits.run rateLimit.max');
+    // The app never started, so no shutdown hook runs: the pool the queue opened is closed before the error is
+    // thrown, not left to its idle timeout (10 s) or to the process's end.
+    await waitFor(
+      'the failed start to leave no connection of the queue open',
+      async () => {
+        const [{ n }] = await query<{ n: number }>(
+          db.url,
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'job-queue:bad-limits'`,
+        );
+        return n === 0;
+      },
+      3_000,
+    );
   });
 });

@@ -48,7 +48,21 @@ export class JobQueueDatabase implements OnApplicationShutdown {
     await this.close();
   }
 
-  /** Closes the DataSource the queue opened itself (never the app's); also used when start-up fails after `open`. */
+  /**
+   * Runs a start-up step (the schema check, the handlers' and hooks' validation). When it fails the app does not
+   * start and no shutdown hook runs: the pool the queue opened is closed before the error goes on, or it would
+   * outlive the failure (a test runner, an app that catches the error and retries).
+   */
+  async startupStep<T>(step: () => T | Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Closes the DataSource the queue opened itself (never the app's). */
   async close(): Promise<void> {
     if (this.owned?.isInitialized)
       await this.owned.destroy().catch((e) => this.logger.warn(`Closing the pool: ${errorMessage(e)}`));

@@ -21,7 +21,7 @@ export const jobRepositoryProvider: Provider = {
   useFactory: async (database: JobQueueDatabase, options: ResolvedJobQueueOptions) => {
     const dataSource = await database.open();
     const logger = new Logger('JobQueue');
-    try {
+    return database.startupStep(async () => {
       const repository = new JobRepository(dataSource, options.schema, {
         keepFinished: options.retention.completedMs > 0,
         maxResultBytes: options.retention.maxResultBytes,
@@ -34,11 +34,7 @@ export const jobRepositoryProvider: Provider = {
       if (report.ahead.length > 0)
         logger.log(messages.schemaAhead(options.schema, report.version, JOB_QUEUE_SCHEMA_VERSION));
       return repository;
-    } catch (error) {
-      // The app will not start, so no shutdown hook will run: close the pool opened above, or it outlives the failure.
-      await database.close();
-      throw error;
-    }
+    });
   },
 };
 

@@ -10,6 +10,7 @@ import { validateHandlerSchedule } from '../schedules/handler-schedule.validator
 import { limitsOf } from '../limits/job-limits';
 import { JobHandlerMetadataAccessor } from './job-handler.accessor';
 import { JobHandlerRegistry } from './job-handler.registry';
+import { JobQueueDatabase } from '../job-queue.database';
 
 /** A method that carries @JobHandler metadata, as the registry calls it. */
 type HandlerMethod = (payload: unknown, ctx: JobContext) => Promise<void>;
@@ -22,15 +23,18 @@ export class JobHandlerExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly accessor: JobHandlerMetadataAccessor,
     private readonly registry: JobHandlerRegistry,
+    private readonly database: JobQueueDatabase,
   ) {}
 
-  onModuleInit(): void {
-    const providers = this.discovery.getProviders();
-    // Each forRoot() is a module instance of its own, with its own poller: two would compete, so refuse.
-    if (providers.filter((w) => w.metatype === JobHandlerExplorer).length > 1) {
-      throw new JobQueueConfigError('forRoot', messages.secondForRoot());
-    }
-    for (const wrapper of providers) this.explore(wrapper);
+  onModuleInit(): Promise<void> {
+    return this.database.startupStep(() => {
+      const providers = this.discovery.getProviders();
+      // Each forRoot() is a module instance of its own, with its own poller: two would compete, so refuse.
+      if (providers.filter((w) => w.metatype === JobHandlerExplorer).length > 1) {
+        throw new JobQueueConfigError('forRoot', messages.secondForRoot());
+      }
+      for (const wrapper of providers) this.explore(wrapper);
+    });
   }
 
   private explore(wrapper: InstanceWrapper): void {

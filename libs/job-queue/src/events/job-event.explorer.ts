@@ -7,6 +7,7 @@ import { messages } from '../job-queue.messages';
 import { JOB_EVENT_NAMES, type JobEvent } from '../interfaces/job-event.interface';
 import type { JobEventMetadata } from './job-event.decorator';
 import { JobEventDispatcher } from './job-event.dispatcher';
+import { JobQueueDatabase } from '../job-queue.database';
 
 /** Walks the app's providers at module init and registers every `@OnJobEvent` method with the dispatcher. */
 @Injectable()
@@ -15,10 +16,13 @@ export class JobEventExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly dispatcher: JobEventDispatcher,
+    private readonly database: JobQueueDatabase,
   ) {}
 
-  onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+  onModuleInit(): Promise<void> {
+    return this.database.startupStep(() => {
+      for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+    });
   }
 
   private explore(wrapper: InstanceWrapper): void {
