@@ -13,6 +13,15 @@ async function databaseExists(name: string): Promise<boolean> {
   }
 }
 
+/** A connection to `url` that records the errors it is told of, as a pool's idle client would raise them. */
+async function watchedClient(url: string): Promise<{ client: Client; errors: Error[] }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const errors: Error[] = [];
+  client.on('error', (error) => errors.push(error));
+  return { client, errors };
+}
+
 /**
  * The test databases' drop. pg-pool's `end()` resolves before its clients' connections have closed; a drop that
  * terminated every connection at once (`WITH (FORCE)`) hit those mid-close, and their pool, which no longer has a
@@ -21,10 +30,7 @@ async function databaseExists(name: string): Promise<boolean> {
 describe('test database drop', () => {
   it('lets a connection that is closing by itself finish instead of terminating it', async () => {
     const db = await createTestDatabase({ migrate: false });
-    const client = new Client({ connectionString: db.url });
-    await client.connect();
-    const errors: Error[] = [];
-    client.on('error', (error) => errors.push(error));
+    const { client, errors } = await watchedClient(db.url);
     // The connection's last statement is still running when the drop starts; it ends the connection after it.
     const closing = client.query('SELECT pg_sleep(1)').then(() => client.end());
 
@@ -37,10 +43,7 @@ describe('test database drop', () => {
 
   it('terminates a connection still open after the grace, and drops the database', async () => {
     const db = await createTestDatabase({ migrate: false });
-    const leaked = new Client({ connectionString: db.url });
-    await leaked.connect();
-    const errors: Error[] = [];
-    leaked.on('error', (error) => errors.push(error));
+    const { errors } = await watchedClient(db.url); // never ended: a leak
 
     await db.drop({ graceMs: 200 });
 
