@@ -1,7 +1,7 @@
 import { dbNow } from '../support/queue-probes';
 import { query } from '../support/sql';
 import { waitFor } from '../support/wait-for';
-import { queueOutcome, report, totals } from './support/queue-outcome';
+import { expectEveryRecordRanOnce, queueOutcome, report, totals } from './support/queue-outcome';
 import { enqueueBatch, FAST_RECOVERY_ENV, withFleetOutput, type SampleProcess } from './support/sample-process';
 import { fleetPerTest } from './support/fleet-per-test';
 
@@ -96,8 +96,7 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
           totalMs: Date.now() - startedAt,
         });
         expect(orphans.length).toBeGreaterThan(0); // the kill really interrupted work
-        expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
-        expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+        expectEveryRecordRanOnce(outcome, all, recordIds.length);
       },
     ),
     90_000,
@@ -215,8 +214,7 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
           orphans.map(() => expect.objectContaining({ instance_id: survivorId, charged: 1, after_lease: true })),
         );
         expect(recoveredBySurvivor).toBe(orphans.length);
-        expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
-        expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+        expectEveryRecordRanOnce(outcome, all, recordIds.length);
       },
     ),
     60_000,
@@ -268,8 +266,7 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
           totalMs: Date.now() - startedAt,
         });
         expect(interrupted).toBeGreaterThan(0);
-        expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
-        expect(all).toEqual({ live: 0, dead: 0, effects: recordIds.length, duplicateJobs: 0 });
+        expectEveryRecordRanOnce(outcome, all, recordIds.length);
       },
     ),
     90_000,
@@ -339,8 +336,7 @@ describe('e2e: crash recovery across processes (SIGKILL)', () => {
             max_attempts: 2,
           });
           expect(crashes).toBe(2); // one process per attempt, then never again
-          expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: recordIds.length });
-          expect(all).toEqual({ live: 0, dead: 1, effects: recordIds.length, duplicateJobs: 0 });
+          expectEveryRecordRanOnce(outcome, all, recordIds.length, 1);
           expect(run.fleet!.latest().every((p: SampleProcess) => p.alive)).toBe(true);
         } finally {
           supervising = false;

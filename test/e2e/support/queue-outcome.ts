@@ -70,6 +70,21 @@ export async function totals(
   return { live: row.live, dead: row.dead, effects: row.effects, duplicateJobs: row.duplicate_jobs };
 }
 
+/**
+ * The verdict of every crash and chaos scenario: each of the `records` demo.record jobs ran its effect exactly once,
+ * none is left or lost, and across the whole database no job left two effects (`deadJobs`: jobs the scenario sent to
+ * the dead-letter table on purpose, none of them records).
+ */
+export function expectEveryRecordRanOnce(
+  outcome: QueueOutcome,
+  all: Awaited<ReturnType<typeof totals>>,
+  records: number,
+  deadJobs = 0,
+): void {
+  expect(outcome).toMatchObject({ live: 0, dead: 0, lost: 0, duplicated: 0, withEffect: records });
+  expect(all).toEqual({ live: 0, dead: deadJobs, effects: records, duplicateJobs: 0 });
+}
+
 /** One line per scenario for the report: what was enqueued and what became of it. */
 export function report(scenario: string, facts: Record<string, unknown>): void {
   const text = Object.entries(facts)
