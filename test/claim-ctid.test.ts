@@ -5,12 +5,12 @@ import { query } from './support/sql';
 import { jobRow, openDataSource, openRepository } from './support/queue-probes';
 
 /**
- * The claim locks and updates the rows its walk found by their ctid (the row's place in the table), and a completion
- * deletes by the ctid the claim returned, falling back to the primary key when the row has moved since. A ctid only
- * says where to look: every statement still checks the row it finds (pending for a claim; id and lock token for a
- * completion), so a row that moved, or a place another row took, is never mistaken for the job.
+ * The claim locks and updates the rows its walk found by their ctid (the row's place in the table). A ctid only says
+ * where to look: the claim still checks the row it finds is pending, so a row that moved, or a place another row
+ * took, is never mistaken for the job. A completion finds its row by primary key, whatever moved it since the claim,
+ * and deletes it only while it carries the lease's token.
  */
-describe('claims and completions that find rows by ctid', () => {
+describe('claims that find rows by ctid, completions of rows that moved', () => {
   let db: TestDatabase;
   let worker: { repository: JobRepository; dataSource: DataSource };
   let retainedSource: DataSource;
@@ -47,7 +47,7 @@ describe('claims and completions that find rows by ctid', () => {
   const ctidOf = async (id: string) =>
     (await query<{ ctid: string }>(db.url, 'SELECT ctid::text FROM job_queue.jobs WHERE id = $1', [id]))[0]?.ctid;
 
-  const leaseOf = (job: ClaimedJob): Lease => ({ id: job.id, token: job.lock_token, ctid: job.ctid });
+  const leaseOf = (job: ClaimedJob): Lease => ({ id: job.id, token: job.lock_token });
 
   it('claimers racing a writer that moves pending rows never share a job and lose none', async () => {
     const JOBS = 1_500;
@@ -116,26 +116,17 @@ describe('claims and completions that find rows by ctid', () => {
     }
   }, 120_000);
 
-  it('a claim returns each row’s ctid, and a completion of rows that have not moved finds them there', async () => {
-    const { repository } = worker;
-    const ids = await insertJobs('ctid.still', 3);
-    const claimed = await repository.claimAvailable(['default'], ['ctid.still'], 3, 'worker-a');
-    expect(claimed.map((j) => j.id).sort()).toEqual([...ids].sort());
-    for (const job of claimed) expect(job.ctid).toBe(await ctidOf(job.id));
-    expect(await repository.completeMany(claimed.map(leaseOf))).toEqual(new Set(ids));
-    for (const id of ids) expect(await jobRow(db.url, id)).toBeUndefined();
-  });
-
   it('a completion whose row moved (lease renewed, progress written) still completes, alone or with a claim', async () => {
     for (const repository of [worker.repository, retained]) {
       const [a, b, c] = await insertJobs('ctid.moved', 3);
       const claimed = await repository.claimAvailable(['default'], ['ctid.moved'], 3, 'worker-a');
       const [next] = await insertJobs('ctid.moved', 1);
       const lease = new Map(claimed.map((j) => [j.id, leaseOf(j)]));
+      const [placeOfA, placeOfB] = [await ctidOf(a), await ctidOf(b)];
       expect(await repository.renewLeases([lease.get(a)!])).toEqual(new Set([a]));
       expect(await repository.writeProgress([{ ...lease.get(b)!, json: '{"pct": 50}' }])).toEqual(new Set([b]));
-      expect(await ctidOf(a)).not.toBe(lease.get(a)!.ctid);
-      expect(await ctidOf(b)).not.toBe(lease.get(b)!.ctid);
+      expect(await ctidOf(a)).not.toBe(placeOfA);
+      expect(await ctidOf(b)).not.toBe(placeOfB);
 
       expect(await repository.completeMany([lease.get(a)!])).toEqual(new Set([a]));
       const { jobs, completed } = await repository.completeAndClaim(
@@ -161,7 +152,7 @@ describe('claims and completions that find rows by ctid', () => {
     expect(kept.map((r) => r.result).sort()).toEqual(['b', 'c', null, null]);
   });
 
-  it('a stale token cannot complete, whether its ctid is the old place or the row’s current one', async () => {
+  it('a stale token cannot complete, alone or with a claim, once the job was rescued and claimed again', async () => {
     for (const repository of [worker.repository, retained]) {
       const [id] = await insertJobs('ctid.stale', 1);
       const [first] = await repository.claimAvailable(['default'], ['ctid.stale'], 1, 'worker-a');
@@ -170,43 +161,28 @@ describe('claims and completions that find rows by ctid', () => {
       expect(rescued.retried.map((j) => j.id)).toEqual([id]);
       const [second] = await repository.claimAvailable(['default'], ['ctid.stale'], 1, 'worker-b');
       expect(second.id).toBe(id);
-      expect(second.ctid).not.toBe(first.ctid);
       const before = await jobRow(db.url, id);
 
-      for (const ctid of [first.ctid, second.ctid]) {
-        const stale = { id, token: first.lock_token, ctid };
-        expect(await repository.completeMany([stale])).toEqual(new Set());
-        const { completed } = await repository.completeAndClaim([stale], ['default'], ['ctid.stale'], 1, 'worker-a');
-        expect(completed).toEqual(new Set());
-      }
+      const stale = leaseOf(first);
+      expect(await repository.completeMany([stale])).toEqual(new Set());
+      const { completed } = await repository.completeAndClaim([stale], ['default'], ['ctid.stale'], 1, 'worker-a');
+      expect(completed).toEqual(new Set());
       expect(await jobRow(db.url, id)).toEqual(before);
       expect(await repository.completeMany([leaseOf(second)])).toEqual(new Set([id]));
     }
   });
 
-  it('a lease whose ctid is another job’s place completes its own job and leaves the other alone', async () => {
+  it('a lease with another job’s id and its own token completes nothing; each lease completes its own job', async () => {
     for (const repository of [worker.repository, retained]) {
       const ids = await insertJobs('ctid.swapped', 2);
       const [mine, other] = await repository.claimAvailable(['default'], ['ctid.swapped'], 2, 'worker-a');
       expect([mine.id, other.id].sort()).toEqual([...ids].sort());
       const otherBefore = await jobRow(db.url, other.id);
-      // The row of `other` sits where `mine`'s lease says to look; only the id and token decide.
-      expect(await repository.completeMany([{ ...leaseOf(mine), ctid: other.ctid }])).toEqual(new Set([mine.id]));
-      expect(await jobRow(db.url, mine.id)).toBeUndefined();
+      expect(await repository.completeMany([{ id: other.id, token: mine.lock_token }])).toEqual(new Set());
       expect(await jobRow(db.url, other.id)).toEqual(otherBefore);
-      // And a lease with `other`'s ctid and id but `mine`'s token writes nothing.
-      expect(await repository.completeMany([{ id: other.id, token: mine.lock_token, ctid: other.ctid }])).toEqual(
-        new Set(),
-      );
-      expect(await repository.completeMany([leaseOf(other)])).toEqual(new Set([other.id]));
+      expect(await repository.completeMany([leaseOf(mine), leaseOf(other)])).toEqual(new Set([mine.id, other.id]));
+      expect(await jobRow(db.url, mine.id)).toBeUndefined();
+      expect(await jobRow(db.url, other.id)).toBeUndefined();
     }
-  });
-
-  it('a lease whose ctid lies past the end of the table completes by primary key', async () => {
-    await insertJobs('ctid.far', 1);
-    const [job] = await worker.repository.claimAvailable(['default'], ['ctid.far'], 1, 'worker-a');
-    const far = { ...leaseOf(job), ctid: '(4000000000,1)' };
-    expect(await worker.repository.completeMany([far])).toEqual(new Set([job.id]));
-    expect(await jobRow(db.url, job.id)).toBeUndefined();
   });
 });

@@ -107,11 +107,6 @@ export interface ClaimedJob {
   snooze_count: number;
   /** The trace context stored at enqueue (`tracing/trace-context.ts`), null when none was active. */
   trace_context?: unknown;
-  /**
-   * Where the claim left the row (its `ctid`, as text): the completion looks there first (see
-   * `sql/fenced-delete.ts`). Absent from a limited claim's rows.
-   */
-  ctid?: string;
 }
 
 /** Where a claim starts walking its lowest priority level (see `claim-available.sql.ts`); none: from the head. */
@@ -133,8 +128,6 @@ export interface LimitedClaim {
 export interface Lease {
   id: string;
   token: string;
-  /** Where the claim left the row, if known: a completion looks there before the primary key. Never a fence. */
-  ctid?: string | null;
   /** A completed attempt's return value, kept in `finished_jobs` when retention is on. */
   result?: unknown;
 }
@@ -358,7 +351,6 @@ export class JobRepository {
       leases.map((l) => l.token),
       cursor?.priority ?? null,
       cursor?.runAtMs ?? null,
-      leases.map((l) => l.ctid ?? null),
     ];
     const rows = this.retention.keepFinished
       ? await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaimRetained, [...values, this.results(leases)])
@@ -597,7 +589,7 @@ export class JobRepository {
   /** Deletes finished jobs; returns the ids whose lease held. */
   async completeMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    const values = [leases.map((l) => l.id), leases.map((l) => l.token), leases.map((l) => l.ctid ?? null)];
+    const values = [leases.map((l) => l.id), leases.map((l) => l.token)];
     if (this.retention.keepFinished) return this.ids(completeManyRetained, [...values, this.results(leases)], client);
     return this.ids(completeMany, values, client);
   }

@@ -52,7 +52,6 @@ import { statement } from './statement';
  * the whole table (docs/claim-explain.md). A row we locked cannot move, so its ctid holds; the array keeps a TID scan
  * in every plan. (A lock that followed a row to a version newer than the snapshot, one released back to pending
  * meanwhile, names a version the UPDATE cannot see: that row is skipped, never claimed twice.)
- * RETURNING gives each row's new ctid, where the completion looks first (see `fenced-delete.ts`).
  * `attempt_count` counts the attempt here, at the claim: an attempt that crashes its process still counts, which is
  * what lets a poison job reach the dead-letter table.
  */
@@ -188,7 +187,7 @@ WHERE j.ctid = ANY (ARRAY(SELECT ctid FROM c))
 RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
           ${epochMs('j.created_at')} AS created_at_ms, ${epochMs('now()')} AS claimed_at_ms,
           ${epochMs('j.next_retry_at')} AS run_at_ms, ${epochMs('j.scheduled_for')} AS scheduled_for_ms,
-          j.snooze_count, j.trace_context, j.ctid::text AS ctid`;
+          j.snooze_count, j.trace_context`;
 
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
@@ -199,7 +198,7 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
  * row of the same result that is not a claimed job (a completed id) carries. Change both together.
  */
 export const CLAIMED_COLUMNS_AFTER_ID_NULLS = `NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int,
-       NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb, NULL::text`;
+       NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb`;
 
 export const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 

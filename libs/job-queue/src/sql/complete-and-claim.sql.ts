@@ -15,26 +15,25 @@ FROM done`;
 /**
  * Completes the previous batch and claims the next in one statement, one round trip and one commit: under load a
  * worker's cycle is "these are done, give me as many more", and paying a statement and a commit for each half
- * nearly halves throughput. The completion is fenced row by row exactly as `completeMany` ($5[i] with token $6[i], found
- * first where the claim left it, $9[i]);
+ * nearly halves throughput. The completion is fenced row by row exactly as `completeMany` ($5[i] with token $6[i]);
  * the claim is `claimAvailable`'s ($1 to $4, its cursor $7 and $8). Rows come back as claimed jobs (done = false), then one row per
  * completed id (done = true). Both halves commit together or not at all.
  */
 export const completeAndClaim = statement(
   'complete-and-claim',
   (t) => `
-WITH RECURSIVE ${fencedDelete(t, { ids: '$5', tokens: '$6', ctids: '$9' })},
+WITH RECURSIVE ${fencedDelete(t, { ids: '$5', tokens: '$6' })},
 ${claimAndReturn(t)}`,
 );
 
 /**
  * `completeAndClaim` with retention on: the completed rows move to `finished_jobs` with the handlers' return
- * values ($10[i], JSON text or null) in the same statement (see `completeManyRetained`).
+ * values ($9[i], JSON text or null) in the same statement (see `completeManyRetained`).
  */
 export const completeAndClaimRetained = statement(
   'complete-and-claim-retained',
   (t) => `
-WITH RECURSIVE ${fencedDelete(t, { ids: '$5', tokens: '$6', ctids: '$9', results: '$10' })},
+WITH RECURSIVE ${fencedDelete(t, { ids: '$5', tokens: '$6', results: '$9' })},
 kept AS (${keepFinished(t, 'done', `'completed'`, 'kept_result::jsonb')}),
 ${claimAndReturn(t)}`,
 );

@@ -3,12 +3,12 @@ import { statement } from './statement';
 
 /**
  * Deletes the rows of finished jobs, fenced row by row: a row counts only when its lock token is still the
- * attempt's ($2[i] for $1[i]); $3[i] is where the claim left the row (see `fenced-delete.ts`). Returned ids were
+ * attempt's ($2[i] for $1[i]) (see `fenced-delete.ts`). Returned ids were
  * completed; a missing id lost its lease to another instance.
  */
 export const completeMany = statement(
   'complete-many',
   (t) => `
-WITH ${fencedDelete(t, { ids: '$1', tokens: '$2', ctids: '$3' })}
+WITH ${fencedDelete(t, { ids: '$1', tokens: '$2' })}
 SELECT id FROM done`,
 );

@@ -54,7 +54,7 @@ export class JobExecution {
     /** Snoozes allowed before the next one dead-letters the job: the handler's `maxSnoozes`, else the module's. */
     readonly maxSnoozes = Infinity,
   ) {
-    this.lease = { id: job.id, token: job.lock_token, ctid: job.ctid };
+    this.lease = { id: job.id, token: job.lock_token };
   }
 
   get transactional(): boolean {
