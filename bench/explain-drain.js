@@ -34,10 +34,10 @@ async function main() {
       await client.query('BEGIN');
       add(total.claim, await explain(client, claim, [queues, types, BATCH, 'explain', null, null]));
       const { rows } = await client.query(
-        `SELECT id, lock_token, ctid::text AS ctid FROM ${tables.jobs} WHERE status = 'processing' AND locked_by = 'explain'`,
+        `SELECT id, lock_token FROM ${tables.jobs} WHERE status = 'processing' AND locked_by = 'explain'`,
       );
-      // The completion's leases as a worker holds them: id, token and where the claim left the row.
-      const leases = [rows.map((r) => r.id), rows.map((r) => r.lock_token), rows.map((r) => r.ctid)];
+      // The completion's leases as a worker holds them: id and token.
+      const leases = [rows.map((r) => r.id), rows.map((r) => r.lock_token)];
       add(total.complete, await explain(client, complete, leases));
       await client.query('COMMIT');
       if (rows.length === 0) throw new Error(`claimed nothing with ${JOBS - done} jobs left`);
