@@ -62,33 +62,43 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
 
   /**
    * EXECUTIONS times: claims one job, completes it while claiming the next, completes that one alone, and asks
-   * when the next job is due: the statements of an idle worker's cycle.
+   * when the next job is due: the statements of an idle worker's cycle. Serving one type, the claims are the
+   * one-level claim's; serving two, the walk's.
    */
-  async function claimCycles(repository: JobRepository): Promise<void> {
+  async function claimCycles(repository: JobRepository, types = ['reuse.job']): Promise<void> {
     for (let i = 0; i < EXECUTIONS; i += 1) {
       await addJob();
-      const [job] = await repository.claimAvailable(['default'], ['reuse.job'], 10, 'reuse');
+      const [job] = await repository.claimAvailable(['default'], types, 10, 'reuse');
       expect(job).toBeDefined();
       await addJob();
       const { jobs, completed } = await repository.completeAndClaim(
         [{ id: job.id, token: job.lock_token, result: { i } }],
         ['default'],
-        ['reuse.job'],
+        types,
         10,
         'reuse',
       );
       expect([jobs.length, completed.has(job.id)]).toEqual([1, true]);
       const lease: Lease = { id: jobs[0].id, token: jobs[0].lock_token };
       await repository.completeMany([lease]);
-      await repository.nextDueInMs(['default'], ['reuse.job']);
+      await repository.nextDueInMs(['default'], types);
     }
   }
 
   it('claim, complete-and-claim, complete and next-due: five custom plans, then the generic plan', async () => {
     await claimCycles(opened.repository);
-    for (const name of ['claim-available', 'complete-and-claim', 'complete-many', 'next-due']) {
+    await claimCycles(opened.repository, ['reuse.job', 'reuse.other']);
+    for (const name of [
+      'claim-one-level',
+      'complete-and-claim-one-level',
+      'claim-available',
+      'complete-and-claim',
+      'complete-many',
+      'next-due',
+    ]) {
       const plans = await plansOf(opened.repository, name);
-      if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
+      const executions = ['complete-many', 'next-due'].includes(name) ? 2 * EXECUTIONS : EXECUTIONS;
+      if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: executions - 5 });
       else await expectServerWithoutPlanCounts();
     }
   });
@@ -96,10 +106,13 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
   it('with retention on, complete-and-claim-retained too', async () => {
     const retained = new JobRepository(opened.dataSource, 'job_queue', { keepFinished: true, maxResultBytes: 1000 });
     await claimCycles(retained);
-    for (const name of ['complete-and-claim-retained', 'complete-many-retained']) {
+    await claimCycles(retained, ['reuse.job', 'reuse.other']);
+    for (const name of ['complete-and-claim-one-level-retained', 'complete-and-claim-retained']) {
       const plans = await plansOf(retained, name);
       if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
       else await expectServerWithoutPlanCounts();
     }
+    const plans = await plansOf(retained, 'complete-many-retained');
+    if (plans) expect(plans).toEqual({ custom: 5, generic: 2 * EXECUTIONS - 5 });
   });
 });

@@ -5,7 +5,8 @@ import { backlogReaders, explainClaim } from './support/explain-claim';
 /**
  * The claim's plan must not depend on statistics: with statistics made wrong on purpose, a claim of 10 out of a
  * million pending rows still reads the index in claim order and stops after its limit, in the custom plan and in
- * the generic plan a reused named statement gets. Autovacuum is off for the table, so nothing corrects them.
+ * the generic plan a reused named statement gets, with the walk and with the one-level claim. Autovacuum is off for
+ * the table, so nothing corrects them.
  */
 describe('the claim plan cannot flip, whatever the statistics say', () => {
   const dbs: TestDatabase[] = [];
@@ -43,6 +44,19 @@ describe('the claim plan cannot flip, whatever the statistics say', () => {
       expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_available_idx')).toBe(true);
       // The rows the walk found are locked and updated there, by ctid: two TID scans, no primary-key lookup.
       expect(plan.nodes.filter((n) => n['Node Type'] === 'Tid Scan')).toHaveLength(2);
+      expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_pkey')).toBe(false);
+      expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
+    }
+    // The one-level claim (one pair, one level: these rows): one ordered range of the index, locked as it is read.
+    for (const generic of [false, true]) {
+      const plan = await explainClaim(url, { types: ['plan.job'], limit: 10, generic, oneLevel: true });
+      expect({ generic, claimed: plan.claimed, readers: backlogReaders(plan, 1) }).toEqual({
+        generic,
+        claimed: 10,
+        readers: [],
+      });
+      const scans = plan.nodes.filter((n) => n['Node Type'] === 'Index Scan');
+      expect(scans.map((n) => [n['Index Name'], n['Actual Rows']])).toEqual([['jobs_available_idx', 10]]);
       expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_pkey')).toBe(false);
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }

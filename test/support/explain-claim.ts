@@ -1,4 +1,11 @@
-import { CLAIM_CHUNK, claimAvailable, claimPairs, queueTables, type ClaimCursor } from '@app/job-queue/internal';
+import {
+  CLAIM_CHUNK,
+  claimAvailable,
+  claimOneLevel,
+  claimPairs,
+  queueTables,
+  type ClaimCursor,
+} from '@app/job-queue/internal';
 import { withClient } from './sql';
 
 /** One node of `EXPLAIN (FORMAT JSON)`, with the fields the claim's tests read. */
@@ -35,15 +42,17 @@ export interface ExplainClaimOptions {
   generic?: boolean;
   /** Start the walk at a cursor, as the poller does while its claims come back full. */
   cursor?: ClaimCursor;
+  /** Explain the one-level claim (one pair, one priority level) instead of the walk. */
+  oneLevel?: boolean;
 }
 
 /**
- * `EXPLAIN (ANALYZE, BUFFERS)` of the library's own claim statement, run for real inside a transaction that is
- * rolled back, so every row stays pending. The generic plan is forced the way PostgreSQL reaches it for a named
+ * `EXPLAIN (ANALYZE, BUFFERS)` of the library's own claim statement (the walk, or the one-level claim), run for
+ * real inside a transaction that is rolled back, so every row stays pending. The generic plan is forced the way PostgreSQL reaches it for a named
  * statement: PREPARE, then `plan_cache_mode = force_generic_plan`.
  */
 export async function explainClaim(url: string, options: ExplainClaimOptions): Promise<ClaimPlan> {
-  const { text } = claimAvailable(queueTables('job_queue'));
+  const { text } = (options.oneLevel ? claimOneLevel : claimAvailable)(queueTables('job_queue'));
   const { cursor } = options;
   const [queues, types] = claimPairs(options.queues ?? ['default'], options.types);
   const values = [queues, types, options.limit, 'explain', cursor?.priority ?? null, cursor?.runAtMs ?? null];

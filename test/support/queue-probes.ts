@@ -142,15 +142,16 @@ export const RELEASE_STATE_COLUMNS =
 
 /**
  * Waits until the claim of instance `instanceId` waits on a lock: the test holds `LOCK TABLE jobs` to stall it.
- * The claim is recognised by its recursive walk, named in the first lines of its text: `pg_stat_activity` keeps only
- * the first 1 kB of a statement (`track_activity_query_size`).
+ * The claim is recognised by the first CTE of its walk or of its one-level form, named in the first lines of its
+ * text: `pg_stat_activity` keeps only the first 1 kB of a statement (`track_activity_query_size`).
  */
 export async function waitForBlockedClaim(url: string, instanceId: string): Promise<void> {
   await waitFor('claim blocked', async () => {
     const rows = await query(
       url,
       `SELECT 1 FROM pg_stat_activity
-       WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%walk (job, priority%'`,
+       WHERE application_name = $1 AND wait_event_type = 'Lock'
+         AND (query LIKE '%walk (job, priority%' OR query LIKE '%lvl AS MATERIALIZED%')`,
       [`job-queue:${instanceId}`],
     );
     return rows.length === 1;

@@ -26,6 +26,8 @@ export { TableVacuumer } from './maintenance/table.vacuumer';
 export { IndexRebuilder, REBUILD_MAX_HORIZON_AGE_MS } from './maintenance/index.rebuilder';
 export { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
+export { claimOneLevel, ONE_LEVEL_MAX_CLAIM } from './sql/claim-one-level.sql';
+export { completeAndClaimOneLevel } from './sql/complete-and-claim.sql';
 export { cursorAfter } from './worker/claim-cursor';
 export { ScheduleTicker } from './schedules/schedule.ticker';
 export { ScheduleRepository } from './schedules/schedule.repository';

@@ -10,7 +10,14 @@ import { copyJobLine, copyJobs } from './sql/copy-jobs.sql';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable, claimPairs } from './sql/claim-available.sql';
-import { completeAndClaim } from './sql/complete-and-claim.sql';
+import {
+  completeAndClaim,
+  completeAndClaimOneLevel,
+  completeAndClaimOneLevelRetained,
+  completeAndClaimRetained,
+} from './sql/complete-and-claim.sql';
+import { claimOneLevel } from './sql/claim-one-level.sql';
+import { ClaimRoute } from './sql/claim-route';
 import { claimLimited } from './sql/claim-limited.sql';
 import { countRunningLimited } from './sql/count-running-limited.sql';
 import { countLimitedWaiting } from './sql/count-limited-waiting.sql';
@@ -57,7 +64,6 @@ import { vacuumTable, vacuumedTable, type QueueTableName } from './sql/vacuum-ta
 import type { Statement, StatementFactory } from './sql/statement';
 import { resultJson } from './control/result-json';
 import { CANCEL_BATCH, cancelJobs, cancelJobsWaiting } from './sql/cancel-jobs.sql';
-import { completeAndClaimRetained } from './sql/complete-and-claim.sql';
 import { completeManyRetained } from './sql/complete-many-retained.sql';
 import { findCancelBatch, findLiveIds } from './sql/find-cancel-batch.sql';
 import { findFinishedStatus } from './sql/find-finished-status.sql';
@@ -286,6 +292,8 @@ export class JobRepository {
   private readonly statements = new Map<StatementFactory, Statement>();
   /** Ids of the jobs this repository inserts: time-ordered, so the primary key grows at its right edge. */
   private readonly timeOrderedIds = new TimeOrderedIds();
+  /** Which claim statement a claim takes first: the one-level claim where it applies (`sql/claim-route.ts`). */
+  private readonly claimRoute = new ClaimRoute();
 
   constructor(
     readonly dataSource: DataSource,
@@ -316,14 +324,14 @@ export class JobRepository {
     cursor?: ClaimCursor,
   ): Promise<ClaimedJob[]> {
     const [pairQueues, pairTypes] = claimPairs(queues, types);
-    return this.rows<ClaimedJob>(claimAvailable, [
-      pairQueues,
-      pairTypes,
-      limit,
-      instanceId,
-      cursor?.priority ?? null,
-      cursor?.runAtMs ?? null,
-    ]);
+    const values = [pairQueues, pairTypes, limit, instanceId, cursor?.priority ?? null, cursor?.runAtMs ?? null];
+    if (this.claimRoute.oneLevel(pairQueues, pairTypes, limit)) {
+      const rows = await this.rows<ClaimedJob>(claimOneLevel, values);
+      // Claimed rows, or the one row (id null) that says the pair has several levels and nothing was claimed.
+      if (rows.length !== 1 || rows[0].id !== null) return rows;
+      this.claimRoute.severalLevels(pairQueues[0], pairTypes[0]);
+    }
+    return this.rows<ClaimedJob>(claimAvailable, values);
   }
 
   /**
@@ -342,7 +350,7 @@ export class JobRepository {
       return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed: new Set() };
     }
     const [pairQueues, pairTypes] = claimPairs(queues, types);
-    const values = [
+    const values: unknown[] = [
       pairQueues,
       pairTypes,
       limit,
@@ -352,17 +360,30 @@ export class JobRepository {
       cursor?.priority ?? null,
       cursor?.runAtMs ?? null,
     ];
-    const rows = this.retention.keepFinished
-      ? await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaimRetained, [...values, this.results(leases)])
-      : await this.rows<ClaimedJob & { done?: boolean }>(completeAndClaim, values);
+    if (this.retention.keepFinished) values.push(this.results(leases));
+    const oneLevel = this.claimRoute.oneLevel(pairQueues, pairTypes, limit);
+    const keep = this.retention.keepFinished;
+    const statement = oneLevel
+      ? keep
+        ? completeAndClaimOneLevelRetained
+        : completeAndClaimOneLevel
+      : keep
+        ? completeAndClaimRetained
+        : completeAndClaim;
+    const rows = await this.rows<ClaimedJob & { done: boolean | null }>(statement, values);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();
+    let severalLevels = false;
     // Rows are kept as the driver made them (a claimed job keeps its `done: false`): copying each costs CPU per job.
     for (const row of rows) {
       if (row.done) completed.add(row.id);
-      else jobs.push(row);
+      else if (row.done === false) jobs.push(row);
+      else severalLevels = true;
     }
-    return { jobs, completed };
+    if (!severalLevels) return { jobs, completed };
+    // The one-level claim found several levels and claimed nothing; the completions committed with it.
+    this.claimRoute.severalLevels(pairQueues[0], pairTypes[0]);
+    return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed };
   }
 
   /**
