@@ -3,7 +3,8 @@
 // `EXPLAIN (ANALYZE, BUFFERS, WAL)` of our claim and completion statements (their real text, from the library)
 // over a drain of `JOBS` jobs in claims of `BATCH`, summed and divided by the jobs. The lsn-diff numbers of the
 // `instances` scenario count the whole server's WAL; these count only these statements (not the commit records).
-//   node bench/explain-drain.js            (JOBS=20000 BATCH=250 by default)
+// The claim is the one a worker of one job type runs, the one-level claim; `CLAIM=walk` measures the walk instead.
+//   node bench/explain-drain.js            (JOBS=20000 BATCH=250 CLAIM=one-level by default)
 const path = require('node:path');
 const { Client } = require('pg');
 const db = require('./db');
@@ -11,6 +12,7 @@ const ours = require('./systems/ours');
 
 const JOBS = Number(process.env.JOBS || 20_000);
 const BATCH = Number(process.env.BATCH || 250);
+const CLAIM = process.env.CLAIM || 'one-level';
 
 async function main() {
   const { name, url } = await db.createDatabase('ours');
@@ -21,9 +23,10 @@ async function main() {
     await adapter.insertBulk(JOBS);
     const src = path.join(__dirname, '..', 'libs', 'job-queue', 'src', 'sql');
     const { claimAvailable, claimPairs } = require(path.join(src, 'claim-available.sql'));
+    const { claimOneLevel } = require(path.join(src, 'claim-one-level.sql'));
     const { completeMany } = require(path.join(src, 'complete-many.sql'));
     const tables = adapter.repository.tables;
-    const claim = claimAvailable(tables).text;
+    const claim = (CLAIM === 'walk' ? claimAvailable : claimOneLevel)(tables).text;
     const complete = completeMany(tables).text;
     await client.connect();
     await client.query('VACUUM ANALYZE');
@@ -44,7 +47,7 @@ async function main() {
       done += rows.length;
     }
     const per = (t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +(v / JOBS).toFixed(2)]));
-    console.log(`per job, ${JOBS} jobs in claims of ${BATCH}:`);
+    console.log(`per job, ${JOBS} jobs in claims of ${BATCH} (${CLAIM}):`);
     console.log('claim    ', JSON.stringify(per(total.claim)));
     console.log('complete ', JSON.stringify(per(total.complete)));
   } finally {
