@@ -5,33 +5,21 @@
 // `instances` scenario count the whole server's WAL; these count only these statements (not the commit records).
 // The claim is the one a worker of one job type runs, the one-level claim; `CLAIM=walk` measures the walk instead.
 //   node bench/explain-drain.js            (JOBS=20000 BATCH=250 CLAIM=one-level by default)
-const path = require('node:path');
-const { Client } = require('pg');
-const db = require('./db');
-const ours = require('./systems/ours');
+const { withOursJobs } = require('./ours-jobs');
 
 const JOBS = Number(process.env.JOBS || 20_000);
 const BATCH = Number(process.env.BATCH || 250);
 const CLAIM = process.env.CLAIM || 'one-level';
 
 async function main() {
-  const { name, url } = await db.createDatabase('ours');
-  const adapter = ours[0].create();
-  const client = new Client({ connectionString: url });
-  try {
-    await adapter.setup(url);
-    await adapter.insertBulk(JOBS);
-    const src = path.join(__dirname, '..', 'libs', 'job-queue', 'src', 'sql');
-    const { claimAvailable, claimPairs } = require(path.join(src, 'claim-available.sql'));
-    const { claimOneLevel } = require(path.join(src, 'claim-one-level.sql'));
-    const { completeMany } = require(path.join(src, 'complete-many.sql'));
-    const tables = adapter.repository.tables;
-    const claim = (CLAIM === 'walk' ? claimAvailable : claimOneLevel)(tables).text;
-    const complete = completeMany(tables).text;
-    await client.connect();
-    await client.query('VACUUM ANALYZE');
+  await withOursJobs(JOBS, async ({ client, tables, sql, pair: [queues, types] }) => {
+    const claims = {
+      walk: sql('claim-available.sql').claimAvailable,
+      'one-level': sql('claim-one-level.sql').claimOneLevel,
+    };
+    const claim = claims[CLAIM](tables).text;
+    const complete = sql('complete-many.sql').completeMany(tables).text;
     const total = { claim: zero(), complete: zero() };
-    const [queues, types] = claimPairs(['default'], ['bench_noop']);
     let done = 0;
     while (done < JOBS) {
       await client.query('BEGIN');
@@ -50,11 +38,7 @@ async function main() {
     console.log(`per job, ${JOBS} jobs in claims of ${BATCH} (${CLAIM}):`);
     console.log('claim    ', JSON.stringify(per(total.claim)));
     console.log('complete ', JSON.stringify(per(total.complete)));
-  } finally {
-    await client.end().catch(() => undefined);
-    await adapter.teardown();
-    await db.dropDatabase(name);
-  }
+  });
 }
 
 const zero = () => ({ walBytes: 0, walRecords: 0, walFpi: 0, sharedHit: 0, sharedRead: 0, sharedDirtied: 0, ms: 0 });

@@ -360,10 +360,9 @@ export class JobRepository {
       cursor?.priority ?? null,
       cursor?.runAtMs ?? null,
     ];
-    if (this.retention.keepFinished) values.push(this.results(leases));
-    const oneLevel = this.claimRoute.oneLevel(pairQueues, pairTypes, limit);
     const keep = this.retention.keepFinished;
-    const statement = oneLevel
+    if (keep) values.push(this.results(leases));
+    const statement = this.claimRoute.oneLevel(pairQueues, pairTypes, limit)
       ? keep
         ? completeAndClaimOneLevelRetained
         : completeAndClaimOneLevel

@@ -12,8 +12,9 @@ export const ONE_LEVEL_MAX_CLAIM = 1_000;
 
 /**
  * The claim of one served (queue, type) pair whose pending rows all have one priority: the common case (a worker
- * of one job type, jobs enqueued at the default priority) in a statement a third smaller in time than the walk of
- * `claim-available.sql.ts`, which serves every case. Its parameters are the walk's ($1 and $2 hold one pair).
+ * of one job type, jobs enqueued at the default priority) in a statement that takes a quarter less time than the
+ * walk of `claim-available.sql.ts`, which serves every case (`FORMS=claim node bench/statement-forms.js`). Its
+ * parameters are the walk's ($1 and $2 hold one pair).
  *
  * The walk's cost is in its structure, not its reads: its plan has ~150 nodes, all initialised on every execution,
  * and a step per CLAIM_CHUNK rows that aggregates them and then locks each in a subquery of its own. Here the rows
@@ -24,8 +25,9 @@ export const ONE_LEVEL_MAX_CLAIM = 1_000;
  * Every bound of the walk holds:
  * - only the served pair is read, by equality on the index's leading columns;
  * - the level is the cursor's ($5) when there is one, else the pair's highest, found by one `LIMIT 1` probe; other
- *   levels are looked for by two probes bounded by it (`priority > level`, `priority < level`), which stop at the
- *   first entry of another level: neither reads the head of the level, where the entries of claimed rows lie;
+ *   levels are looked for by two probes bounded by it (`priority > level`, `priority < level`), each of which ends
+ *   at the first index entry outside its bound: neither walks the level's entries, among them those of claimed rows
+ *   that vacuum has not yet removed;
  * - from a cursor the range starts at its run-at ($6), and only row versions no transaction locked or updated are
  *   taken (`xmax` 0), as in the walk; without one, from the head of the level;
  * - future rows are never read, and the `LIMIT` stops the range, and the locks, at $3 rows;
