@@ -80,7 +80,9 @@ describe('claims that find rows by ctid, completions of rows that moved', () => 
         claimers.map(async ({ repository }, index) => {
           const mine: ClaimedJob[] = [];
           for (;;) {
-            const batch = await repository.claimAvailable(['default'], ['ctid.race'], 9, `claimer-${index}`);
+            // Half the claimers serve one type (the one-level claim), half a second type too (the walk).
+            const types = index % 2 === 0 ? ['ctid.race'] : ['ctid.race', 'ctid.none'];
+            const batch = await repository.claimAvailable(['default'], types, 9, `claimer-${index}`);
             // A short claim can come from rows the mover took from under a walk: stop only when none is pending.
             if (batch.length === 0) {
               const [{ n }] = await query<{ n: number }>(
