@@ -10,12 +10,7 @@ import { copyJobLine, copyJobs } from './sql/copy-jobs.sql';
 import type { DeadJobSummary } from './interfaces/job-row.interface';
 import type { ValidatedJob } from './producer/job-input.validator';
 import { claimAvailable, claimPairs } from './sql/claim-available.sql';
-import {
-  completeAndClaim,
-  completeAndClaimOneLevel,
-  completeAndClaimOneLevelRetained,
-  completeAndClaimRetained,
-} from './sql/complete-and-claim.sql';
+import { completeAndClaimFor } from './sql/complete-and-claim.sql';
 import { claimOneLevel } from './sql/claim-one-level.sql';
 import { ClaimRoute } from './sql/claim-route';
 import { claimLimited } from './sql/claim-limited.sql';
@@ -362,13 +357,7 @@ export class JobRepository {
     ];
     const keep = this.retention.keepFinished;
     if (keep) values.push(this.results(leases));
-    const statement = this.claimRoute.oneLevel(pairQueues, pairTypes, limit)
-      ? keep
-        ? completeAndClaimOneLevelRetained
-        : completeAndClaimOneLevel
-      : keep
-        ? completeAndClaimRetained
-        : completeAndClaim;
+    const statement = completeAndClaimFor(this.claimRoute.oneLevel(pairQueues, pairTypes, limit), keep);
     const rows = await this.rows<ClaimedJob & { done: boolean | null }>(statement, values);
     const jobs: ClaimedJob[] = [];
     const completed = new Set<string>();

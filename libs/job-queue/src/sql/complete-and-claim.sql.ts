@@ -43,3 +43,13 @@ export const completeAndClaimOneLevel = statement('complete-and-claim-one-level'
 export const completeAndClaimOneLevelRetained = statement('complete-and-claim-one-level-retained', (t) =>
   completeAndClaimText(t, 'one-level', true),
 );
+
+/** The completion-and-claim statement for a claim that takes the one-level form or the walk, with retention or not. */
+export const completeAndClaimFor = (oneLevel: boolean, retained: boolean) =>
+  oneLevel
+    ? retained
+      ? completeAndClaimOneLevelRetained
+      : completeAndClaimOneLevel
+    : retained
+      ? completeAndClaimRetained
+      : completeAndClaim;
