@@ -23,7 +23,7 @@ export { WorkerRegistry, UNSERVED_LIMITS } from './maintenance/worker.registry';
 export { findUnserved } from './sql/find-unserved.sql';
 export { queueTables } from './sql/identifier';
 export { TableVacuumer } from './maintenance/table.vacuumer';
-export { IndexRebuilder, REBUILD_MAX_HORIZON_AGE_MS } from './maintenance/index.rebuilder';
+export { BLOAT_EVENT_FACTOR, IndexRebuilder, REBUILD_MAX_HORIZON_AGE_MS } from './maintenance/index.rebuilder';
 export { QueueDepthSampler } from './maintenance/queue-depth.sampler';
 export { CLAIM_CHUNK, claimAvailable, claimPairs } from './sql/claim-available.sql';
 export { claimOneLevel, ONE_LEVEL_MAX_CLAIM } from './sql/claim-one-level.sql';
