@@ -105,7 +105,7 @@ describe('planSlots', () => {
       graceMs: 1_000,
       catchUp: { policy: 'skip' },
     });
-    expect(plan).toEqual({ fire: [base + 1_000], missed: 0, newLast: base + 1_000 });
+    expect(plan).toEqual({ fire: [base + 1_000], missed: 0, late: 0, newLast: base + 1_000 });
   });
 
   it('nothing due yet: nothing fired, last_slot stays', () => {
@@ -117,7 +117,7 @@ describe('planSlots', () => {
       graceMs: 1_000,
       catchUp: { policy: 'latest' },
     });
-    expect(plan).toEqual({ fire: [], missed: 0, newLast: null });
+    expect(plan).toEqual({ fire: [], missed: 0, late: 0, newLast: null });
   });
 
   const outage = (catchUp: Parameters<typeof planSlots>[0]['catchUp']) =>
@@ -125,13 +125,14 @@ describe('planSlots', () => {
 
   it('after an outage, skip fires only the slots within the grace', () => {
     // slots base+1s … base+10s; missed: those before now - grace (base+9.2s): 1…9 s
-    expect(outage({ policy: 'skip' })).toEqual({ fire: [base + 10_000], missed: 9, newLast: base + 10_000 });
+    expect(outage({ policy: 'skip' })).toEqual({ fire: [base + 10_000], missed: 9, late: 0, newLast: base + 10_000 });
   });
 
   it('after an outage, latest fires the latest missed slot once', () => {
     expect(outage({ policy: 'latest' })).toEqual({
       fire: [base + 9_000, base + 10_000],
       missed: 8,
+      late: 1,
       newLast: base + 10_000,
     });
   });
@@ -140,6 +141,7 @@ describe('planSlots', () => {
     expect(outage({ policy: 'backfill', limit: 3 })).toEqual({
       fire: [base + 7_000, base + 8_000, base + 9_000, base + 10_000],
       missed: 6,
+      late: 3,
       newLast: base + 10_000,
     });
   });

@@ -33,6 +33,8 @@ export interface SlotPlan {
   fire: number[];
   /** Slots passed without a job because they were missed (the catch-up policy left them out). */
   missed: number;
+  /** Of `fire`, how many (the first ones) are missed slots the catch-up policy still fires, late. */
+  late: number;
   /** The slot `last_slot` moves to: the last slot considered; null when nothing is due yet. */
   newLast: number | null;
 }
@@ -82,7 +84,7 @@ export function planSlots(p: {
       }
     }
   }
-  return { fire: [...kept, ...onTime], missed: missed - kept.length, newLast };
+  return { fire: [...kept, ...onTime], missed: missed - kept.length, late: kept.length, newLast };
 }
 
 /** The last slot before `beforeMs`, found by stepping back from it in widening windows (never before `floor`). */

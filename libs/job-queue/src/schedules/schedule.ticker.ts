@@ -225,7 +225,9 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
       skipped: plan.fire.length - result.created,
       missed: plan.missed,
     });
-    if (plan.missed > 0) this.logger.warn(`Schedule ${row.name}: ${plan.missed} missed slots passed (catch-up)`);
+    if (plan.missed > 0 || plan.late > 0) {
+      this.logger.warn(`Schedule ${row.name}: missed slots: ${plan.missed} passed, ${plan.late} fired late (catch-up)`);
+    }
     entry.row = { ...row, last_slot_ms: plan.newLast };
     this.arm(entry);
   }
