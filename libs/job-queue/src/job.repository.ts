@@ -125,6 +125,21 @@ export interface LimitedClaim {
   held: string[];
 }
 
+/**
+ * `completeAndClaim` wrote its completions (`completed`: the ids whose lease held) and then failed to claim, with
+ * `cause`: the caller counts those jobs as completed, and handles `cause` as a failed claim.
+ */
+export class ClaimAfterCompletionsError extends Error {
+  constructor(
+    readonly completed: Set<string>,
+    cause: unknown,
+  ) {
+    super(`The claim after ${completed.size} completions failed: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
+  }
+}
+
 /** An attempt's identity: a statement about it counts only while the row still carries this token. */
 export interface Lease {
   id: string;
@@ -369,9 +384,14 @@ export class JobRepository {
       else severalLevels = true;
     }
     if (!severalLevels) return { jobs, completed };
-    // The one-level claim found several levels and claimed nothing; the completions committed with it.
+    // The one-level claim found several levels and claimed nothing; the completions committed with it, so a failure
+    // of the walk that claims instead must not make the caller take them for unwritten.
     this.claimRoute.severalLevels(pairQueues[0], pairTypes[0]);
-    return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed };
+    try {
+      return { jobs: await this.claimAvailable(queues, types, limit, instanceId, cursor), completed };
+    } catch (error) {
+      throw new ClaimAfterCompletionsError(completed, error);
+    }
   }
 
   /**

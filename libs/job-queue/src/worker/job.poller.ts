@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobRepository, type ClaimCursor } from '../job.repository';
+import { ClaimAfterCompletionsError, JobRepository, type ClaimCursor } from '../job.repository';
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
@@ -278,6 +278,10 @@ export class JobPoller {
       this.executor.completionsWritten(done, completed);
       return jobs;
     } catch (error) {
+      if (error instanceof ClaimAfterCompletionsError) {
+        this.executor.completionsWritten(done, error.completed);
+        throw error.cause;
+      }
       this.executor.completionsNotWritten(done);
       throw error;
     }
