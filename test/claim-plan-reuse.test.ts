@@ -90,7 +90,7 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
     await claimCycles(opened.repository, ['reuse.job', 'reuse.other']);
     for (const name of [
       'claim-one-level',
-      'complete-and-claim-one-level',
+      'complete-claim-one-level',
       'claim-available',
       'complete-and-claim',
       'complete-many',
@@ -107,7 +107,7 @@ describe('the statements of the claim cycle reuse their generic plan on a connec
     const retained = new JobRepository(opened.dataSource, 'job_queue', { keepFinished: true, maxResultBytes: 1000 });
     await claimCycles(retained);
     await claimCycles(retained, ['reuse.job', 'reuse.other']);
-    for (const name of ['complete-and-claim-one-level-retained', 'complete-and-claim-retained']) {
+    for (const name of ['complete-claim-one-level-retained', 'complete-and-claim-retained']) {
       const plans = await plansOf(retained, name);
       if (plans) expect({ name, ...plans }).toEqual({ name, custom: 5, generic: EXECUTIONS - 5 });
       else await expectServerWithoutPlanCounts();

@@ -1,4 +1,5 @@
 import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { queueTables } from '../sql/identifier';
 import { limitLockKey, limitsOf } from './job-limits';
 
 describe('limitsOf', () => {
@@ -50,5 +51,14 @@ describe('limitLockKey', () => {
     expect(limitLockKey('job_queue', 'demo.tenant')).toBe(key);
     expect(limitLockKey('other', 'demo.tenant')).not.toBe(key);
     expect(limitLockKey('job_queue', 'demo.limited')).not.toBe(key);
+  });
+
+  it('is the same in every release: instances of two releases in one rolling deploy take the same lock', () => {
+    // Fixed values: a change to either would split the lock between releases. The schema enters as its statement
+    // key, kept whole up to 24 characters.
+    const key = (schema: string) => limitLockKey(queueTables(schema).statementKey, 'demo.tenant');
+    expect(key('job_queue')).toBe(limitLockKey('job_queue', 'demo.tenant'));
+    expect(key('a'.repeat(24))).toBe('7871440993382683156');
+    expect(key('a'.repeat(25))).toBe('4912293785505702097');
   });
 });

@@ -37,10 +37,10 @@ export const completeAndClaim = statement('complete-and-claim', (t) => completeA
 export const completeAndClaimRetained = statement('complete-and-claim-retained', (t) =>
   completeAndClaimText(t, 'walk', true),
 );
-export const completeAndClaimOneLevel = statement('complete-and-claim-one-level', (t) =>
+export const completeAndClaimOneLevel = statement('complete-claim-one-level', (t) =>
   completeAndClaimText(t, 'one-level', false),
 );
-export const completeAndClaimOneLevelRetained = statement('complete-and-claim-one-level-retained', (t) =>
+export const completeAndClaimOneLevelRetained = statement('complete-claim-one-level-retained', (t) =>
   completeAndClaimText(t, 'one-level', true),
 );
 

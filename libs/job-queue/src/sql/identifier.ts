@@ -32,9 +32,12 @@ export interface QueueTables {
 }
 
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes; our identifiers are ASCII, so in characters too. */
-const MAX_IDENTIFIER_LENGTH = 63;
-/** Longer schema names are replaced by a digest in statement names (see `statementKey`). */
-const MAX_SCHEMA_IN_STATEMENT_NAME = 24;
+export const MAX_IDENTIFIER_LENGTH = 63;
+/**
+ * Longer schema names are replaced by a digest in statement names (see `statementKey`). Fixed: the limits' advisory
+ * lock keys derive from `statementKey`, and instances of two releases must take the same lock.
+ */
+export const MAX_SCHEMA_IN_STATEMENT_NAME = 24;
 
 export function queueTables(schema: string): QueueTables {
   if (!isSafeIdentifier(schema)) {
