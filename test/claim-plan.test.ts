@@ -55,8 +55,10 @@ describe('the claim plan cannot flip, whatever the statistics say', () => {
         claimed: 10,
         readers: [],
       });
-      const scans = plan.nodes.filter((n) => n['Node Type'] === 'Index Scan');
-      expect(scans.map((n) => [n['Index Name'], n['Actual Rows']])).toEqual([['jobs_available_idx', 10]]);
+      // Besides the range, the level probes (`LIMIT 1` each, index-only scans or index scans as the planner likes).
+      const scans = plan.nodes.filter((n) => ['Index Scan', 'Index Only Scan'].includes(n['Node Type']));
+      expect(new Set(scans.map((n) => n['Index Name']))).toEqual(new Set(['jobs_available_idx']));
+      expect(scans.filter((n) => (n['Actual Rows'] as number) > 1).map((n) => n['Actual Rows'])).toEqual([10]);
       expect(plan.nodes.some((n) => n['Index Name'] === 'jobs_pkey')).toBe(false);
       expect(plan.buffers).toBeLessThan(FEW_BUFFERS);
     }
