@@ -190,16 +190,16 @@ RETURNING j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_a
           j.snooze_count, j.trace_context`;
 
 /**
- * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
- * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
- */
-/**
  * Typed nulls for the columns of a claimed row after its id, in the order of the claim's RETURNING above: what a
  * row of the same result that is not a claimed job (a completed id) carries. Change both together.
  */
 export const CLAIMED_COLUMNS_AFTER_ID_NULLS = `NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int,
        NULL::uuid, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int, NULL::jsonb`;
 
+/**
+ * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
+ * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
+ */
 export const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /** The (queue, type) pairs a claim serves, as the two parallel arrays the statements take as $1 and $2. */
