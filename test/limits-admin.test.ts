@@ -70,8 +70,12 @@ describe('limits in the admin service', () => {
     });
     expect(await admin.listLimits()).toHaveLength(1);
     // The two jobs of key A behind its running one wait on the limit: the sampled gauge counts them.
-    await app.get(QueueDepthSampler).runOnce();
-    expect(await metricSample(METRIC.limitWaiting, { type: 'admin.tenant' })).toBe(2);
+    // Sampled again until it shows them: `runOnce` may return a sample already under way, begun before the claims.
+    const sampler = app.get(QueueDepthSampler);
+    await waitFor('the waiting jobs sampled', async () => {
+      await sampler.runOnce();
+      return (await metricSample(METRIC.limitWaiting, { type: 'admin.tenant' })) === 2;
+    });
   });
 
   it('refuses a handler with a bad limit at start, naming the handler and the option', async () => {

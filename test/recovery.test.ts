@@ -87,6 +87,11 @@ describe('recovery of expired leases', () => {
       (t) => t.old_status === 'processing' && t.status === 'pending',
     );
     expect(retry.delay_ms).toBe(1 * RETRY_DELAY_MS);
+    // Counted once the rescuer's statement has returned, a moment after its rows show.
+    await waitFor(
+      'the recovery counted',
+      async () => (await counterValue(JOB_QUEUE_METRICS.recovered, labels)) > recoveredBefore,
+    );
     expect(await counterValue(JOB_QUEUE_METRICS.recovered, labels)).toBe(recoveredBefore + 1);
 
     // The rescuer has run since; a lease that has not expired is untouched.

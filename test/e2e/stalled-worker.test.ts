@@ -72,7 +72,14 @@ describe('e2e: a stalled worker (SIGSTOP past its lease)', () => {
           10_000,
           100,
         );
-        await waitFor('queue drained', async () => (await totals(run.db.url)).live === 0, 20_000, 100);
+        // Drained, and counted: an instance counts a completion once its statement has returned, after the rows went.
+        await waitFor(
+          'queue drained, its completions counted',
+          async () =>
+            (await totals(run.db.url)).live === 0 && (await other.metric(COMPLETED, { type: 'demo.sleep' })) >= 5,
+          20_000,
+          100,
+        );
 
         const staleLost = await stale.metric(LEASE_LOST, { type: 'demo.sleep' });
         const staleCompleted = await stale.metric(COMPLETED, { type: 'demo.sleep' });
