@@ -99,7 +99,9 @@ describe('claim limits: batch size, types, queues, instance and handler concurre
       ...Array.from({ length: 16 }, () => ({ type: 'limit.wide', payload: {} })),
       ...Array.from({ length: 10 }, () => ({ type: 'limit.narrow', payload: {} })),
     ];
-    // The database's view, sampled while the jobs run: never more rows held by this instance than its slots.
+    // The database's view, sampled while the jobs run. A slot frees when its handler settles, and the next claim may
+    // commit before that attempt's completion is written (on another connection): rows held reach at most twice
+    // the slots (`JobExecutor.claimable`), and twice a type's own concurrency. The handlers never exceed them.
     let maxProcessing = 0;
     let sampling = true;
     const sampler = (async () => {
@@ -110,7 +112,7 @@ describe('claim limits: batch size, types, queues, instance and handler concurre
            FROM job_queue.jobs WHERE status = 'processing' AND locked_by = 'limits-app'`,
         );
         maxProcessing = Math.max(maxProcessing, row.all);
-        expect(row.narrow).toBeLessThanOrEqual(NARROW_CONCURRENCY);
+        expect(row.narrow).toBeLessThanOrEqual(2 * NARROW_CONCURRENCY);
       }
     })();
     const { ids } = await producer.enqueueMany(jobs);
@@ -123,6 +125,6 @@ describe('claim limits: batch size, types, queues, instance and handler concurre
     expect(running.maxAll).toBe(INSTANCE_CONCURRENCY);
     expect(running.maxByType.get('limit.narrow')).toBe(NARROW_CONCURRENCY);
     expect(running.maxByType.get('limit.wide')).toBeLessThanOrEqual(INSTANCE_CONCURRENCY);
-    expect(maxProcessing).toBeLessThanOrEqual(INSTANCE_CONCURRENCY);
+    expect(maxProcessing).toBeLessThanOrEqual(2 * INSTANCE_CONCURRENCY);
   });
 });
