@@ -32,6 +32,7 @@ describe('claim under contention: 8 claimers on 8 connections over 2,000 jobs', 
     expect(inserted).toHaveLength(JOBS);
 
     const oversized: number[] = [];
+    const batches: ClaimedJob[][] = [];
     const results = await Promise.all(
       claimers.map(async ({ repository }, index) => {
         const mine: ClaimedJob[] = [];
@@ -39,6 +40,7 @@ describe('claim under contention: 8 claimers on 8 connections over 2,000 jobs', 
           const batch = await repository.claimAvailable(['default'], ['race.job'], BATCH, `claimer-${index}`);
           if (batch.length > BATCH) oversized.push(batch.length);
           if (batch.length === 0) return mine;
+          batches.push(batch);
           mine.push(...batch);
         }
       }),
@@ -51,7 +53,9 @@ describe('claim under contention: 8 claimers on 8 connections over 2,000 jobs', 
     expect(ids).toHaveLength(JOBS);
     expect(new Set(ids).size).toBe(JOBS);
     expect(new Set(ids)).toEqual(new Set(inserted.map((r) => r.id)));
-    expect(new Set(all.map((j) => j.lock_token)).size).toBe(JOBS);
+    // One token a claim: the jobs of a claim share it, and no two claims drew the same.
+    expect(batches.filter((b) => new Set(b.map((j) => j.lock_token)).size !== 1)).toEqual([]);
+    expect(new Set(batches.map((b) => b[0].lock_token)).size).toBe(batches.length);
     // The race was real: work was split between claimers.
     expect(results.filter((r) => r.length > 0).length).toBeGreaterThan(1);
 

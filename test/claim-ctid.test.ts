@@ -174,11 +174,14 @@ describe('claims that find rows by ctid, completions of rows that moved', () => 
     }
   });
 
-  it('a lease with another job’s id and its own token completes nothing; each lease completes its own job', async () => {
+  it('a lease with another job’s id and its own claim’s token completes nothing; each lease completes its own job', async () => {
     for (const repository of [worker.repository, retained]) {
       const ids = await insertJobs('ctid.swapped', 2);
-      const [mine, other] = await repository.claimAvailable(['default'], ['ctid.swapped'], 2, 'worker-a');
+      // Two claims: the jobs of one claim share its token, so only a token of another claim is another lease.
+      const [mine] = await repository.claimAvailable(['default'], ['ctid.swapped'], 1, 'worker-a');
+      const [other] = await repository.claimAvailable(['default'], ['ctid.swapped'], 1, 'worker-a');
       expect([mine.id, other.id].sort()).toEqual([...ids].sort());
+      expect(other.lock_token).not.toBe(mine.lock_token);
       const otherBefore = await jobRow(db.url, other.id);
       expect(await repository.completeMany([{ id: other.id, token: mine.lock_token }])).toEqual(new Set());
       expect(await jobRow(db.url, other.id)).toEqual(otherBefore);

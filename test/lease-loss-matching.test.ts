@@ -8,7 +8,7 @@ import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
 import { deadRow, gate, jobRow } from './support/queue-probes';
 
-const attempts: Array<{ attempt: number; signal: AbortSignal }> = [];
+const attempts: Array<{ id: string; attempt: number; signal: AbortSignal }> = [];
 let finish = gate();
 
 @Injectable()
@@ -16,7 +16,7 @@ class Handlers {
   /** Runs until the test opens the gate; honours its signal, so an abort shows. */
   @JobHandler('lease.gated', { maxAttempts: 5 })
   async gated(_: unknown, ctx: JobContext) {
-    attempts.push({ attempt: ctx.attempt, signal: ctx.signal });
+    attempts.push({ id: ctx.id, attempt: ctx.attempt, signal: ctx.signal });
     await new Promise<void>((resolve, reject) => {
       void finish.promise.then(resolve);
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
@@ -50,8 +50,43 @@ describe('a lease loss is matched by (id, token): it never aborts a newer attemp
     await db?.drop();
   });
 
+  it('jobs one claim took share its token: a lease lost by one of them aborts only that one', async () => {
+    finish = gate();
+    attempts.length = 0;
+    // One transaction: both rows become visible at once, so the claim that takes one takes both (two free slots).
+    const {
+      ids: [a, b],
+    } = await app.get(JobProducer).enqueueMany([
+      { type: 'lease.gated', payload: {} },
+      { type: 'lease.gated', payload: {} },
+    ]);
+    await waitFor('both attempts running', () => attempts.length === 2);
+    const tokens = await query<{ lock_token: string }>(
+      db.url,
+      `SELECT lock_token FROM job_queue.jobs WHERE id = ANY ($1)`,
+      [[a, b]],
+    );
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0].lock_token).toBe(tokens[1].lock_token);
+
+    // Another instance took job a over: its row carries a new token. The heartbeat finds a's lease lost, not b's.
+    await query(db.url, `UPDATE job_queue.jobs SET lock_token = gen_random_uuid(), locked_at = now() WHERE id = $1`, [
+      a,
+    ]);
+    await app.get(JobHeartbeat).runOnce();
+    const signalOf = (id: string) => attempts.find((t) => t.id === id)!.signal;
+    expect([signalOf(a).aborted, signalOf(b).aborted]).toEqual([true, false]);
+
+    finish.open();
+    await waitFor('b completed', async () => !(await jobRow(db.url, b)));
+    // a's lost attempt wrote nothing: its row is the taker's.
+    expect(await jobRow(db.url, a)).toMatchObject({ status: 'processing', attempt_count: 1 });
+    await query(db.url, `DELETE FROM job_queue.jobs WHERE id = $1`, [a]);
+  }, 30_000);
+
   it('a heartbeat that read the old lease before the job was claimed again aborts only the old attempt', async () => {
     finish = gate();
+    attempts.length = 0;
     const { id } = await app.get(JobProducer).enqueue('lease.gated', {});
     await waitFor('attempt 1 running', () => attempts.length === 1);
 

@@ -49,7 +49,7 @@ const CANCEL_GRACE_MS = 1_000;
 export class JobExecutor {
   private readonly logger = new Logger('JobQueue');
   /**
-   * Every attempt from claim until its end is written (or given up at shutdown), by lock token: a job recovered
+   * Every attempt from claim until its end is written (or given up at shutdown), by `attemptKey`: a job recovered
    * elsewhere and claimed here again is a second attempt, while the first may not have settled yet.
    */
   private readonly inFlight = new Map<string, JobExecution>();
@@ -177,13 +177,13 @@ export class JobExecutor {
 
   /**
    * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
-   * still in the local queue is dropped without running. Matched by token, never by id alone: a newer attempt of
+   * still in the local queue is dropped without running. Matched by id and token, never by id alone: a newer attempt of
    * the same job, claimed since the heartbeat read its leases, holds its own lease.
    */
   leasesLost(leases: Iterable<Lease>): void {
     for (const { id, token } of leases) {
-      const execution = this.inFlight.get(token);
-      if (execution && execution.job.id === id) this.loseLease(execution, 'heartbeat');
+      const execution = this.inFlight.get(attemptKey(id, token));
+      if (execution) this.loseLease(execution, 'heartbeat');
     }
   }
 
@@ -241,7 +241,7 @@ export class JobExecutor {
     const earlier = this.latest.get(job.id);
     if (earlier) this.loseLease(earlier, 'new claim');
     this.latest.set(job.id, execution);
-    this.inFlight.set(job.lock_token, execution);
+    this.inFlight.set(attemptKey(job.id, job.lock_token), execution);
     this.inFlightChanged();
     this.queued.push(execution);
     increment(this.queuedByType, job.type, 1);
@@ -638,11 +638,12 @@ export class JobExecutor {
   /** Records the attempt's outcome once its end is written, and forgets it. */
   private finish(execution: JobExecution, outcome: AttemptOutcome): void {
     const { job } = execution;
-    if (this.inFlight.get(job.lock_token) !== execution) return;
+    const key = attemptKey(job.id, job.lock_token);
+    if (this.inFlight.get(key) !== execution) return;
     this.settle(execution);
     // Whatever the end, no progress timer outlives the attempt (a waiting value was written before a failure's end).
     void execution.progress?.close(false);
-    this.inFlight.delete(job.lock_token);
+    this.inFlight.delete(key);
     if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.inFlightChanged();
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
@@ -688,4 +689,12 @@ export class JobExecutor {
 
 function increment(counts: Map<string, number>, key: string, by: number): void {
   counts.set(key, (counts.get(key) ?? 0) + by);
+}
+
+/**
+ * An attempt's identity: its job and its claim's token. A token alone is not one: a claim draws one token for every
+ * row it takes (`claimUpdate`).
+ */
+function attemptKey(id: string, token: string): string {
+  return `${token}/${id}`;
 }
