@@ -10,7 +10,7 @@ import {
   type JobContext,
   type JobQueueModuleOptions,
 } from '@app/job-queue';
-import { JobHeartbeat, JobExecutor } from '@app/job-queue/internal';
+import { JobHeartbeat, JobExecutor, JobRepository } from '@app/job-queue/internal';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
@@ -126,6 +126,17 @@ class RenewHandlers {
     } finally {
       counter.leave(ctx);
     }
+  }
+}
+
+/** Handler starts of `pf.instant`, whose handler never waits: it settles in a microtask. */
+let instantStarts = 0;
+
+@Injectable()
+class InstantHandlers {
+  @JobHandler('pf.instant')
+  async instant() {
+    instantStarts += 1;
   }
 }
 
@@ -251,6 +262,38 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     expect(counter.starts.every((s) => s.attempt === 1)).toBe(true);
     expect(new Set(counter.finished)).toEqual(new Set(ids));
     expect(counter.finished).toHaveLength(JOBS);
+  });
+
+  it('handlers that never wait: the next claim leaves while claimed jobs are still queued here', async () => {
+    // A settled handler starts the next queued job in a microtask; a turn of the event loop that ran the whole
+    // local queue would send the claim wanted at half of it only once the queue is empty, and the worker would
+    // alternate with the database instead of overlapping it.
+    const C = 4;
+    const P = 400;
+    const JOBS = 4_000;
+    instantStarts = 0;
+    const app = await start({ concurrency: C, prefetch: P, instanceId: 'pf-instant' }, [InstantHandlers]);
+    const repository = app.get(JobRepository);
+    const claimAndComplete = repository.completeAndClaim.bind(repository);
+    // Per claim sent while the backlog was being claimed (after the first that found jobs, before the last): how
+    // many jobs this instance held claimed but not started.
+    const queuedAtClaim: number[] = [];
+    let claimed = 0;
+    jest.spyOn(repository, 'completeAndClaim').mockImplementation(async (...args) => {
+      if (claimed > 0 && claimed < JOBS) queuedAtClaim.push(claimed - instantStarts);
+      const result = await claimAndComplete(...args);
+      claimed += result.jobs.length;
+      return result;
+    });
+
+    await app.get(JobProducer).enqueueMany(Array.from({ length: JOBS }, () => ({ type: 'pf.instant', payload: {} })));
+    await waitFor('all jobs done', async () => instantStarts === JOBS && (await countJobs(db.url)) === 0);
+
+    expect(instantStarts).toBe(JOBS);
+    expect(queuedAtClaim.length).toBeGreaterThanOrEqual(JOBS / (C + P));
+    // A quarter of the queue starts per turn at most, so the claim wanted at half of it leaves with jobs still
+    // queued. With the whole queue in one turn, every one of these claims left with none.
+    expect(queuedAtClaim.filter((queued) => queued > 0).length).toBeGreaterThanOrEqual(queuedAtClaim.length * 0.75);
   });
 
   it('renews the leases of queued jobs: a job queued for over two leases runs once, on attempt 1, never recovered', async () => {

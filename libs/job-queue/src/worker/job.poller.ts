@@ -336,7 +336,7 @@ export class JobPoller {
       this.saturated = full;
       this.limitHeld = held;
     }
-    return (full || cursorShort) && this.executor.claimable() > 0;
+    return (full || cursorShort) && this.executor.wantsClaim();
   }
 
   /**
