@@ -80,9 +80,9 @@ export class JobExecutor {
    * settle in microtasks, and each settle starts the next queued job: without a limit the whole local queue runs
    * in one turn, during which no I/O is read or sent. The claim wanted at half the queue then leaves only once the
    * queue is empty, and the worker alternates with the database instead of overlapping it (a drain of no-op jobs
-   * at prefetch 500: 32k jobs/s in one turn against 38–40k with 64–256 starts a turn, `bench/README.md`). A quarter
-   * of the local queue: the claim leaves while a quarter is still queued. Never fewer than 64, so that a worker
-   * without prefetch starts a full claim's jobs in one turn.
+   * at prefetch 500: 34k jobs/s in one turn against 38–40k with 64–256 starts a turn, `bench/drain-timeline.js`).
+   * A quarter of the local queue: the claim leaves while a quarter is still queued. Never fewer than 64, so that a
+   * worker without prefetch starts a full claim's jobs in one turn.
    */
   private readonly startsPerTurn: number;
   private startsThisTurn = 0;
