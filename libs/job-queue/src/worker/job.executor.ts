@@ -82,7 +82,7 @@ export class JobExecutor {
    * queue is empty, and the worker alternates with the database instead of overlapping it (a drain of no-op jobs
    * at prefetch 500: 34k jobs/s in one turn against 38–40k with 64–256 starts a turn, `bench/drain-timeline.js`).
    * A quarter of the local queue: the claim leaves while a quarter is still queued. Never fewer than 64, so that a
-   * worker without prefetch starts a full claim's jobs in one turn.
+   * small queue does not pay a turn for every few jobs.
    */
   private readonly startsPerTurn: number;
   private startsThisTurn = 0;
