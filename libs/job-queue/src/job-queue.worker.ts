@@ -60,15 +60,18 @@ export class JobQueueWorker implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     this.checkPoolSize();
+    const types = this.registry.types();
+    const working = this.options.concurrency > 0 && types.length > 0;
+    // The first claim goes first: it takes the pool's connection that start-up left idle (a new one costs a
+    // connection set-up), and meets no maintenance statement competing for the database's CPU.
+    if (working) this.poller.start();
     this.rescuer.start();
     this.sampler.start();
     this.vacuumer.start();
     this.pruner.start();
-    const types = this.registry.types();
-    if (this.options.concurrency > 0 && types.length > 0) {
+    if (working) {
       this.heartbeat.start();
       if (!this.options.pollOnly) this.listener.start();
-      this.poller.start();
       this.pollTask.start();
       this.logger.log(
         `Worker ${this.options.instanceId} started: concurrency ${this.options.concurrency}, queues ` +
