@@ -9,6 +9,18 @@
 const { performance } = require('node:perf_hooks');
 const db = require('./db');
 const ours = require('./systems/ours');
+const { cpuTicks, cpuPerJob } = require('./scenarios/process-cpu');
+const fs = require('node:fs');
+
+/** The machine's idle and total clock ticks so far (the first line of /proc/stat), or null off Linux. */
+function machineTicks() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
 
 const JOBS = Number(process.env.JOBS || 40_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY || 32);
@@ -74,17 +86,28 @@ function coveredMs(log, from, to) {
     let drained;
     const done = new Promise((resolve) => (drained = resolve));
     const cpu0 = process.cpuUsage();
+    const ticks0 = cpuTicks();
+    const machine0 = machineTicks();
     const t0 = performance.now();
     await adapter.startWorker({ concurrency: CONCURRENCY, onJob: () => ++handled === JOBS && drained() });
     await done;
     const t1 = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    const byGroup = cpuPerJob(ticks0, cpuTicks(), JOBS);
+    const machine1 = machineTicks();
     const wall = t1 - t0;
     console.log(
       `${VARIANT}, ${JOBS} jobs at concurrency ${CONCURRENCY}: ${Math.round(JOBS / (wall / 1000))} jobs/s, ` +
         `this process ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs CPU a job, ` +
         `a statement in flight ${Math.round((coveredMs(log, t0, t1) / wall) * 100)}% of the wall time`,
     );
+    if (byGroup.postgresCpuUsPerJob !== undefined && machine0 && machine1) {
+      const busy = 1 - (machine1.idle - machine0.idle) / (machine1.total - machine0.total);
+      console.log(
+        `  CPU a job: PostgreSQL ${byGroup.postgresCpuUsPerJob.toFixed(1)} µs, Node ${byGroup.nodeCpuUsPerJob.toFixed(1)} µs; ` +
+          `the machine's CPUs ${Math.round(busy * 100)}% busy`,
+      );
+    }
     for (const kind of TIMED) {
       const of = log.filter((s) => s.kind === kind);
       if (of.length === 0) continue;
