@@ -205,8 +205,8 @@ export const CLAIMED_COLUMNS_AFTER_ID_NULLS = `NULL::text, NULL::text, NULL::jso
 /**
  * A timestamp as milliseconds since the epoch, a float8: the driver parses a number per row with parseFloat,
  * where a timestamptz costs a regular expression and a Date (a measurable share of a worker's CPU per job).
- * `date_part` computes in float8; `extract` computes in numeric since PostgreSQL 14, which costs a claim ~1 µs a
- * job for four columns (`bench/statement-forms.js`), for precision a millisecond count does not need.
+ * `date_part` computes in float8; `extract` computes in numeric since PostgreSQL 14, which cost a claim of 250
+ * ~1.5 µs a job for its four columns (docs/performance.md), for precision a millisecond count does not need.
  */
 export const epochMs = (column: string) => `(date_part('epoch', ${column}) * 1000)`;
 

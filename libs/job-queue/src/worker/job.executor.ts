@@ -190,8 +190,8 @@ export class JobExecutor {
 
   /**
    * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
-   * still in the local queue is dropped without running. Matched by id and token, never by id alone: a newer attempt of
-   * the same job, claimed since the heartbeat read its leases, holds its own lease.
+   * still in the local queue is dropped without running. Matched by id and token, never by id alone: a newer
+   * attempt of the same job, claimed since the heartbeat read its leases, holds its own lease.
    */
   leasesLost(leases: Iterable<Lease>): void {
     for (const { id, token } of leases) {
