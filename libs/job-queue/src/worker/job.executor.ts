@@ -604,10 +604,8 @@ export class JobExecutor {
   private startQueued(): void {
     if (this.closing) return;
     for (let i = 0; i < this.queued.length && this.running < this.options.concurrency;) {
-      if (this.startsThisTurn >= this.startsPerTurn) {
-        this.resumeNextTurn();
-        return;
-      }
+      // The turn's end, scheduled at its first start, starts the rest.
+      if (this.startsThisTurn >= this.startsPerTurn) return;
       const execution = this.queued[i];
       const limit = execution.handler.options.concurrency;
       if (limit !== undefined && (this.runningByType.get(execution.job.type) ?? 0) >= limit) {
