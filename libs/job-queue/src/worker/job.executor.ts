@@ -49,14 +49,23 @@ const CANCEL_GRACE_MS = 1_000;
 export class JobExecutor {
   private readonly logger = new Logger('JobQueue');
   /**
-   * Every attempt from claim until its end is written (or given up at shutdown), by `attemptKey`: a job recovered
-   * elsewhere and claimed here again is a second attempt, while the first may not have settled yet.
+   * Every attempt from claim until its end is written (or given up at shutdown). A job recovered elsewhere and
+   * claimed here again is a second attempt, while the first may not have settled yet: attempts are tracked as
+   * themselves, not by job id. (Not by a key of id and token either: building and hashing that string twice per job
+   * cost more than the rest of the bookkeeping.)
    */
-  private readonly inFlight = new Map<string, JobExecution>();
-  /** The newest attempt of each job id in flight. */
+  private readonly inFlight = new Set<JobExecution>();
+  /**
+   * The newest attempt of each job id in flight. An older attempt of the same job lost its lease when the newer was
+   * claimed (`accept`), so the newest is the only one a lease, a cancel or a loss can still concern.
+   */
   private readonly latest = new Map<string, JobExecution>();
   /** Attempts whose handler has not settled yet: what concurrency limits. */
   private running = 0;
+  /**
+   * Counts by type, keyed by the registered handler's `type`: one string for every job of a type, whose hash V8
+   * computes once, where each claimed row brings a string of its own.
+   */
   private readonly runningByType = new Map<string, number>();
   /** Claimed jobs waiting for a slot, oldest first. Only a claim with `prefetch` returns more than the free slots. */
   private readonly queued: JobExecution[] = [];
@@ -182,7 +191,7 @@ export class JobExecutor {
    */
   renewableLeases(): Lease[] {
     const leases: Lease[] = [];
-    for (const execution of this.inFlight.values()) {
+    for (const execution of this.inFlight) {
       if (!execution.released && execution.backend === null) leases.push(execution.lease);
     }
     return leases;
@@ -191,12 +200,13 @@ export class JobExecutor {
   /**
    * The heartbeat found these leases taken over: abort their handlers, whose results will be discarded; a job
    * still in the local queue is dropped without running. Matched by id and token, never by id alone: a newer
-   * attempt of the same job, claimed since the heartbeat read its leases, holds its own lease.
+   * attempt of the same job, claimed since the heartbeat read its leases, holds its own lease. (An older attempt
+   * than the newest lost its lease already, when the newest was claimed.)
    */
   leasesLost(leases: Iterable<Lease>): void {
     for (const { id, token } of leases) {
-      const execution = this.inFlight.get(attemptKey(id, token));
-      if (execution) this.loseLease(execution, 'heartbeat');
+      const execution = this.latest.get(id);
+      if (execution && execution.job.lock_token === token) this.loseLease(execution, 'heartbeat');
     }
   }
 
@@ -254,10 +264,10 @@ export class JobExecutor {
     const earlier = this.latest.get(job.id);
     if (earlier) this.loseLease(earlier, 'new claim');
     this.latest.set(job.id, execution);
-    this.inFlight.set(attemptKey(job.id, job.lock_token), execution);
+    this.inFlight.add(execution);
     this.inFlightChanged();
     this.queued.push(execution);
-    increment(this.queuedByType, job.type, 1);
+    increment(this.queuedByType, handler.type, 1);
     this.startQueued();
   }
 
@@ -608,12 +618,12 @@ export class JobExecutor {
       if (this.startsThisTurn >= this.startsPerTurn) return;
       const execution = this.queued[i];
       const limit = execution.handler.options.concurrency;
-      if (limit !== undefined && (this.runningByType.get(execution.job.type) ?? 0) >= limit) {
+      if (limit !== undefined && (this.runningByType.get(execution.handler.type) ?? 0) >= limit) {
         i += 1;
         continue;
       }
       this.queued.splice(i, 1);
-      increment(this.queuedByType, execution.job.type, -1);
+      increment(this.queuedByType, execution.handler.type, -1);
       if (this.startsThisTurn++ === 0) this.resumeNextTurn();
       this.begin(execution);
     }
@@ -634,7 +644,7 @@ export class JobExecutor {
     const { job } = execution;
     execution.startedAt = performance.now();
     this.running += 1;
-    increment(this.runningByType, job.type, 1);
+    increment(this.runningByType, execution.handler.type, 1);
     const waitSeconds = (job.claimed_at_ms - job.created_at_ms) / 1000 + execution.queuedSeconds();
     this.metrics.attemptStarted(job, waitSeconds);
     execution.trace = this.tracing.attemptStarted(job);
@@ -646,7 +656,7 @@ export class JobExecutor {
     const index = this.queued.indexOf(execution);
     if (index < 0) return false;
     this.queued.splice(index, 1);
-    increment(this.queuedByType, execution.job.type, -1);
+    increment(this.queuedByType, execution.handler.type, -1);
     return true;
   }
 
@@ -656,7 +666,7 @@ export class JobExecutor {
     execution.finishing = true;
     if (execution.started) {
       this.running -= 1;
-      increment(this.runningByType, execution.job.type, -1);
+      increment(this.runningByType, execution.handler.type, -1);
       this.startQueued();
     }
     this.slotListener();
@@ -665,12 +675,11 @@ export class JobExecutor {
   /** Records the attempt's outcome once its end is written, and forgets it. */
   private finish(execution: JobExecution, outcome: AttemptOutcome): void {
     const { job } = execution;
-    const key = attemptKey(job.id, job.lock_token);
-    if (this.inFlight.get(key) !== execution) return;
+    if (!this.inFlight.has(execution)) return;
     this.settle(execution);
     // Whatever the end, no progress timer outlives the attempt (a waiting value was written before a failure's end).
     void execution.progress?.close(false);
-    this.inFlight.delete(key);
+    this.inFlight.delete(execution);
     if (this.latest.get(job.id) === execution) this.latest.delete(job.id);
     this.inFlightChanged();
     // A job released or lost from the local queue never ran: it is no attempt to time or count.
@@ -716,12 +725,4 @@ export class JobExecutor {
 
 function increment(counts: Map<string, number>, key: string, by: number): void {
   counts.set(key, (counts.get(key) ?? 0) + by);
-}
-
-/**
- * An attempt's identity: its job and its claim's token. A token alone is not one: a claim draws one token for every
- * row it takes (`claimUpdate`).
- */
-function attemptKey(id: string, token: string): string {
-  return `${token}/${id}`;
 }
