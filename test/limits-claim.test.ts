@@ -189,4 +189,27 @@ describe('limited claim', () => {
     ]);
     expect(claim.jobs).toHaveLength(3);
   });
+
+  it('one call draws one lock token for every job it claims, and the next call a new one', async () => {
+    // Keyed and keyless jobs: the key walk and the keyless head claim in separate statements of the call.
+    await insert('lim.token', 'A', 2);
+    await insert('lim.token', 'B', 2);
+    await insert('lim.token', null, 2);
+    const lim = limits({ concurrencyPerKey: 1 });
+    const first = await claimers[0].repository.claimLimited([], ['default'], 'lim.token', lim, 4, 't');
+    expect(first.jobs).toHaveLength(4);
+    expect(new Set(first.jobs.map((j) => j.lock_token)).size).toBe(1);
+    const rows = await query<{ lock_token: string }>(
+      db.url,
+      `SELECT DISTINCT lock_token FROM job_queue.jobs WHERE type = 'lim.token' AND status = 'processing'`,
+    );
+    expect(rows.map((r) => r.lock_token)).toEqual([first.jobs[0].lock_token]);
+
+    const done = first.jobs.map((j) => ({ id: j.id, token: j.lock_token }));
+    const second = await claimers[0].repository.claimLimited(done, ['default'], 'lim.token', lim, 4, 't');
+    expect(second.completed.size).toBe(4);
+    expect(second.jobs).toHaveLength(2);
+    expect(new Set(second.jobs.map((j) => j.lock_token))).toEqual(new Set([second.jobs[0].lock_token]));
+    expect(second.jobs[0].lock_token).not.toBe(first.jobs[0].lock_token);
+  });
 });

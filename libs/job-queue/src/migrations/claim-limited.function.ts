@@ -31,7 +31,7 @@ import type { QueueTables } from '../sql/identifier';
  * (`r_done` true), and one summary row (`r_done` null): `r_wake_in_ms`, when a rate limit is what stopped the claim,
  * the wait until its window has room again; `r_held`, the limits that left due jobs waiting.
  */
-export const claimLimitedFunction = (t: QueueTables, version: ClaimLimitedVersion = 9) => `
+export const claimLimitedFunction = (t: QueueTables, version: ClaimLimitedVersion) => `
 CREATE OR REPLACE FUNCTION ${t.schema}.claim_limited(
   p_lock bigint, p_queues text[], p_type text, p_limit int, p_instance text, p_done_ids uuid[], p_done_tokens uuid[],
   p_global int, p_per_key int, p_rate_max int, p_rate_ms int, p_rate_per_key boolean, p_max_keys int)
@@ -58,7 +58,7 @@ DECLARE
   v_per_key boolean := p_per_key IS NOT NULL OR (p_rate_max IS NOT NULL AND p_rate_per_key);
   v_period interval := coalesce(p_rate_ms, 0) * interval '1 millisecond';
   v_starts timestamptz[];
-BEGIN
+${version >= 10 ? '  v_token uuid := gen_random_uuid();\n' : ''}BEGIN
   WITH d AS (
     DELETE FROM ${t.jobs} j USING unnest(p_done_ids, p_done_tokens) AS f(id, token)
     WHERE j.id = f.id AND j.lock_token = f.token
@@ -93,7 +93,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
         LIMIT v_room),
       u AS (
         UPDATE ${t.jobs} j SET status = 'processing', locked_at = v_now, locked_by = p_instance,
-          lock_token = gen_random_uuid(), attempt_count = j.attempt_count + 1, updated_at = v_now
+          lock_token = ${claimToken(version)}, attempt_count = j.attempt_count + 1, updated_at = v_now
         FROM c WHERE j.id = c.id
         RETURNING j.id)
       SELECT coalesce(array_agg(u.id), '{}') INTO v_ids FROM u;
@@ -140,7 +140,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
           ORDER BY j.priority DESC, j.next_retry_at, j.created_at, j.id
           LIMIT 1 FOR UPDATE SKIP LOCKED)
         UPDATE ${t.jobs} j SET status = 'processing', locked_at = v_now, locked_by = p_instance,
-          lock_token = gen_random_uuid(), attempt_count = j.attempt_count + 1, updated_at = v_now
+          lock_token = ${claimToken(version)}, attempt_count = j.attempt_count + 1, updated_at = v_now
         FROM c WHERE j.id = c.id
         RETURNING j.id INTO v_id;
       END IF;
@@ -179,7 +179,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
         SELECT j.id FROM ${t.jobs} j JOIN h ON j.id = h.id WHERE j.status = 'pending' FOR UPDATE OF j SKIP LOCKED),
       u AS (
         UPDATE ${t.jobs} j SET status = 'processing', locked_at = v_now, locked_by = p_instance,
-          lock_token = gen_random_uuid(), attempt_count = j.attempt_count + 1, updated_at = v_now
+          lock_token = ${claimToken(version)}, attempt_count = j.attempt_count + 1, updated_at = v_now
         FROM c WHERE j.id = c.id
         RETURNING j.id)
       SELECT v_ids || coalesce(array_agg(u.id), '{}') INTO v_ids FROM u;
@@ -220,9 +220,17 @@ $fn$`;
 
 /**
  * The function's versions: 7 as migration 7 created it; 9 (migration 9) skips everything after the completions
- * when no job of the type is due.
+ * when no job of the type is due; 10 (migration 10) draws one lock token per call.
  */
-export type ClaimLimitedVersion = 7 | 9;
+export type ClaimLimitedVersion = 7 | 9 | 10;
+
+/**
+ * The lock token of the rows a call claims. Before version 10, a `gen_random_uuid()` per row; from 10, one per call,
+ * drawn when the call starts (`v_token`), as the plain claim draws one per statement (`claimUpdate`): every
+ * statement that acts on an attempt matches id and token together, so a token must be new for each claim, not for
+ * each row, and a row claimed again is claimed by another call. A UUID per row cost ~2 µs a claimed job.
+ */
+const claimToken = (version: ClaimLimitedVersion) => (version >= 10 ? 'v_token' : 'gen_random_uuid()');
 
 /**
  * Version 9: nothing of the type is due in the served queues (one probe of `jobs_available_idx` per queue, which

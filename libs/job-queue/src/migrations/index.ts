@@ -8,6 +8,7 @@ import { snoozeProgress } from './0006-snooze-progress.migration';
 import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { traceContext } from './0008-trace-context.migration';
 import { claimLimitedNothingDue } from './0009-claim-limited-nothing-due.migration';
+import { claimLimitedToken } from './0010-claim-limited-token.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -24,6 +25,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   concurrencyLimits,
   traceContext,
   claimLimitedNothingDue,
+  claimLimitedToken,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

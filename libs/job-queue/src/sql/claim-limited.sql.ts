@@ -3,7 +3,7 @@ import type { QueueTables } from './identifier';
 import { statement } from './statement';
 
 /**
- * The claim of one type with limits: the schema's `claim_limited` function (migrations 7 and 9,
+ * The claim of one type with limits: the schema's `claim_limited` function (migrations 7, 9 and 10,
  * `migrations/claim-limited.function.ts`), which writes the completions it is given, then takes the type's limit
  * lock and claims within the limits, in one round trip. Columns come back under the names a claim's rows have.
  * $1 lock key, $2 queues, $3 type, $4 free slots, $5 instance, $6/$7 completed ids and tokens, $8 global
