@@ -150,6 +150,33 @@ describe('JobQueueHealthIndicator', () => {
     await waitFor('ticking again', async () => (await indicator.isHealthy()).job_queue.status === 'up', 5_000);
   });
 
+  it('is down when a claim has not returned for three poll intervals (it waits on a lock)', async () => {
+    await waitFor('up', async () => (await indicator.isHealthy()).job_queue.status === 'up');
+    await withClient(db.url, async (locker) => {
+      // A migration's ALTER TABLE queued behind a long transaction holds the table the same way: the claim waits,
+      // the poll interval keeps ticking, and no job runs.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE job_queue.jobs IN ACCESS EXCLUSIVE MODE');
+      try {
+        const down = await waitFor(
+          'down while the claim waits',
+          async () => {
+            const r = await indicator.isHealthy();
+            return r.job_queue.status === 'down' ? r : undefined;
+          },
+          10_000,
+        );
+        expect(down.job_queue).toMatchObject({
+          message: expect.stringMatching(/^a claim has not returned for \d+ ms$/),
+        });
+        expect(down.job_queue.lastPollMsAgo).toBeGreaterThan(3 * POLL_INTERVAL_MS);
+      } finally {
+        await locker.query('ROLLBACK');
+      }
+    });
+    await waitFor('up once the claim returns', async () => (await indicator.isHealthy()).job_queue.status === 'up');
+  });
+
   it('is down within seconds of the database becoming unreachable, and up again once it is back', async () => {
     await waitFor('up', async () => (await indicator.isHealthy()).job_queue.status === 'up');
     await allowConnections(db, false);

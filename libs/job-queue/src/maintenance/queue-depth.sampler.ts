@@ -62,7 +62,7 @@ export class QueueDepthSampler {
 
   private async sample(): Promise<void> {
     this.metrics.poolWaiting.set(this.repository.pool.waitingCount);
-    if (this.poller.active) this.metrics.lastPollAge.set((Date.now() - this.poller.lastTickAt) / 1000);
+    if (this.poller.active) this.metrics.lastPollAge.set(this.poller.stalledMs() / 1000);
     const tables = await this.repository.readTableHealth();
     this.recordTableHealth(tables);
     const pages = (name: string) => tables.find((t) => t.table === name)?.pages ?? 0;

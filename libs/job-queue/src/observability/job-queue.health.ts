@@ -38,8 +38,8 @@ export interface JobQueueHealthOptions {
 
 /**
  * The `job_queue` Terminus indicator: down when the database does not answer within a second, when the claim loop
- * has not ticked for three poll intervals, or past the optional backlog, dead-letter, unserved-jobs and claim-time
- * thresholds. The backlog, dead-letter and claim-time checks cost the same whatever the backlog (one index probe per
+ * has not ticked or a claim has not returned for three poll intervals, or past the optional backlog, dead-letter,
+ * unserved-jobs and claim-time thresholds. The backlog, dead-letter and claim-time checks cost the same whatever the backlog (one index probe per
  * priority, a count bounded by the threshold), so a large backlog alone never makes them time out.
  * Its result has the shape Terminus reads, with no dependency on Terminus: the app composes it in its own health
  * controller.
@@ -66,10 +66,13 @@ export class JobQueueHealthIndicator {
       listener: this.options.pollOnly ? 'poll-only' : this.listener.connected ? 'listening' : 'polling',
     };
     if (this.poller.active) {
-      const sinceTick = Date.now() - this.poller.lastTickAt;
-      info.lastPollMsAgo = sinceTick;
-      if (sinceTick > 3 * this.options.pollIntervalMs) {
-        return indicator.down({ ...info, message: `the claim loop has not run for ${sinceTick} ms` });
+      const stalled = this.poller.stalledMs();
+      info.lastPollMsAgo = stalled;
+      if (stalled > 3 * this.options.pollIntervalMs) {
+        const message = this.poller.claimWaiting
+          ? `a claim has not returned for ${stalled} ms`
+          : `the claim loop has not run for ${stalled} ms`;
+        return indicator.down({ ...info, message });
       }
     }
     if (thresholds.maxClaimMs !== undefined) {

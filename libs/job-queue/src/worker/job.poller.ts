@@ -67,6 +67,11 @@ export class JobPoller {
   private groups: ClaimGroup[] = [];
   /** `Date.now()` of the last loop run, for the health indicator: a stuck event loop stops it. */
   lastTickAt = 0;
+  /**
+   * `Date.now()` the claim statements under way were sent at, 0 when none is: a claim waiting on a lock or on a
+   * dead connection stops the loop while the poll interval still ticks, so the ticks alone would not show it.
+   */
+  private claimingSince = 0;
   /** The last claims' end times and durations (ms), oldest first, for `recentClaimMs`. */
   private readonly recentClaims: Array<{ at: number; ms: number }> = [];
 
@@ -145,6 +150,19 @@ export class JobPoller {
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.wake();
+  }
+
+  /**
+   * How long the claim loop has shown no progress (ms): since the claim under way was sent, or else since the last
+   * tick (a blocked event loop). The health indicator and the `last_poll_age` gauge read it.
+   */
+  stalledMs(now = Date.now()): number {
+    return now - (this.claimingSince > 0 ? this.claimingSince : this.lastTickAt);
+  }
+
+  /** Whether the claim loop is stalled on a statement (see `stalledMs`), not on the event loop. */
+  get claimWaiting(): boolean {
+    return this.claimingSince > 0;
   }
 
   /** Median duration (ms) of the claims that ended within the last `windowMs`; null when there were none. */
@@ -238,6 +256,7 @@ export class JobPoller {
       }, delay);
     } finally {
       this.running = false;
+      this.claimingSince = 0;
     }
   }
 
@@ -250,6 +269,7 @@ export class JobPoller {
     // Without room the probe waits: the wake-up of the slots that free will make it.
     if (this.executor.claimable() === 0) return;
     this.probeWanted = false;
+    this.claimingSince = Date.now();
     const dueInMs = await this.repository.nextDueInMs(this.options.queues, this.servedTypes());
     if (dueInMs !== null && dueInMs < this.options.pollIntervalMs) this.wakeIn(dueInMs + DUE_MARGIN_MS);
   }
@@ -303,6 +323,7 @@ export class JobPoller {
    */
   private async claimOnce(): Promise<boolean> {
     this.lastTickAt = Date.now();
+    this.claimingSince = this.lastTickAt;
     let claimed = false;
     let full = false;
     let cursorShort = false;
