@@ -1,4 +1,4 @@
-import type { DataSource, MigrationInterface } from 'typeorm';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { createJobQueueMigrations } from './index';
 import { MIGRATION_LOCK_SQL } from './migration-lock';
 
@@ -19,9 +19,7 @@ export async function runMigrationsExclusively(
   try {
     await runner.startTransaction();
     await runner.query(MIGRATION_LOCK_SQL, [table]);
-    await runner.query(
-      `CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`,
-    );
+    await createMigrationsTableIfMissing(runner, table);
     const recorded = (await runner.query(`SELECT name FROM ${table}`)) as Array<{ name: string }>;
     const done = new Set(recorded.map((r) => r.name));
     for (const migration of migrations) {
@@ -39,6 +37,23 @@ export async function runMigrationsExclusively(
   } finally {
     await runner.release();
   }
+}
+
+/**
+ * Creates the migrations table only when the name does not resolve to a table yet, under the caller's lock. `CREATE
+ * TABLE IF NOT EXISTS` alone would not do: PostgreSQL checks CREATE on the schema before it looks for the table, so
+ * a role that may only use the migrated tables (on PostgreSQL 15+ `public` no longer grants CREATE to everyone)
+ * could not start even with nothing to migrate. (TypeORM's runner, too, looks before it creates.) The lookup is the
+ * one the reads and inserts that follow make, along the search path; the lock makes it safe between instances.
+ */
+async function createMigrationsTableIfMissing(runner: QueryRunner, table: string): Promise<void> {
+  const [{ present }] = (await runner.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{
+    present: boolean;
+  }>;
+  if (present) return;
+  await runner.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, "timestamp" bigint NOT NULL, name varchar NOT NULL)`,
+  );
 }
 
 /** Runs the library's own migrations for `schema` (what `runMigrations: true` does at start). */
