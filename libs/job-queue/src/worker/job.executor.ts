@@ -413,6 +413,8 @@ export class JobExecutor {
           execution.result = await execution.trace.run(() => handler.run(job.payload, txCtx));
           // As outside a transaction; thrown here, the snooze rolls the work back and is written in its place.
           if (execution.snoozeRequested !== null) throw new SnoozeJob(execution.snoozeRequested);
+          // What the completion in this transaction keeps in `finished_jobs` when retention is on.
+          return execution.result;
         },
         {
           onLocked: (backend) => {
