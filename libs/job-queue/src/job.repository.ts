@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
+import { Logger } from '@nestjs/common';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { JobNotStartedError, JobQueueError } from './errors/job-queue.errors';
@@ -58,6 +59,8 @@ import type { IndexPlan, IndexSize } from './maintenance/index-bloat';
 import { vacuumTable, vacuumedTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
 import { resultJson } from './control/result-json';
+import { isTransient } from './worker/batched-writer';
+import { errorMessage } from './worker/failure-decision';
 import { CANCEL_BATCH, cancelJobs, cancelJobsWaiting } from './sql/cancel-jobs.sql';
 import { completeManyRetained } from './sql/complete-many-retained.sql';
 import { findCancelBatch, findLiveIds } from './sql/find-cancel-batch.sql';
@@ -299,6 +302,7 @@ type Queryable = Pick<Pool, 'query'> | PoolClient;
  */
 export class JobRepository {
   readonly tables: QueueTables;
+  private readonly logger = new Logger('JobQueue');
   private readonly statements = new Map<StatementFactory, Statement>();
   /** Ids of the jobs this repository inserts: time-ordered, so the primary key grows at its right edge. */
   private readonly timeOrderedIds = new TimeOrderedIds();
@@ -619,13 +623,28 @@ export class JobRepository {
   async completeMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
     const values = [leases.map((l) => l.id), leases.map((l) => l.token)];
-    if (this.retention.keepFinished) return this.ids(completeManyRetained, [...values, this.results(leases)], client);
-    return this.ids(completeMany, values, client);
+    if (!this.retention.keepFinished) return this.ids(completeMany, values, client);
+    const results = this.results(leases);
+    try {
+      return await this.ids(completeManyRetained, [...values, results], client);
+    } catch (error) {
+      // A result the database still refuses (past what `resultJson` cleans: say, nested deeper than the server's
+      // `max_stack_depth`) must not fail the completion, or the job would run again after its lease: it is kept
+      // as null. Only for one completion written alone (the writer retries a refused batch row by row) and outside
+      // a transaction, which the refusal has aborted.
+      if (leases.length > 1 || results[0] === null || client !== undefined || isTransient(error)) throw error;
+      this.logger.warn(messages.resultNotKept(leases[0].id, errorMessage(error)));
+      return this.ids(completeManyRetained, [...values, [null]]);
+    }
   }
 
   /** The results of completed attempts as the JSON texts `finished_jobs.result` keeps. */
   private results(leases: Lease[]): Array<string | null> {
-    return leases.map((l) => resultJson(l.result, this.retention.maxResultBytes));
+    return leases.map((l) =>
+      resultJson(l.result, this.retention.maxResultBytes, (reason) =>
+        this.logger.warn(messages.resultNotKept(l.id, reason)),
+      ),
+    );
   }
 
   async retryMany(retries: Retry[], client?: Queryable): Promise<Set<string>> {

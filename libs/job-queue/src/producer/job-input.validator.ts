@@ -30,12 +30,12 @@ const ALLOWED_KEYS = new Set([
   'concurrencyKey',
 ]);
 /** `\u0000` in JSON text that is not itself an escaped backslash followed by the letters `u0000`. */
-const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
+export const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
 /**
  * A `\\uD800`–`\\uDFFF` escape in JSON text (not itself an escaped backslash). `JSON.stringify` writes a surrogate as
  * an escape only when it is unpaired, and jsonb refuses unpaired surrogates.
  */
-const ESCAPED_SURROGATE = /(^|[^\\])(\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+export const ESCAPED_SURROGATE = /(^|[^\\])(\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
 /** An unpaired surrogate in a JS string: UTF-8 cannot encode it, so the driver would store U+FFFD in its place. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** PostgreSQL's earliest timestamptz, 4714-11-24 BC; its latest (294276 AD) is past any JS Date. */
