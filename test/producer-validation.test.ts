@@ -155,6 +155,29 @@ describe('producer: validation before any write, transactions, idempotency, grou
       ]);
       await query(db.url, 'DELETE FROM job_queue.jobs');
     });
+
+    it('counts a delay from the enqueue, not from the start of the transaction', async () => {
+      const delayMs = 1_000;
+      const { ids, enqueuedAt } = await dataSource.transaction(async (manager) => {
+        // Work before the enqueue: the transaction's now() stays at its start while the database's clock moves on.
+        await manager.query('SELECT pg_sleep(1.5)');
+        const [{ at }] = await manager.query<Array<{ at: Date }>>('SELECT statement_timestamp() AS at');
+        const one = await producer.enqueue('p.tx', { outcome: 'delayed' }, { manager, delayMs });
+        const many = await producer.enqueueMany([{ type: 'p.tx', payload: { outcome: 'delayed-many' }, delayMs }], {
+          manager,
+        });
+        return { ids: [one.id, ...many.ids], enqueuedAt: at };
+      });
+      const rows = await query<{ after_enqueue_ms: number }>(
+        db.url,
+        `SELECT (extract(epoch FROM next_retry_at - $2::timestamptz) * 1000)::float8 AS after_enqueue_ms
+         FROM job_queue.jobs WHERE id = ANY($1::uuid[])`,
+        [ids, enqueuedAt],
+      );
+      expect(rows).toHaveLength(2);
+      for (const row of rows) expect(row.after_enqueue_ms).toBeGreaterThanOrEqual(delayMs);
+      await query(db.url, 'DELETE FROM job_queue.jobs');
+    });
   });
 
   describe('idempotency keys', () => {

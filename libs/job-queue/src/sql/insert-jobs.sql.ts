@@ -20,6 +20,9 @@ import { statement } from './statement';
  * wait for the other (a deadlock). In one order, a statement only ever waits for one that is ahead of it.
  * $11 is each job's concurrency key (null when none), $12 its trace context (JSON text, null when none: see
  * `tracing/trace-context.ts`).
+ *
+ * A delay counts from `statement_timestamp()`, the enqueue itself: in a caller's transaction `now()` is the start of
+ * that transaction, and a job enqueued after seconds of work would be due before it was even committed.
  */
 export const insertJobs = statement(
   'insert-jobs',
@@ -35,8 +38,8 @@ inserted AS (
   INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key,
                          concurrency_key, trace_context)
   SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
-         coalesce(run_at, now() + delay_ms * interval '1 millisecond'), idempotency_key, concurrency_key,
-         trace_context::jsonb
+         coalesce(run_at, statement_timestamp() + delay_ms * interval '1 millisecond'), idempotency_key,
+         concurrency_key, trace_context::jsonb
   FROM input
   ORDER BY idempotency_key COLLATE "C", ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -47,7 +50,7 @@ notified AS (
   FROM (SELECT DISTINCT queue FROM inserted WHERE $10::boolean) q
 )
 SELECT coalesce(ins.id, twin.id, live.id) AS id, ins.id IS NOT NULL AS created,
-       coalesce(ins.next_retry_at <= now(), false) AS runnable, n.n
+       coalesce(ins.next_retry_at <= statement_timestamp(), false) AS runnable, n.n
 FROM input
 CROSS JOIN notified n
 LEFT JOIN inserted ins ON ins.id = input.id
