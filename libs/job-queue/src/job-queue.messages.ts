@@ -61,8 +61,7 @@ export const messages = {
     `the process ends now, running jobs are not drained or released, and each is recovered only when its lease ` +
     `expires, with an attempt charged. Call app.enableShutdownHooks() in main.ts.`,
   endNotRecorded: (id: string, reason: string) => `Could not record the end of job ${id}: ${reason}`,
-  resultNotKept: (id: string, reason: string) =>
-    `Job ${id} completed, but its result is kept as null: ${reason}`,
+  resultNotKept: (id: string, reason: string) => `Job ${id} completed, but its result is kept as null: ${reason}`,
   completionNotWritten: (id: string, type: string, attempt: number, reason: string) =>
     `Job ${id} (${type}) attempt ${attempt} succeeded but its completion could not be written (${reason}); ` +
     `it will run again once its lease expires`,

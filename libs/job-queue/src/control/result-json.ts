@@ -37,8 +37,7 @@ function stringify(value: unknown, clean: boolean): string | undefined {
   }
 }
 
-/** A string that could hold what jsonb refuses; most strings do not, and are kept as they are without a copy. */
-const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
@@ -46,8 +45,13 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * surrogate) and without NUL.
  */
 function storableString(text: string): string {
-  if (!SUSPECT.test(text)) return text;
+  if (!suspect(text)) return text;
   return text.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '');
+}
+
+/** A string that could hold what jsonb refuses; most strings do not, and are kept as they are without a copy. */
+function suspect(text: string): boolean {
+  return text.includes('\u0000') || SURROGATE.test(text);
 }
 
 /**
@@ -62,7 +66,7 @@ function cleaner(): (key: string, value: unknown) => unknown {
     const known = copies.get(value);
     if (known) return known;
     const keys = Object.keys(value);
-    if (!keys.some((key) => SUSPECT.test(key))) return value;
+    if (!keys.some(suspect)) return value;
     // No prototype: a key `__proto__` is a key like any other, as it was in the object it copies.
     const copy = Object.create(null) as Record<string, unknown>;
     for (const key of keys) copy[storableString(key)] = (value as Record<string, unknown>)[key];
