@@ -70,6 +70,43 @@ describe('CronSlots across daylight saving changes', () => {
     ]);
   });
 
+  it.each([
+    ['30 1,13 * * *', ['2024-11-03T05:30:00.000Z', '2024-11-03T18:30:00.000Z']],
+    ['0,30 1 * * *', ['2024-11-03T05:00:00.000Z', '2024-11-03T05:30:00.000Z']],
+    ['30 0-1 * * *', ['2024-11-03T04:30:00.000Z', '2024-11-03T05:30:00.000Z']],
+    ['*/20 1 * * *', ['2024-11-03T05:00:00.000Z', '2024-11-03T05:20:00.000Z', '2024-11-03T05:40:00.000Z']],
+    ['0 0,30 1 * * *', ['2024-11-03T05:00:00.000Z', '2024-11-03T05:30:00.000Z']],
+  ])(
+    'America/New_York fall back: %s, a fixed hour given as a list, a range or with several minutes, fires each wall time once',
+    (expression, expected) => {
+      const slots = slotsBetween(
+        new CronSlots(expression, 'America/New_York'),
+        '2024-11-03T04:00:00Z', // 00:00 EDT
+        '2024-11-04T04:00:00Z',
+      );
+      expect(slots.map(iso)).toEqual(expected);
+    },
+  );
+
+  it('Europe/Berlin fall back: 30 2,14 fires 02:30 CEST once, not again at 02:30 CET', () => {
+    const slots = slotsBetween(
+      new CronSlots('30 2,14 * * *', 'Europe/Berlin'),
+      '2026-10-24T22:00:00Z',
+      '2026-10-25T23:00:00Z',
+    );
+    expect(slots.map(iso)).toEqual(['2026-10-25T00:30:00.000Z', '2026-10-25T13:30:00.000Z']);
+  });
+
+  it('America/New_York fall back: an hour given as a step follows real time, each repeated hour twice', () => {
+    const slots = slotsBetween(
+      new CronSlots('30 */1 * * *', 'America/New_York'),
+      '2024-11-03T04:00:00Z',
+      '2024-11-04T05:00:00Z',
+    );
+    expect(slots).toHaveLength(25);
+    expect(slots.filter((s) => wall(s, 'America/New_York') === '01:30:00')).toHaveLength(2);
+  });
+
   it('America/New_York spring forward: every second of the day that exists is a slot, once', () => {
     const slots = slotsBetween(
       new CronSlots('* * * * * *', 'America/New_York'),

@@ -7,25 +7,76 @@ import type { CatchUpPolicy } from './schedule-definition';
  */
 const MAX_WALKED = 200;
 
+/** How far back from a slot the zone's offset is read to find a fall-back shift (longer than any zone's shift). */
+const SHIFT_PROBE_MS = 3 * 3_600_000;
+
 /**
  * The slots of a cron expression in a time zone, as instants (ms since the epoch), computed by croner. Each slot is
  * computed strictly after the previous instant, so slots only ever increase: no instant twice. Daylight saving, as
  * croner implements it (OCPS): a wall time that does not exist (spring forward) fires once at the first instant
- * after the gap (a daily 02:30 in Europe/Paris runs at 03:00 that day); a wall time that exists twice (fall back)
- * fires once, at its first occurrence, for an expression with a fixed hour; an expression whose hour is a wildcard
- * or a step follows real time and fires in both occurrences of the repeated hour, as it fires each real hour.
+ * after the gap (a daily 02:30 in Europe/Paris runs at 03:00 that day). A wall time that exists twice (fall back)
+ * fires once, at its first occurrence, for an expression with a fixed hour (a number, a list or a range); croner
+ * does so only for a single second, minute and hour, so the second occurrence is left out here. An expression whose
+ * hour is a wildcard or a step follows real time and fires in both occurrences of the repeated hour, as it fires
+ * each real hour.
  */
 export class CronSlots {
   private readonly cron: Cron;
+  /** The zone's wall clock, for an expression with a fixed hour; undefined when the hour follows real time. */
+  private readonly wallClock?: Intl.DateTimeFormat;
 
   constructor(expression: string, timezone: string) {
     this.cron = new Cron(expression, { timezone, paused: true, mode: '5-or-6-parts' });
+    if (!hourFollowsRealTime(expression)) {
+      this.wallClock = new Intl.DateTimeFormat('en-US', {
+        timeZone: timezone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
+    }
   }
 
   /** The first slot strictly after `afterMs`; null when the expression has no later slot. */
   next(afterMs: number): number | null {
-    return this.cron.nextRun(new Date(afterMs))?.getTime() ?? null;
+    let slot = this.cron.nextRun(new Date(afterMs))?.getTime() ?? null;
+    while (slot !== null && this.repeatsWallTime(slot)) slot = this.cron.nextRun(new Date(slot))?.getTime() ?? null;
+    return slot;
   }
+
+  /**
+   * Whether the wall time of `ms` already occurred one shift earlier, in the first pass of an hour repeated at fall
+   * back (always false when the hour follows real time).
+   */
+  private repeatsWallTime(ms: number): boolean {
+    if (!this.wallClock) return false;
+    const shift = this.offset(ms - SHIFT_PROBE_MS) - this.offset(ms);
+    return shift > 0 && this.wall(ms - shift) === this.wall(ms);
+  }
+
+  /** The zone's offset from UTC at `ms`, in ms. */
+  private offset(ms: number): number {
+    return this.wall(ms) - Math.floor(ms / 1_000) * 1_000;
+  }
+
+  /** The wall time of `ms` in the zone, to the second, as if it were UTC (ms since the epoch). */
+  private wall(ms: number): number {
+    const part: Record<string, number> = {};
+    for (const { type, value } of this.wallClock!.formatToParts(ms)) part[type] = Number(value);
+    return Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute, part.second);
+  }
+}
+
+/** Whether the hour field is a wildcard or a step (`*`, `?`, `1-23/2`, every n hours; `@hourly`): no fixed hours. */
+function hourFollowsRealTime(expression: string): boolean {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length === 1) return fields[0].toLowerCase() === '@hourly';
+  const hour = fields.length === 6 ? fields[2] : fields[1];
+  return /[*?/]/.test(hour);
 }
 
 export interface SlotPlan {
