@@ -195,6 +195,41 @@ describe('planSlots', () => {
     expect(plan.fire).toEqual([base + 2 * 86_400_000 - 2_000, base + 2 * 86_400_000 - 1_000, base + 2 * 86_400_000]);
     expect(plan.newLast).toBe(base + 2 * 86_400_000);
   });
+
+  it('a long outage: backfill N still fires the N latest missed slots, past the slots walked one by one', () => {
+    // A per-second schedule down for 1000 s: slots base+1 s … base+1000 s; those before now - grace are missed.
+    const longOutage = (limit: number) =>
+      planSlots({
+        slots: everySecond,
+        lastSlot: base,
+        now: base + 1_000_200,
+        leadMs: 0,
+        graceMs: 1_000,
+        catchUp: { policy: 'backfill', limit },
+      });
+    const five = longOutage(5);
+    expect(five.late).toBe(5);
+    expect(five.fire).toEqual([995, 996, 997, 998, 999, 1_000].map((s) => base + s * 1_000));
+    expect(five.missed + five.late).toBe(999);
+    const many = longOutage(500);
+    expect(many.late).toBe(500);
+    expect(many.fire).toEqual(Array.from({ length: 501 }, (_, i) => base + (500 + i) * 1_000));
+    expect(many.missed + many.late).toBe(999);
+    expect(many.newLast).toBe(base + 1_000_000);
+  });
+
+  it('a long outage of fewer slots than N past the walk: every missed slot fires', () => {
+    const plan = planSlots({
+      slots: everySecond,
+      lastSlot: base,
+      now: base + 300_200,
+      leadMs: 0,
+      graceMs: 1_000,
+      catchUp: { policy: 'backfill', limit: 1_000 },
+    });
+    expect(plan.fire).toEqual(Array.from({ length: 300 }, (_, i) => base + (i + 1) * 1_000));
+    expect(plan).toMatchObject({ missed: 0, late: 299, newLast: base + 300_000 });
+  });
 });
 
 describe('validateSchedule', () => {

@@ -3,7 +3,8 @@ import type { CatchUpPolicy } from './schedule-definition';
 
 /**
  * Missed slots walked one by one at most per catch-up (croner takes about half a millisecond per slot); past it,
- * the plan jumps to the last missed slots and estimates the count of those in between from the period.
+ * the plan steps back from the end of the outage to the missed slots it still fires (as many as the catch-up keeps),
+ * and estimates the count of those in between from the period.
  */
 const MAX_WALKED = 200;
 
@@ -124,13 +125,16 @@ export function planSlots(p: {
     }
     if (++walked === MAX_WALKED) {
       // A long outage of a frequent schedule: jump to the last missed slots instead of walking every one.
-      const resumeAt = lastSlotBefore(p.slots, missedBefore, slot);
-      if (resumeAt > slot) {
-        const period = periodAfter(p.slots, slot) ?? resumeAt - slot;
-        missed += Math.max(1, Math.round((resumeAt - slot) / period));
-        kept.length = 0;
-        if (keepMissed > 0) kept.push(resumeAt);
-        slot = resumeAt;
+      const tail = lastSlotsBefore(p.slots, missedBefore, slot, Math.max(1, keepMissed));
+      if (tail.slots.length > 0) {
+        const first = tail.slots[0];
+        const period = periodAfter(p.slots, slot) ?? first - slot;
+        missed += tail.slots.length + (tail.between ?? Math.max(0, Math.round((first - slot) / period) - 1));
+        if (keepMissed > 0) {
+          kept.push(...tail.slots);
+          kept.splice(0, Math.max(0, kept.length - keepMissed));
+        }
+        slot = tail.slots[tail.slots.length - 1];
         newLast = slot;
       }
     }
@@ -138,16 +142,32 @@ export function planSlots(p: {
   return { fire: [...kept, ...onTime], missed: missed - kept.length, late: kept.length, newLast };
 }
 
-/** The last slot before `beforeMs`, found by stepping back from it in widening windows (never before `floor`). */
-function lastSlotBefore(slots: CronSlots, beforeMs: number, floor: number): number {
-  for (let window = 1_000; window < 400 * 86_400_000; window *= 4) {
+/**
+ * The last `count` slots before `beforeMs` and after `floor`, found by stepping back from `beforeMs` in widening
+ * windows, each slot walked once; `between`: how many slots lie between `floor` and the first of them, when the
+ * windows reached `floor` (null when not counted).
+ */
+function lastSlotsBefore(
+  slots: CronSlots,
+  beforeMs: number,
+  floor: number,
+  count: number,
+): { slots: number[]; between: number | null } {
+  let found: number[] = [];
+  // `found` holds every slot in (covered, beforeMs).
+  let covered = beforeMs;
+  for (let window = 1_000; window < 400 * 86_400_000 && covered > floor;) {
     const from = Math.max(floor, beforeMs - window);
-    let last: number | null = null;
-    for (let s = slots.next(from); s !== null && s < beforeMs; s = slots.next(s)) last = s;
-    if (last !== null) return last;
-    if (from === floor) break;
+    const part: number[] = [];
+    for (let s = slots.next(from); s !== null && s <= covered && s < beforeMs; s = slots.next(s)) part.push(s);
+    found = part.concat(found);
+    covered = from;
+    if (found.length >= count) break;
+    // Widen to about what should hold `count` slots at the density seen so far (each slot costs croner ~0.5 ms).
+    window = found.length === 0 ? window * 4 : Math.max(window * 2, Math.ceil((window * count * 1.25) / found.length));
   }
-  return floor;
+  const last = found.slice(-count);
+  return { slots: last, between: covered === floor ? found.length - last.length : null };
 }
 
 /** The period around a slot (the gap to the next slot), for the lead time and the health check; null if none. */
