@@ -242,6 +242,59 @@ describe('schedules', () => {
     await stopAll();
   });
 
+  it('overlap skip after an outage: one firing leaves one live job, whatever the catch-up fires late', async () => {
+    const app = await start();
+    const scheduler = app.get(JobScheduler);
+    // A queue no instance serves: the jobs created stay pending, as a long run would keep them live.
+    const common = { type: 'sched.record', queue: 'sched.unserved', overlap: 'skip' } as const;
+    await scheduler.upsert({ ...common, name: 'skip.backfill', cron: '0 3 * * *', catchUp: 3 });
+    await scheduler.upsert({ ...common, name: 'skip.latest', cron: '* * * * * *', catchUp: 'latest' });
+    const names = ['skip.backfill', 'skip.latest'];
+    for (const name of names) await scheduler.pause(name);
+    await query(db.url, 'DELETE FROM job_queue.jobs WHERE schedule_name = ANY($1)', [names]);
+    // Where the schedules stand is a row: every instance was down for five days (the daily one) or ten seconds.
+    await query(
+      db.url,
+      `UPDATE job_queue.schedules
+       SET last_slot = CASE name WHEN 'skip.backfill' THEN date_trunc('day', now()) - interval '5 days 21 hours'
+                                 ELSE date_trunc('second', now()) - interval '10 seconds' END,
+           paused = false
+       WHERE name = ANY($1)`,
+      [names],
+    );
+    const before = await query<{ name: string; last_slot: Date }>(
+      db.url,
+      'SELECT name, last_slot FROM job_queue.schedules WHERE name = ANY($1)',
+      [names],
+    );
+    await app.get(ScheduleTicker).refreshNow();
+    await waitFor(
+      'both schedules fired',
+      async () => {
+        const rows = await query<{ name: string; last_slot: Date }>(
+          db.url,
+          'SELECT name, last_slot FROM job_queue.schedules WHERE name = ANY($1)',
+          [names],
+        );
+        return rows.every((r) => r.last_slot > before.find((b) => b.name === r.name)!.last_slot);
+      },
+      30_000,
+    );
+    const live = await query<{ schedule_name: string; n: number }>(
+      db.url,
+      `SELECT schedule_name, count(*)::int AS n FROM job_queue.jobs
+       WHERE schedule_name = ANY($1) AND status IN ('pending', 'processing') GROUP BY schedule_name ORDER BY 1`,
+      [names],
+    );
+    expect(live).toEqual([
+      { schedule_name: 'skip.backfill', n: 1 },
+      { schedule_name: 'skip.latest', n: 1 },
+    ]);
+    for (const name of names) await scheduler.remove(name);
+    await query(db.url, 'DELETE FROM job_queue.jobs WHERE schedule_name = ANY($1)', [names]);
+    await stopAll();
+  });
+
   it('after a 10 s outage of every instance: skip fires none of the missed slots, latest one, backfill N up to N', async () => {
     const scheduler = (await start()).get(JobScheduler);
     for (const [name, catchUp] of [

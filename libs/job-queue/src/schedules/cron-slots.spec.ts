@@ -77,7 +77,7 @@ describe('CronSlots across daylight saving changes', () => {
     ['*/20 1 * * *', ['2024-11-03T05:00:00.000Z', '2024-11-03T05:20:00.000Z', '2024-11-03T05:40:00.000Z']],
     ['0 0,30 1 * * *', ['2024-11-03T05:00:00.000Z', '2024-11-03T05:30:00.000Z']],
   ])(
-    'America/New_York fall back: %s, a fixed hour given as a list, a range or with several minutes, fires each wall time once',
+    'America/New_York fall back: %s, a fixed hour given as a list, a range or several minutes, fires once',
     (expression, expected) => {
       const slots = slotsBetween(
         new CronSlots(expression, 'America/New_York'),
@@ -142,7 +142,7 @@ describe('planSlots', () => {
       graceMs: 1_000,
       catchUp: { policy: 'skip' },
     });
-    expect(plan).toEqual({ fire: [base + 1_000], missed: 0, late: 0, newLast: base + 1_000 });
+    expect(plan).toEqual({ fire: [base + 1_000], missed: 0, late: 0, skipped: 0, newLast: base + 1_000 });
   });
 
   it('nothing due yet: nothing fired, last_slot stays', () => {
@@ -154,7 +154,7 @@ describe('planSlots', () => {
       graceMs: 1_000,
       catchUp: { policy: 'latest' },
     });
-    expect(plan).toEqual({ fire: [], missed: 0, late: 0, newLast: null });
+    expect(plan).toEqual({ fire: [], missed: 0, late: 0, skipped: 0, newLast: null });
   });
 
   const outage = (catchUp: Parameters<typeof planSlots>[0]['catchUp']) =>
@@ -162,7 +162,13 @@ describe('planSlots', () => {
 
   it('after an outage, skip fires only the slots within the grace', () => {
     // slots base+1s … base+10s; missed: those before now - grace (base+9.2s): 1…9 s
-    expect(outage({ policy: 'skip' })).toEqual({ fire: [base + 10_000], missed: 9, late: 0, newLast: base + 10_000 });
+    expect(outage({ policy: 'skip' })).toEqual({
+      fire: [base + 10_000],
+      missed: 9,
+      late: 0,
+      skipped: 0,
+      newLast: base + 10_000,
+    });
   });
 
   it('after an outage, latest fires the latest missed slot once', () => {
@@ -170,6 +176,7 @@ describe('planSlots', () => {
       fire: [base + 9_000, base + 10_000],
       missed: 8,
       late: 1,
+      skipped: 0,
       newLast: base + 10_000,
     });
   });
@@ -179,6 +186,7 @@ describe('planSlots', () => {
       fire: [base + 7_000, base + 8_000, base + 9_000, base + 10_000],
       missed: 6,
       late: 3,
+      skipped: 0,
       newLast: base + 10_000,
     });
   });
@@ -229,6 +237,39 @@ describe('planSlots', () => {
     });
     expect(plan.fire).toEqual(Array.from({ length: 300 }, (_, i) => base + (i + 1) * 1_000));
     expect(plan).toMatchObject({ missed: 0, late: 299, newLast: base + 300_000 });
+  });
+
+  it('overlap skip: at most one slot fires at once, the latest; the others are counted as skipped', () => {
+    const daily = new CronSlots('0 3 * * *', 'UTC');
+    const lastSlot = at('2026-01-01T03:00:00Z');
+    const plan = planSlots({
+      slots: daily,
+      lastSlot,
+      now: at('2026-01-06T12:00:00Z'),
+      leadMs: 0,
+      graceMs: 1_000,
+      catchUp: { policy: 'backfill', limit: 3 },
+      overlap: 'skip',
+    });
+    expect(plan).toEqual({
+      fire: [at('2026-01-06T03:00:00Z')],
+      missed: 2,
+      late: 1,
+      skipped: 2,
+      newLast: at('2026-01-06T03:00:00Z'),
+    });
+    // The latest missed slot and a slot on time: only the one on time.
+    expect(
+      planSlots({
+        slots: everySecond,
+        lastSlot: base,
+        now: base + 10_200,
+        leadMs: 0,
+        graceMs: 1_000,
+        catchUp: { policy: 'latest' },
+        overlap: 'skip',
+      }),
+    ).toEqual({ fire: [base + 10_000], missed: 8, late: 0, skipped: 1, newLast: base + 10_000 });
   });
 });
 

@@ -87,6 +87,8 @@ export interface SlotPlan {
   missed: number;
   /** Of `fire`, how many (the first ones) are missed slots the catch-up policy still fires, late. */
   late: number;
+  /** Slots passed without a job because overlap `skip` fires one slot at most, the latest, of those due at once. */
+  skipped: number;
   /** The slot `last_slot` moves to: the last slot considered; null when nothing is due yet. */
   newLast: number | null;
 }
@@ -95,6 +97,8 @@ export interface SlotPlan {
  * Which slots after `lastSlot` to fire now, on the database's clock `now`. Slots up to `now + leadMs` are due (a
  * job may be created ahead of its slot; it waits in the table until it is due). A due slot more than `graceMs` in
  * the past was missed: the catch-up policy decides which missed slots still fire (none, the latest, or the latest N).
+ * With overlap `skip` only the latest of those fires: the jobs of one firing are all due at once, so two of them
+ * would run at the same time, which is what `skip` rules out (the firing's check for a live job comes before them).
  */
 export function planSlots(p: {
   slots: CronSlots;
@@ -103,6 +107,7 @@ export function planSlots(p: {
   leadMs: number;
   graceMs: number;
   catchUp: CatchUpPolicy;
+  overlap?: 'allow' | 'skip';
 }): SlotPlan {
   const horizon = p.now + p.leadMs;
   const missedBefore = p.now - p.graceMs;
@@ -139,7 +144,12 @@ export function planSlots(p: {
       }
     }
   }
-  return { fire: [...kept, ...onTime], missed: missed - kept.length, late: kept.length, newLast };
+  const fire = [...kept, ...onTime];
+  if (p.overlap === 'skip' && fire.length > 1) {
+    const late = onTime.length === 0 ? 1 : 0;
+    return { fire: fire.slice(-1), missed: missed - kept.length, late, skipped: fire.length - 1, newLast };
+  }
+  return { fire, missed: missed - kept.length, late: kept.length, skipped: 0, newLast };
 }
 
 /**

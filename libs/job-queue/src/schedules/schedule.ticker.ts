@@ -191,6 +191,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
       leadMs: first === null ? 0 : this.leadMs(entry, first) + TIMER_SLACK_MS,
       graceMs: this.options.scheduleMisfireGraceMs,
       catchUp: parseCatchUp(catchUpOf(row)),
+      overlap: row.overlap,
     });
     if (plan.newLast === null) return this.arm(entry);
     const sent = Date.now();
@@ -222,7 +223,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     }
     this.metrics.slots(row.name, {
       fired: result.created,
-      skipped: plan.fire.length - result.created,
+      skipped: plan.skipped + plan.fire.length - result.created,
       missed: plan.missed,
     });
     if (plan.missed > 0 || plan.late > 0) {

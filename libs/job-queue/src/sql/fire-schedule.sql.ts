@@ -9,8 +9,9 @@ import { statement } from './statement';
  * planned with a definition changed meanwhile; a paused schedule fires nothing.
  *
  * Overlap `skip`: while a job of the schedule is pending or processing (through `jobs_schedule_slot_idx`), the
- * slots are passed (last_slot moves on) without a job. Each job is due at its slot (`next_retry_at`), so a slot
- * created ahead of time waits in the table and starts on time. Every instance serving the queue is woken
+ * slots are passed (last_slot moves on) without a job; the caller sends one slot at most (`planSlots`), since the
+ * check comes before the insert and every slot of $4 would get a job. Each job is due at its slot (`next_retry_at`),
+ * so a slot created ahead of time waits in the table and starts on time. Every instance serving the queue is woken
  * (`pg_notify`, $7), also for a job due later: it learns the job's due time from its next-due probe.
  */
 export const fireSchedule = statement(
