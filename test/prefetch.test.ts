@@ -21,10 +21,12 @@ import {
   countJobs,
   deadRow,
   gate,
+  holdRowLock,
   jobRow,
   metricSample,
   RELEASE_STATE_COLUMNS,
   RELEASED_UNTRIED,
+  releaseWaitsOnLock,
   waitForBlockedClaim,
 } from './support/queue-probes';
 
@@ -88,6 +90,7 @@ function gatedHandlers(type: string): Type<unknown> {
 const AheadHandlers = gatedHandlers('pf.ahead');
 const ShutdownHandlers = gatedHandlers('pf.shutdown');
 const LostHandlers = gatedHandlers('pf.lost');
+const LockedHandlers = gatedHandlers('pf.shutdown-locked');
 
 /**
  * The lease of the renewal test: renewed every second, so a stall of this loaded test process up to about two seconds
@@ -395,6 +398,90 @@ describe('prefetch: jobs claimed ahead of free slots wait, leased, in a local qu
     ).toEqual([...queued].sort());
     expect(counter.starts.map((s) => s.attempt)).toEqual([1, 1, 1, 1, 1]);
     await close(second);
+  });
+
+  it('at shutdown waits for a queued row someone holds for a moment, and releases it too, its one attempt refunded', async () => {
+    // A heartbeat renewing the row, or another instance's claim that met it, holds it for a moment; a release that
+    // skipped it would leave it processing, locked by a stopped instance, its attempt spent (dead after the lease).
+    const app = await start(
+      { concurrency: 1, prefetch: 3, shutdownTimeoutMs: 5_000, recoveryIntervalMs: 60_000, instanceId: 'pf-sd-locked' },
+      [LockedHandlers],
+    );
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: 4 }, () => ({ type: 'pf.shutdown-locked', payload: {}, maxAttempts: 1 })));
+    await waitFor('all four claimed', async () => (await held('pf-sd-locked')) === 4);
+    await waitFor('one handler running', () => counter.starts.length === 1);
+    const running = counter.starts[0].id;
+    const queued = ids.filter((id) => id !== running);
+    const [locked, ...others] = queued;
+
+    const lock = await holdRowLock(db.url, locked);
+    let closing: Promise<void> | undefined;
+    try {
+      closing = close(app);
+      // The release waits for the held row; (before this was fixed, it skipped it and released the others only.)
+      await waitFor(
+        'the release waiting on the held row, or done without it',
+        async () =>
+          (await releaseWaitsOnLock(db.url, 'pf-sd-locked')) ||
+          (await countJobs(db.url, `status = 'pending' AND id = ANY($1)`, [others])) === others.length,
+      );
+    } finally {
+      await lock.end();
+    }
+    hold.open();
+    await closing;
+
+    expect(counter.startedIds()).toEqual([running]);
+    const rows = await query<Record<string, unknown>>(
+      db.url,
+      `SELECT id, ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs ORDER BY id`,
+    );
+    expect(rows).toEqual([...queued].sort().map((id) => ({ id, ...RELEASED_UNTRIED })));
+  });
+
+  it('at shutdown leaves a row held past the wait to its lease and says so; releases the rest', async () => {
+    const logger = new CapturingLogger();
+    const app = await start(
+      { concurrency: 1, prefetch: 2, shutdownTimeoutMs: 5_000, recoveryIntervalMs: 60_000, instanceId: 'pf-sd-held' },
+      [LockedHandlers],
+      logger,
+    );
+    const { ids } = await app
+      .get(JobProducer)
+      .enqueueMany(Array.from({ length: 3 }, () => ({ type: 'pf.shutdown-locked', payload: {} })));
+    await waitFor('all three claimed', async () => (await held('pf-sd-held')) === 3);
+    await waitFor('one handler running', () => counter.starts.length === 1);
+    const running = counter.starts[0].id;
+    const [locked, other] = ids.filter((id) => id !== running);
+
+    // Held until shutdown is over: longer than any release waits.
+    const lock = await holdRowLock(db.url, locked);
+    try {
+      const closing = close(app);
+      await waitFor('the other queued job released', async () => (await jobRow(db.url, other))?.status === 'pending');
+      hold.open();
+      await closing;
+    } finally {
+      await lock.end();
+    }
+
+    expect(await jobRow(db.url, locked)).toMatchObject({
+      status: 'processing',
+      locked_by: 'pf-sd-held',
+      attempt_count: 1,
+    });
+    expect(logger.warnings.filter((w) => w.includes(locked))).toEqual([
+      expect.stringMatching(/could not release job .*left processing until its lease expires/),
+    ]);
+    const [row] = await query<Record<string, unknown>>(
+      db.url,
+      `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`,
+      [other],
+    );
+    expect(row).toEqual(RELEASED_UNTRIED);
+    expect(counter.startedIds()).toEqual([running]);
   });
 
   it('starts no queued job once shutdown has begun, even when a slot frees before the release', async () => {

@@ -5,7 +5,15 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
-import { gate, jobRow, RELEASE_STATE_COLUMNS, RELEASED_UNTRIED, waitForBlockedClaim } from './support/queue-probes';
+import {
+  gate,
+  holdRowLock,
+  jobRow,
+  RELEASE_STATE_COLUMNS,
+  RELEASED_UNTRIED,
+  releaseWaitsOnLock,
+  waitForBlockedClaim,
+} from './support/queue-probes';
 
 const started = new Set<string>();
 const finished = new Set<string>();
@@ -111,6 +119,40 @@ describe('graceful shutdown', () => {
     expect(abortReasons.get(honouring.id)).toContain('shutting down');
     await query(db.url, 'DELETE FROM job_queue.jobs');
   });
+
+  it.each([
+    ['ignores its signal (released by shutdown)', 'sd.ignores-signal', 'sd-held-ignoring'],
+    ['honours its signal (releases its own job)', 'sd.honours-signal', 'sd-held-honouring'],
+  ])(
+    'at the timeout waits for a row someone holds for a moment, and releases it: a handler that %s',
+    async (_, type, instanceId) => {
+      const app = await start({ shutdownTimeoutMs: 300, instanceId, recoveryIntervalMs: 60_000 });
+      const { id } = await app.get(JobProducer).enqueue(type, {}, { maxAttempts: 1 });
+      await waitFor('job started', () => started.has(id));
+
+      // As the heartbeat renewing it, or another instance's claim that met it, would for a moment.
+      const lock = await holdRowLock(db.url, id);
+      let closed = false;
+      const closing = close(app).finally(() => (closed = true));
+      try {
+        // The release waits for the held row; (before this was fixed, it skipped it and shutdown ended.)
+        await waitFor('the release waiting on the held row, or shutdown done without it', async () => {
+          return closed || (await releaseWaitsOnLock(db.url, instanceId));
+        });
+      } finally {
+        await lock.end();
+      }
+      await closing;
+
+      const [row] = await query<Record<string, unknown>>(
+        db.url,
+        `SELECT ${RELEASE_STATE_COLUMNS} FROM job_queue.jobs WHERE id = $1`,
+        [id],
+      );
+      expect(row).toEqual(RELEASED_UNTRIED);
+      await query(db.url, 'DELETE FROM job_queue.jobs');
+    },
+  );
 
   it('a claim under way when shutdown begins does not leave its jobs locked', async () => {
     const app = await start({ shutdownTimeoutMs: 5_000, instanceId: 'sd-claim', recoveryIntervalMs: 60_000 });

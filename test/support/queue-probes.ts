@@ -1,4 +1,5 @@
 import { register } from 'prom-client';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { JobRepository } from '@app/job-queue/internal';
 import { query } from './sql';
@@ -163,4 +164,33 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
+}
+
+/**
+ * Whether shutdown's release of instance `instanceId` waits on a row lock at this moment (a test holds one of its
+ * rows). Recognised by its refund of the attempt, in the statement's first lines.
+ */
+export async function releaseWaitsOnLock(url: string, instanceId: string): Promise<boolean> {
+  const rows = await query(
+    url,
+    `SELECT 1 FROM pg_stat_activity
+     WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%greatest(j.attempt_count - 1, 0)%'`,
+    [`job-queue:${instanceId}`],
+  );
+  return rows.length > 0;
+}
+
+/** A plain connection holding `FOR UPDATE` on one job's row until `end()`: as a heartbeat or a claim would, briefly. */
+export async function holdRowLock(url: string, id: string): Promise<{ end: () => Promise<void> }> {
+  const client = new Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT 1 FROM job_queue.jobs WHERE id = $1 FOR UPDATE', [id]);
+  return {
+    end: async () => {
+      await client.query('COMMIT').catch(() => undefined);
+      await client.end();
+    },
+  };
 }

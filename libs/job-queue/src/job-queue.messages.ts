@@ -49,6 +49,10 @@ export const messages = {
   invalidControlInput: (field: string, reason: string) => `${field} ${reason}`,
   leaseExpired: () => 'lease expired',
   shutdownAborted: () => 'Aborted: the instance is shutting down',
+  releaseLeftToLease: (ids: string[]) =>
+    `Shutdown could not release ${ids.length === 1 ? 'job' : 'jobs'} ${ids.join(', ')}: ` +
+    `${ids.length === 1 ? 'its row stayed' : 'their rows stayed'} locked by another session; ` +
+    `left processing until ${ids.length === 1 ? 'its lease expires' : 'their leases expire'}`,
   poolTooSmall: (size: number, needed: number, ownPool: boolean) =>
     `The database pool holds ${size} connections but the job queue may need ${needed} at once ` +
     `(one per transactional job running at once, plus a claim, three finish writers, the heartbeat, the rescuer, ` +

@@ -38,7 +38,7 @@ import { listDead } from './sql/list-dead.sql';
 import { listSchemaVersions } from './sql/list-schema-versions.sql';
 import { lockForTransaction } from './sql/lock-for-transaction.sql';
 import { oldestPending } from './sql/oldest-pending.sql';
-import { releaseMany } from './sql/release-many.sql';
+import { releaseMany, releaseManyWaiting } from './sql/release-many.sql';
 import { removeWorker } from './sql/remove-worker.sql';
 import { renewLeases } from './sql/renew-leases.sql';
 import { requeueDead } from './sql/requeue-dead.sql';
@@ -88,6 +88,13 @@ import type { CancelledRow, JobState, QueueFlag } from './control/job-control.in
  * number of types, and past this many pairs the age is that of the first ones in index order.
  */
 const OLDEST_PENDING_MAX_PAIRS = 1_000;
+
+/**
+ * How long a release waits for a row of its own that someone holds (see `sql/release-many.sql.ts`): those holders
+ * (a heartbeat, a claim, a session being ended) let go within milliseconds; one holding longer leaves the row to its
+ * lease, as a crash would, rather than holding shutdown up.
+ */
+const RELEASE_LOCK_TIMEOUT_MS = 2_000;
 
 /** What a claim returns per job: enough to run it and to fence every later statement. */
 export interface ClaimedJob {
@@ -683,9 +690,47 @@ export class JobRepository {
     return this.ids(findHeldLeases, [leases.map((l) => l.id), leases.map((l) => l.token)]);
   }
 
+  /**
+   * Hands jobs back to `pending`, their attempt refunded (see `sql/release-many.sql.ts`): first every row not locked
+   * at this moment; then the rows still ours that were locked, waiting for them up to `RELEASE_LOCK_TIMEOUT_MS`.
+   * Returns the ids released: a row missing was cancelled or recovered meanwhile, or held past the wait (its lease
+   * then expires). Inside a job's own transaction (`client`), which holds its row, one pass is all.
+   */
   async releaseMany(leases: Lease[], client?: Queryable): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    return this.ids(releaseMany, [leases.map((l) => l.id), leases.map((l) => l.token)], client);
+    const params = (list: Lease[]) => [list.map((l) => l.id), list.map((l) => l.token)];
+    const released = await this.ids(releaseMany, params(leases), client);
+    if (client || released.size === leases.length) return released;
+    const skipped = await this.findHeldLeases(leases.filter((l) => !released.has(l.id)));
+    if (skipped.size === 0) return released;
+    const left = leases.filter((l) => skipped.has(l.id));
+    const connection = await this.pool.connect();
+    const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
+    connection.on('error', ignore);
+    let failure: Error | undefined;
+    try {
+      await connection.query('BEGIN');
+      await this.rows(setLockTimeout, [RELEASE_LOCK_TIMEOUT_MS], connection);
+      const waited = await this.ids(releaseManyWaiting, params(left), connection);
+      await connection.query('COMMIT');
+      for (const id of waited) released.add(id);
+      return released;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => undefined);
+      const code = (error as { code?: string }).code;
+      // 55P03: a row still held at the timeout; 40P01: a waiting cancel took these rows in another order. Neither
+      // ends the release: the rest follows.
+      if (code !== '55P03' && code !== '40P01') {
+        failure = error as Error;
+        throw error;
+      }
+    } finally {
+      connection.removeListener('error', ignore);
+      connection.release(failure);
+    }
+    // The wait rolled back: the rows it had taken, and any freed since, go now; the one still held stays.
+    for (const id of await this.ids(releaseMany, params(left))) released.add(id);
+    return released;
   }
 
   /** Writes one attempt's end; returns whether its lease held. */

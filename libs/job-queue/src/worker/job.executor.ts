@@ -289,7 +289,7 @@ export class JobExecutor {
     if (waiting.length === 0) return 0;
     for (const execution of waiting) execution.released = true;
     try {
-      return (await this.repository.releaseMany(waiting.map((e) => e.lease))).size;
+      return (await this.release(waiting)).size;
     } finally {
       for (const execution of waiting) this.finish(execution, 'released');
     }
@@ -340,10 +340,26 @@ export class JobExecutor {
     }
     const stuck = [...this.inFlight.values()].filter((e) => !e.finishing);
     for (const execution of stuck) execution.released = true;
-    const released = await this.repository.releaseMany(stuck.map((e) => e.lease));
-    this.releasedAtShutdown += released.size;
+    this.releasedAtShutdown += (await this.release(stuck)).size;
     for (const execution of stuck) this.finish(execution, 'released');
     return releasedNow();
+  }
+
+  /**
+   * Hands these attempts' jobs back to `pending` (`releaseMany`, which waits a moment for a row someone holds), and
+   * says which it could not: a row still under this lease but held past that wait stays `processing` until its lease
+   * expires, as after a crash. Returns the ids released; only those count as released.
+   */
+  private async release(executions: JobExecution[]): Promise<Set<string>> {
+    const leases = executions.map((e) => e.lease);
+    const released = await this.repository.releaseMany(leases);
+    if (released.size < leases.length) {
+      const unreleased = leases.filter((l) => !released.has(l.id));
+      // Rows cancelled or recovered meanwhile are no longer this instance's to release: only the others are told.
+      const held = await this.repository.findHeldLeases(unreleased).catch(() => new Set(unreleased.map((l) => l.id)));
+      if (held.size > 0) this.logger.warn(messages.releaseLeftToLease([...held]));
+    }
+    return released;
   }
 
   /** Fails writes that can no longer happen; the last step of shutdown. */
@@ -511,7 +527,7 @@ export class JobExecutor {
       held = await this.snoozes.submit(decision.end.snooze);
     } else if (decision.outcome === 'released') {
       execution.released = true;
-      held = await this.repository.writeEnd(decision.end);
+      held = (await this.release([execution])).size === 1;
     } else if (decision.outcome === 'dead') {
       held = await this.kills.submit(decision.end.kill);
     } else {
