@@ -7,6 +7,7 @@ import {
   JobValidationError,
   type JobContext,
 } from '@app/job-queue';
+import { JobExecutor, JobRepository } from '@app/job-queue/internal';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { query } from './support/sql';
@@ -51,6 +52,12 @@ class Handlers {
   async honours(_: unknown, ctx: JobContext) {
     note(ctx);
     await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
+  }
+
+  /** Notes its start and returns at once. */
+  @JobHandler('c.quick')
+  async quick(_: unknown, ctx: JobContext) {
+    note(ctx).finished = true;
   }
 
   @JobHandler('c.value')
@@ -156,6 +163,76 @@ describe('cancelling jobs', () => {
     await waitFor('nothing in flight', () => admin.stats().then((s) => s.inFlight === 0));
     expect(await deadRow(db.url, id)).toBeUndefined();
     expect(await status(admin, id)).toBe('cancelled');
+  });
+
+  /**
+   * Holds the result of the claim that takes a `c.quick` job until the test opens the returned gate: the claim has
+   * committed (the row is processing here) but the executor has not received the job yet.
+   */
+  function holdQuickClaim(repository: JobRepository): { held: () => boolean; open: () => void } {
+    const release = gate();
+    let held = false;
+    const claim = repository.completeAndClaim.bind(repository);
+    jest.spyOn(repository, 'completeAndClaim').mockImplementation(async (...args) => {
+      const result = await claim(...args);
+      if (result.jobs.some((j) => j.type === 'c.quick')) {
+        held = true;
+        await release.promise;
+      }
+      return result;
+    });
+    return { held: () => held, open: release.open };
+  }
+
+  /** Resolves once the executor has been told of a cancel of `id`, or given a job `id`. */
+  function told(executor: JobExecutor, method: 'cancel' | 'accept') {
+    const spy = jest.spyOn(executor, method);
+    return (id: string) =>
+      waitFor(`${method} of ${id}`, () =>
+        spy.mock.calls.some(([arg]) =>
+          (method === 'cancel' ? [...(arg as string[])] : [(arg as { id: string }).id]).includes(id),
+        ),
+      );
+  }
+
+  it('a cancel told before the claim that took the job has returned: the job is dropped, never started', async () => {
+    const { producer, admin } = await start({ retentionMs: 60_000 });
+    const executor = app!.get(JobExecutor);
+    const claim = holdQuickClaim(app!.get(JobRepository));
+    const cancelTold = told(executor, 'cancel');
+    const accepted = told(executor, 'accept');
+    const { id } = await producer.enqueue('c.quick', {});
+    await waitFor('the claim committed, its result held', claim.held);
+    expect(await jobRow(db.url, id)).toMatchObject({ status: 'processing' });
+
+    expect(await admin.cancel(id)).toEqual({ id, status: 'cancelled' });
+    await cancelTold(id);
+    claim.open();
+    await accepted(id);
+    await waitFor('nothing in flight', () => executor.size === 0);
+
+    expect(seen.has(id)).toBe(false);
+    expect(await jobRow(db.url, id)).toBeUndefined();
+    expect(await deadRow(db.url, id)).toBeUndefined();
+    expect(await status(admin, id)).toBe('cancelled');
+  });
+
+  it('a job cancelled while held elsewhere, then retried at once, still runs here under its id', async () => {
+    const { admin } = await start({ retentionMs: 60_000 });
+    const executor = app!.get(JobExecutor);
+    const cancelTold = told(executor, 'cancel');
+    // Claimed by another instance: this one only hears of the cancel, and remembers it for a while.
+    const [{ id }] = await query<{ id: string }>(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, attempt_count, max_attempts, locked_by, locked_at, lock_token)
+       VALUES ('c.quick', '{}', 'processing', 1, 3, 'elsewhere', now(), gen_random_uuid()) RETURNING id`,
+    );
+    expect(await admin.cancel(id)).toEqual({ id, status: 'cancelled' });
+    await cancelTold(id);
+
+    expect(await admin.retryJob(id)).toBe(id);
+    await waitFor('ran here', async () => seen.get(id)?.finished && (await status(admin, id)) === 'completed');
+    expect(await jobRow(db.url, id)).toBeUndefined();
   });
 
   it('answers clearly: twice, after completion, after death, unknown; with retention on', async () => {

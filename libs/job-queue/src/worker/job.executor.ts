@@ -27,6 +27,7 @@ import { JobExecution } from './job-execution';
 import { AttemptContext, type ProgressReporter } from './attempt-context';
 import { UNTRACED_ATTEMPT } from '../tracing/attempt-trace';
 import { TransactionSlots } from './transaction-slots';
+import { RecentCancels } from './recent-cancels';
 import { decideFailure, errorMessage, type FailureDecision, type WrittenDecision } from './failure-decision';
 
 /**
@@ -99,6 +100,8 @@ export class JobExecutor {
   private retryListener: (delayMs: number) => void = () => undefined;
   private readonly delays: RetryDelays;
   private readonly transactionSlots: TransactionSlots;
+  /** Cancels told for jobs not here (yet): a claim on its way may bring one (`accept`). */
+  private readonly recentCancels = new RecentCancels();
   /** `ctx.progress` of every attempt: one function for the executor, not one per job. */
   private readonly progressReporter: ProgressReporter = (execution, value) => this.reportProgress(execution, value);
 
@@ -213,12 +216,17 @@ export class JobExecutor {
   /**
    * These jobs were cancelled (the canceller's NOTIFY): a job still in the local queue is dropped without starting,
    * a running one has its signal aborted, and whatever its handler does next is not written (a transactional one's
-   * transaction rolls back). Matched by id: a cancel ends every attempt of the job.
+   * transaction rolls back). Matched by id: a cancel ends every attempt of the job. A job not here is remembered a
+   * while: the cancel may have deleted a row claimed here whose claim has not returned yet.
    */
   cancel(ids: Iterable<string>): void {
     for (const id of ids) {
       const execution = this.latest.get(id);
-      if (!execution || execution.cancelled) continue;
+      if (!execution) {
+        this.recentCancels.add(id);
+        continue;
+      }
+      if (execution.cancelled) continue;
       execution.cancelled = true;
       // Settled already: its write finds the row gone, and is counted as cancelled rather than as a lost lease.
       if (execution.finishing) continue;
@@ -266,9 +274,27 @@ export class JobExecutor {
     this.latest.set(job.id, execution);
     this.inFlight.add(execution);
     this.inFlightChanged();
+    if (this.recentCancels.take(job.id)) return this.dropCancelled(execution);
     this.queued.push(execution);
     increment(this.queuedByType, handler.type, 1);
     this.startQueued();
+  }
+
+  /**
+   * A job whose cancel was told before its claim returned it: the cancel deleted the row after the claim committed,
+   * so it is dropped unstarted, as a cancelled job still in the local queue is. The release, fenced by this claim's
+   * token, then finds no row. It matters only when the cancel was of an earlier life of the job, retried under its
+   * id since and claimed here: that one goes back to pending, its attempt refunded, and its next claim runs it.
+   */
+  private dropCancelled(execution: JobExecution): void {
+    execution.cancelled = true;
+    // Not renewed, not started, not released again by shutdown: its one write is the release below.
+    execution.released = true;
+    this.settle(execution);
+    this.repository
+      .releaseMany([execution.lease])
+      .catch((error) => this.logger.warn(messages.endNotRecorded(execution.job.id, errorMessage(error))))
+      .finally(() => this.finish(execution, 'cancelled'));
   }
 
   /**
