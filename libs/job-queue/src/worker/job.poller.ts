@@ -32,6 +32,13 @@ interface ClaimGroup {
   limits?: JobLimits;
   /** A rate limit's window has room again then: the group claims at that time rather than polling. */
   rateTimer?: NodeJS.Timeout;
+  /**
+   * The group's last claim returned a full batch: there is probably more, so a freed slot it can use should claim
+   * at once. The group's own: another group's claim says nothing of this one's backlog.
+   */
+  saturated: boolean;
+  /** The group's last claim (a limited group's) left due jobs waiting on a limit: a freed slot may let one start. */
+  limitHeld: boolean;
 }
 
 /**
@@ -46,10 +53,6 @@ export class JobPoller {
   private running = false;
   private again = false;
   private stopped = true;
-  /** The last claim returned a full batch: there is probably more, so a freed slot should claim at once. */
-  private saturated = false;
-  /** The last claim of a limited group left due jobs waiting on a limit: a freed slot of ours may let one start. */
-  private limitHeld = false;
   private consecutiveErrors = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private wakeScheduled = false;
@@ -102,21 +105,24 @@ export class JobPoller {
       .map((h) => h.type);
     // Handlers with their own concurrency claim first: claimed after the shared group, a steady backlog of other
     // types would take every free slot and starve them.
+    const unknown = { fromHeadAt: 0, saturated: false, limitHeld: false };
     this.groups = [
       ...withLimits.map(({ h, limits }) => ({
+        ...unknown,
         types: [h.type],
         concurrency: h.options.concurrency,
         limits,
-        fromHeadAt: 0,
       })),
-      ...limited.map((h) => ({ types: [h.type], concurrency: h.options.concurrency, fromHeadAt: 0 })),
-      ...(open.length > 0 ? [{ types: open, fromHeadAt: 0 }] : []),
+      ...limited.map((h) => ({ ...unknown, types: [h.type], concurrency: h.options.concurrency })),
+      ...(open.length > 0 ? [{ ...unknown, types: open }] : []),
     ];
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
       // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees.
-      if ((this.saturated || this.probeWanted || this.limitHeld) && this.executor.wantsClaim()) this.wakeSoon();
+      if ((this.probeWanted || this.groups.some((g) => this.moreWaiting(g))) && this.executor.wantsClaim()) {
+        this.wakeSoon();
+      }
     });
     this.executor.onRetryWritten((delayMs) => this.wakeIn(delayMs + DUE_MARGIN_MS));
     this.wake();
@@ -314,6 +320,18 @@ export class JobPoller {
     if (this.recentClaims.length > RECENT_CLAIMS) this.recentClaims.shift();
   }
 
+  /** How many jobs a claim of the group may return now. */
+  private roomFor(group: ClaimGroup): number {
+    return group.concurrency === undefined
+      ? this.executor.claimable()
+      : this.executor.claimableFor(group.types[0], group.concurrency);
+  }
+
+  /** The group's last claim left jobs it could take waiting, and it has room for one now. */
+  private moreWaiting(group: ClaimGroup): boolean {
+    return (group.saturated || group.limitHeld) && this.roomFor(group) > 0;
+  }
+
   /**
    * One claim per group with room; true when any group came back full (more is likely waiting), or when a claim
    * that started at its cursor came back short (the walk from the head it then owes is due at once).
@@ -324,22 +342,19 @@ export class JobPoller {
   private async claimOnce(): Promise<boolean> {
     this.lastTickAt = Date.now();
     this.claimingSince = this.lastTickAt;
-    let claimed = false;
     let full = false;
     let cursorShort = false;
-    let held = false;
     for (const group of this.groups) {
       if (this.stopped) break;
-      const room =
-        group.concurrency === undefined
-          ? this.executor.claimable()
-          : this.executor.claimableFor(group.types[0], group.concurrency);
+      const room = this.roomFor(group);
+      // Only a claim tells whether more work is waiting. A group without room (its own slots busy, or every slot)
+      // learned nothing: clearing its flags then would leave its next freed slots idle until the next tick.
       if (room === 0) continue;
-      claimed = true;
       if (group.limits) {
         const jobs = await this.claimWithinLimits(group, group.limits, room);
-        if (jobs === 'held') held = true;
-        else if (jobs === room) full = true;
+        group.limitHeld = jobs === 'held';
+        group.saturated = jobs === room;
+        if (group.saturated) full = true;
         continue;
       }
       const now = Date.now();
@@ -347,15 +362,10 @@ export class JobPoller {
       if (!cursor) group.fromHeadAt = now;
       const jobs = await this.claim(group.types, room, cursor);
       for (const job of jobs) this.executor.accept(job);
-      if (jobs.length === room) full = true;
+      group.saturated = jobs.length === room;
+      if (group.saturated) full = true;
       else if (cursor) cursorShort = true;
-      group.cursor = jobs.length === room ? cursorAfter(jobs) : undefined;
-    }
-    // Only a claim tells whether more work is waiting. A wake-up that found no room (a poll tick, a NOTIFY)
-    // learned nothing: clearing the flag then would leave the next freed slots idle until the next tick.
-    if (claimed) {
-      this.saturated = full;
-      this.limitHeld = held;
+      group.cursor = group.saturated ? cursorAfter(jobs) : undefined;
     }
     return (full || cursorShort) && this.executor.wantsClaim();
   }
