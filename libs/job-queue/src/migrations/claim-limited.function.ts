@@ -37,7 +37,7 @@ CREATE OR REPLACE FUNCTION ${t.schema}.claim_limited(
   p_global int, p_per_key int, p_rate_max int, p_rate_ms int, p_rate_per_key boolean, p_max_keys int)
 RETURNS TABLE (r_done boolean, r_id uuid, r_queue text, r_type text, r_payload jsonb, r_priority int,
   r_attempt_count int, r_max_attempts int, r_lock_token uuid, r_created_at_ms float8, r_claimed_at_ms float8,
-  r_run_at_ms float8, r_wake_in_ms float8, r_held text)
+  r_run_at_ms float8, r_wake_in_ms float8, r_held text${version >= 11 ? FRESH_COLUMNS : ''})
 LANGUAGE plpgsql VOLATILE AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -86,7 +86,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
       WITH c AS MATERIALIZED (
         SELECT x.id FROM unnest(p_queues) AS q(queue) CROSS JOIN LATERAL (
           SELECT j.id, j.priority, j.next_retry_at, j.created_at FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = q.queue AND j.type = p_type AND j.next_retry_at <= now()
+          WHERE j.status = 'pending' AND j.queue = q.queue AND j.type = p_type AND j.next_retry_at <= ${dueAt(version)}
           ORDER BY j.priority DESC, j.next_retry_at, j.created_at, j.id
           LIMIT v_room FOR UPDATE SKIP LOCKED) x
         ORDER BY x.priority DESC, x.next_retry_at, x.created_at, x.id
@@ -136,7 +136,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
         WITH c AS MATERIALIZED (
           SELECT j.id FROM ${t.jobs} j
           WHERE j.status = 'pending' AND j.type = p_type AND j.concurrency_key = v_key
-            AND j.queue = ANY (p_queues) AND j.next_retry_at <= now()
+            AND j.queue = ANY (p_queues) AND j.next_retry_at <= ${dueAt(version)}
           ORDER BY j.priority DESC, j.next_retry_at, j.created_at, j.id
           LIMIT 1 FOR UPDATE SKIP LOCKED)
         UPDATE ${t.jobs} j SET status = 'processing', locked_at = v_now, locked_by = p_instance,
@@ -169,7 +169,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
       WITH h AS MATERIALIZED (
         SELECT x.id FROM unnest(p_queues) AS q(queue) CROSS JOIN LATERAL (
           SELECT j.id, j.concurrency_key, j.priority, j.next_retry_at, j.created_at FROM ${t.jobs} j
-          WHERE j.status = 'pending' AND j.queue = q.queue AND j.type = p_type AND j.next_retry_at <= now()
+          WHERE j.status = 'pending' AND j.queue = q.queue AND j.type = p_type AND j.next_retry_at <= ${dueAt(version)}
           ORDER BY j.priority DESC, j.next_retry_at, j.created_at, j.id
           LIMIT ${KEYLESS_HEAD}) x
         WHERE x.concurrency_key IS NULL
@@ -204,25 +204,52 @@ ${version >= 9 ? '  END IF;\n' : ''}
   RETURN QUERY
     SELECT false, j.id, j.queue, j.type, j.payload, j.priority, j.attempt_count, j.max_attempts, j.lock_token,
            (extract(epoch FROM j.created_at) * 1000)::float8, (extract(epoch FROM v_now) * 1000)::float8,
-           (extract(epoch FROM j.next_retry_at) * 1000)::float8, NULL::float8, NULL::text
+           (extract(epoch FROM j.next_retry_at) * 1000)::float8, NULL::float8, NULL::text${
+             version >= 11
+               ? `,
+           (date_part('epoch', j.scheduled_for) * 1000)::float8, j.snooze_count, j.trace_context`
+               : ''
+           }
     FROM unnest(v_ids) WITH ORDINALITY AS k(id, ord) JOIN ${t.jobs} j ON j.id = k.id
     ORDER BY k.ord;
   RETURN QUERY
     SELECT true, d.id, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int, NULL::uuid,
-           NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::text
+           NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::text${version >= 11 ? FRESH_NULLS : ''}
     FROM unnest(v_done) AS d(id);
   RETURN QUERY
     SELECT NULL::boolean, NULL::uuid, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int,
            NULL::uuid, NULL::float8, NULL::float8, NULL::float8, CASE WHEN v_wake IS NOT NULL THEN greatest(v_wake, 1) END::float8,
-           nullif(array_to_string(ARRAY(SELECT DISTINCT h FROM unnest(v_held) AS h ORDER BY h), ','), '');
+           nullif(array_to_string(ARRAY(SELECT DISTINCT h FROM unnest(v_held) AS h ORDER BY h), ','), '')${
+             version >= 11 ? FRESH_NULLS : ''
+           };
 END
 $fn$`;
 
 /**
  * The function's versions: 7 as migration 7 created it; 9 (migration 9) skips everything after the completions
- * when no job of the type is due; 10 (migration 10) draws one lock token per call.
+ * when no job of the type is due; 10 (migration 10) draws one lock token per call; 11 (migration 11) returns the
+ * claimed rows' `scheduled_for`, `snooze_count` and `trace_context` itself, and counts as due what is due when it holds
+ * the lock.
  */
-export type ClaimLimitedVersion = 7 | 9 | 10;
+export type ClaimLimitedVersion = 7 | 9 | 10 | 11;
+
+/**
+ * Version 11's further columns. Before, the calling statement joined `jobs` for them; but it reads in its own
+ * snapshot, taken before the function waited for its lock, so a row claimed after the wait came back as it was
+ * before it (a snooze not counted), or not at all (a job inserted meanwhile: no slot, no trace context). The
+ * function's last statement reads after the lock, on a snapshot of its own.
+ */
+const FRESH_COLUMNS = ',\n  r_scheduled_for_ms float8, r_snooze_count int, r_trace_context jsonb';
+const FRESH_NULLS = ', NULL::float8, NULL::int, NULL::jsonb';
+
+/**
+ * The time a job must be due by to be claimed, after the lock. Before version 11, `now()`: the calling statement's
+ * start, before the lock wait, so a job that fell due (a snooze, a retry, a schedule's slot) while the claim waited
+ * was left to the next claim. From 11, `v_now`, the clock read once the lock is held, which is also every claimed
+ * row's `locked_at`: a job is claimed only at or after its run-at. (The nothing-due guard, before the lock, keeps
+ * `now()`: it only decides whether to take the lock at all.)
+ */
+const dueAt = (version: ClaimLimitedVersion) => (version >= 11 ? 'v_now' : 'now()');
 
 /**
  * The lock token of the rows a call claims. Before version 10, a `gen_random_uuid()` per row; from 10, one per call,

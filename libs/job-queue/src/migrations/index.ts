@@ -9,6 +9,7 @@ import { concurrencyLimits } from './0007-concurrency-limits.migration';
 import { traceContext } from './0008-trace-context.migration';
 import { claimLimitedNothingDue } from './0009-claim-limited-nothing-due.migration';
 import { claimLimitedToken } from './0010-claim-limited-token.migration';
+import { claimLimitedFreshRows } from './0011-claim-limited-fresh-rows.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -26,6 +27,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   traceContext,
   claimLimitedNothingDue,
   claimLimitedToken,
+  claimLimitedFreshRows,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */
