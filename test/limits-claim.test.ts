@@ -190,6 +190,27 @@ describe('limited claim', () => {
     expect(claim.jobs).toHaveLength(3);
   });
 
+  it('per-key: keys with nothing due in the served queues cost no visit; the first claim takes the due key', async () => {
+    // 1,000 keys whose only job is due in an hour, 300 whose due job is in a queue this claim does not serve, all
+    // before the one key with a due job here: 1,300 keys, where a claim visits at most 200.
+    await query(
+      db.url,
+      `INSERT INTO job_queue.jobs (queue, type, payload, status, max_attempts, concurrency_key, next_retry_at)
+       SELECT 'default', 'lim.sparse', '{}'::jsonb, 'pending', 3, 'k' || lpad(n::text, 4, '0'),
+              now() + interval '1 hour'
+       FROM generate_series(1, 1000) n
+       UNION ALL
+       SELECT 'other', 'lim.sparse', '{}'::jsonb, 'pending', 3, 'q' || lpad(n::text, 4, '0'), now()
+       FROM generate_series(1, 300) n
+       UNION ALL
+       SELECT 'default', 'lim.sparse', '{}'::jsonb, 'pending', 3, 'z', now()`,
+    );
+    const lim = limits({ concurrencyPerKey: 1 });
+    const claim = await claimers[0].repository.claimLimited([], ['default'], 'lim.sparse', lim, 5, 'sparse');
+    expect(claim.jobs).toHaveLength(1);
+    expect(await running('lim.sparse')).toEqual([['z', 1]]);
+  });
+
   it('one call draws one lock token for every job it claims, and the next call a new one', async () => {
     // Keyed and keyless jobs: the key walk and the keyless head claim in separate statements of the call.
     await insert('lim.token', 'A', 2);

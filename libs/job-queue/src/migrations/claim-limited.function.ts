@@ -22,10 +22,10 @@ import type { QueueTables } from '../sql/identifier';
  *
  * Per-key limits walk the keys round-robin, in byte order from the key where the previous claim of the type stopped
  * (`limit_cursors`), wrapping around, one job per key per visit, until the claim is full, a whole round took nothing,
- * or `p_max_keys` keys were visited. Each visit is a probe of `jobs_keyed_idx` for the next key (one descent
- * whatever a key's backlog) and one for that key's next job. Keys at their limit are passed over without blocking
- * the others. Jobs without a key of such a type are taken after the walk from the head of the claim order (the
- * first `KEYLESS_HEAD` rows per queue), limited only by the type-wide limits.
+ * or `p_max_keys` keys were visited. Each visit is a probe of `jobs_keyed_idx` for the next key (from version 11,
+ * the next key with a due job in the served queues: `dueKeyFilter`) and one for that key's next job. Keys at their
+ * limit are passed over without blocking the others. Jobs without a key of such a type are taken after the walk
+ * from the head of the claim order (the first `KEYLESS_HEAD` rows per queue), limited only by the type-wide limits.
  *
  * Returns the claimed jobs (`r_done` false), the ids whose completion ($6/$7, written first, fenced by token) held
  * (`r_done` true), and one summary row (`r_done` null): `r_wake_in_ms`, when a rate limit is what stopped the claim,
@@ -106,7 +106,7 @@ ${version >= 9 ? nothingDueGuard(t) : ''}
       -- '' is below every key: keys are 1 to 255 characters.
       SELECT j.concurrency_key INTO v_next FROM ${t.jobs} j
       WHERE j.status = 'pending' AND j.type = p_type AND j.concurrency_key IS NOT NULL
-        AND j.concurrency_key > coalesce(v_key, '')
+        AND j.concurrency_key > coalesce(v_key, '')${version >= 11 ? dueKeyFilter : ''}
       ORDER BY j.concurrency_key
       LIMIT 1;
       IF v_next IS NULL THEN
@@ -228,8 +228,8 @@ $fn$`;
 /**
  * The function's versions: 7 as migration 7 created it; 9 (migration 9) skips everything after the completions
  * when no job of the type is due; 10 (migration 10) draws one lock token per call; 11 (migration 11) returns the
- * claimed rows' `scheduled_for`, `snooze_count` and `trace_context` itself, and counts as due what is due when it holds
- * the lock.
+ * claimed rows' `scheduled_for`, `snooze_count` and `trace_context` itself, counts as due what is due when it holds the
+ * lock, and walks only the keys that have a due job in the served queues.
  */
 export type ClaimLimitedVersion = 7 | 9 | 10 | 11;
 
@@ -250,6 +250,27 @@ const FRESH_NULLS = ', NULL::float8, NULL::int, NULL::jsonb';
  * `now()`: it only decides whether to take the lock at all.)
  */
 const dueAt = (version: ClaimLimitedVersion) => (version >= 11 ? 'v_now' : 'now()');
+
+/**
+ * Version 11: the probe for the next key skips keys that have no job the claim could take, the due rows in the
+ * served queues. Before, it found any pending row's key: a key whose jobs were all delayed, in retry backoff, or in
+ * a queue not served (or paused) cost one of the claim's `p_max_keys` visits and took nothing, so 200 such keys
+ * before a due one made the claim return empty (not full, not held) and the due job waited for the next poll.
+ *
+ * The probe is still one ordered walk of `jobs_keyed_idx` from the last key, stopped at the first row that passes:
+ * `next_retry_at` is a column of the index, so rows not yet due are passed over inside the index, without reading
+ * the table; the queue is read from the table for due rows only. What it passes is the pending rows of the keys
+ * between, not yet due (or due in queues not served): rows that a visit of each of those keys used to read too
+ * (the next-job probe passes over a key's rows that are not due the same way), at most once per turn of the walk:
+ * 100,000 keys with one job due in an hour each, passed in one probe, were 1,663 buffers, where the 200 visits of
+ * version 10 were 2,694 and took nothing. A key with due jobs is found at its first due row, as before.
+ *
+ * The other way out, a claim stopped at its budget telling the poller to claim again at once, was left: it does not
+ * know whether the next claim would find anything, and with more than `p_max_keys` keys at their limit every claim
+ * would stop at its budget, so the instance would claim again and again without end.
+ */
+const dueKeyFilter = `
+        AND j.next_retry_at <= v_now AND j.queue = ANY (p_queues)`;
 
 /**
  * The lock token of the rows a call claims. Before version 10, a `gen_random_uuid()` per row; from 10, one per call,
