@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
 import { deadRow, installTransitionLog, jobRow, transitionsOf } from './support/queue-probes';
+import { query } from './support/sql';
 
 const calls = new Map<string, number[]>();
 /** Jobs whose handler succeeds from now on. */
@@ -113,5 +114,26 @@ describe('dead letter and requeue', () => {
     // Requeueing what is not dead (now gone, or never existed) does nothing.
     expect(await admin.requeueDeadJob(id)).toBeNull();
     expect(await admin.requeueDeadJob('00000000-0000-4000-8000-000000000000')).toBeNull();
+  });
+
+  it('requeue restores the concurrency key and the trace context the job died with', async () => {
+    // A dead row as the kill writes it (its snapshot is the whole row), of a type no handler here runs: the
+    // requeued job stays pending to be read.
+    const id = '0190f2a0-0000-7000-8000-00000000d00d';
+    const traceContext = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    await query(
+      db.url,
+      `INSERT INTO job_queue.dead_jobs (id, queue, type, payload, priority, failure_reason, attempt_count, max_attempts, created_at, snapshot)
+       VALUES ($1, 'default', 'dl.unhandled', '{}', 0, 'boom', 1, 1, now(),
+               jsonb_build_object('id', $1::uuid, 'concurrency_key', 'tenant-a', 'trace_context', $2::jsonb))`,
+      [id, JSON.stringify(traceContext)],
+    );
+    expect(await app.get(JobQueueAdmin).requeueDeadJob(id)).toBe(id);
+    // Without its key, a per-key limit would not count the requeued job.
+    expect(await jobRow(db.url, id)).toMatchObject({
+      status: 'pending',
+      concurrency_key: 'tenant-a',
+      trace_context: traceContext,
+    });
   });
 });
