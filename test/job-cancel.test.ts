@@ -235,6 +235,26 @@ describe('cancelling jobs', () => {
     expect(await jobRow(db.url, id)).toBeUndefined();
   });
 
+  it('a cancelled job retried comes back with its concurrency key and trace context', async () => {
+    const { admin } = await start({ retentionMs: 60_000 });
+    // Of a type nothing here runs, due in an hour: it stays pending to be read before and after.
+    const traceContext = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    const [{ id }] = await query<{ id: string }>(
+      db.url,
+      `INSERT INTO job_queue.jobs (type, payload, status, max_attempts, next_retry_at, concurrency_key, trace_context)
+       VALUES ('c.unserved', '{}', 'pending', 3, now() + interval '1 hour', 'tenant-a', $1) RETURNING id`,
+      [JSON.stringify(traceContext)],
+    );
+    expect(await admin.cancel(id)).toEqual({ id, status: 'cancelled' });
+    expect(await admin.retryJob(id)).toBe(id);
+    // Without its key, a per-key limit would not count the retried job.
+    expect(await jobRow(db.url, id)).toMatchObject({
+      status: 'pending',
+      concurrency_key: 'tenant-a',
+      trace_context: traceContext,
+    });
+  });
+
   it('answers clearly: twice, after completion, after death, unknown; with retention on', async () => {
     const { producer, admin } = await start({ retentionMs: 60_000 });
     const done = await producer.enqueue('c.value', { n: 21 });

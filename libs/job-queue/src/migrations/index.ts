@@ -10,6 +10,7 @@ import { traceContext } from './0008-trace-context.migration';
 import { claimLimitedNothingDue } from './0009-claim-limited-nothing-due.migration';
 import { claimLimitedToken } from './0010-claim-limited-token.migration';
 import { claimLimitedFreshRows } from './0011-claim-limited-fresh-rows.migration';
+import { finishedJobKeys } from './0012-finished-job-keys.migration';
 import { bindMigrationStep, type JobQueueMigrationStep } from './job-queue-migration';
 
 /**
@@ -28,6 +29,7 @@ export const JOB_QUEUE_MIGRATION_CHAIN: readonly JobQueueMigrationStep[] = [
   claimLimitedNothingDue,
   claimLimitedToken,
   claimLimitedFreshRows,
+  finishedJobKeys,
 ];
 
 /** The schema version this code needs: the last step of its chain. Start-up refuses a database below it. */

@@ -9,11 +9,13 @@ import type { QueueTables } from './identifier';
  */
 export const keepFinished = (t: QueueTables, source: string, status: string, result: string) => `
   INSERT INTO ${t.finishedJobs} (id, queue, type, payload, status, priority, attempt_count, max_attempts,
-                                 next_retry_at, started_at, locked_by, last_error, idempotency_key, result, created_at)
+                                 next_retry_at, started_at, locked_by, last_error, idempotency_key, result, created_at,
+                                 concurrency_key, trace_context)
   SELECT id, queue, type, payload, ${status}, priority, attempt_count, max_attempts, next_retry_at,
          CASE WHEN status = 'processing' THEN updated_at END, locked_by, last_error, idempotency_key, ${result},
-         created_at
+         created_at, concurrency_key, trace_context
   FROM ${source}
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempt_count = excluded.attempt_count,
     started_at = excluded.started_at, locked_by = excluded.locked_by, last_error = excluded.last_error,
-    result = excluded.result, finished_at = now()`;
+    result = excluded.result, concurrency_key = excluded.concurrency_key, trace_context = excluded.trace_context,
+    finished_at = now()`;
