@@ -25,8 +25,26 @@ describe('dashboard csrf', () => {
   it('refuses cross-site requests even with matching tokens', () => {
     expect(csrfProblem({ ...ok, secFetchSite: 'cross-site' })).toMatch(/cross-site/);
     expect(csrfProblem({ ...ok, secFetchSite: 'same-site' })).toMatch(/same-site/);
-    expect(csrfProblem({ ...ok, origin: 'http://evil.example' })).toMatch(/another origin/);
-    expect(csrfProblem({ ...ok, origin: 'null' })).toMatch(/another origin/);
+    expect(csrfProblem({ ...ok, secFetchSite: 'cross-site', host: 'evil.example' })).toMatch(/cross-site/);
+    expect(csrfProblem({ ...ok, secFetchSite: 'none' })).toMatch(/none/);
+  });
+
+  it('takes the browser at its word behind a proxy that rewrites Host', () => {
+    // nginx's default `proxy_set_header Host $proxy_host`: the app sees its upstream address, not the public name
+    const proxied = { ...ok, origin: 'https://ops.example.com', host: '127.0.0.1:8080' };
+    expect(csrfProblem(proxied)).toBeNull();
+    expect(csrfProblem({ ...proxied, secFetchSite: 'cross-site' })).toMatch(/cross-site/);
+    expect(csrfProblem({ ...proxied, formToken: newCsrfToken() })).toMatch(/does not match/);
+  });
+
+  it('compares Origin with Host only when the browser sends no Sec-Fetch-Site', () => {
+    const older = { ...ok, secFetchSite: undefined };
+    expect(csrfProblem(older)).toBeNull();
+    expect(csrfProblem({ ...older, origin: 'http://evil.example' })).toMatch(/another origin/);
+    expect(csrfProblem({ ...older, origin: 'null' })).toMatch(/another origin/);
+    expect(csrfProblem({ ...older, origin: 'https://ops.example.com', host: '127.0.0.1:8080' })).toMatch(
+      /another origin/,
+    );
   });
 
   it('reuses a well-formed cookie token and replaces a malformed one', () => {

@@ -4,8 +4,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
  * Cross-site request protection for the dashboard's actions, stateless so that any instance checks any request:
  * a double-submit token (a random cookie, `SameSite=Strict` and `HttpOnly`, set by every page; each form echoes it
  * in a hidden field; a POST must carry both and they must match: another site can make a browser send the cookie
- * but cannot read it to fill the field), plus a refusal of any request the browser marks as cross-site
- * (`Sec-Fetch-Site`) or whose `Origin` is another host.
+ * but cannot read it to fill the field), plus a refusal of any request the browser marks as not same-origin
+ * (`Sec-Fetch-Site`) or, from a browser that sends no `Sec-Fetch-Site`, whose `Origin` is not the `Host`.
  */
 export const CSRF_COOKIE = 'jq_dashboard_csrf';
 export const CSRF_FIELD = '_csrf';
@@ -45,10 +45,13 @@ export interface CsrfCheck {
 
 /** Why a POST is refused, or null when it may proceed. */
 export function csrfProblem(check: CsrfCheck): string | null {
-  if (check.secFetchSite !== undefined && check.secFetchSite !== 'same-origin') {
-    return `a ${check.secFetchSite} request (Sec-Fetch-Site)`;
-  }
-  if (check.origin !== undefined && !sameHost(check.origin, check.host)) {
+  // A browser that sends Sec-Fetch-Site says itself whether the form came from this origin, and no page can set
+  // or change it: that decides. `Host` may be the upstream's address behind a proxy (nginx's default
+  // `proxy_set_header Host $proxy_host`), so Origin is compared with it only for browsers too old to send one.
+  // `X-Forwarded-Host` is not read: any client can set it.
+  if (check.secFetchSite !== undefined) {
+    if (check.secFetchSite !== 'same-origin') return `a ${check.secFetchSite} request (Sec-Fetch-Site)`;
+  } else if (check.origin !== undefined && !sameHost(check.origin, check.host)) {
     return `a request from another origin (${check.origin})`;
   }
   const cookie = readCookie(check.cookieHeader, CSRF_COOKIE);
