@@ -62,4 +62,22 @@ describe("the dashboard's schedules page on the queue's own scheduler", () => {
     expect((await scheduler.get('nightly'))?.lastRunAt).toBeNull();
     expect(await scheduler.trigger('no-such-schedule')).toBeNull();
   });
+
+  it('answers "run now" on a schedule that no longer exists with a 404 naming it, and enqueues nothing', async () => {
+    const page = await fetch(`${origin}/dashboard/schedules`);
+    const html = await page.text();
+    const cookie = page.headers.get('set-cookie')!.split(';')[0];
+    const token = /name="_csrf" value="([^"]+)"/.exec(html)![1];
+    const before = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM job_queue.jobs');
+
+    const trigger = await fetch(`${origin}/dashboard/schedules/nope/trigger`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `_csrf=${token}`,
+    });
+    expect(trigger.status).toBe(404);
+    expect(await trigger.text()).toContain('No schedule nope');
+    expect(await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM job_queue.jobs')).toEqual(before);
+  });
 });

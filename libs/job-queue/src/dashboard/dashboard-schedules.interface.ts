@@ -17,6 +17,9 @@ export interface DashboardSchedule {
 
 export interface DashboardSchedules {
   list(): Promise<DashboardSchedule[]>;
-  /** Enqueues the schedule's job now, outside its cron; resolves to the job's id when the scheduler gives one. */
+  /**
+   * Enqueues the schedule's job now, outside its cron; resolves to the job's id when the scheduler gives one, and
+   * to null when there is no such schedule (the dashboard then answers 404).
+   */
   trigger(name: string): Promise<string | void | { id: string } | null>;
 }

@@ -148,7 +148,8 @@ export class JobQueueDashboardController {
   ): Promise<void> {
     await this.act(req, res, 3, async () => {
       if (!this.schedules) throw new DashboardProblem(404, 'No schedules are wired into this dashboard.');
-      await this.schedules.trigger(name);
+      // Null is the scheduler's "no such schedule" (removed since the page was drawn, or a name typed by hand).
+      if ((await this.schedules.trigger(name)) === null) throw new DashboardProblem(404, `No schedule ${name}.`);
       return ['/schedules', 'triggered'];
     });
   }
