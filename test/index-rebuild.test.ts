@@ -214,6 +214,105 @@ describe('the rebuild of bloated indexes (rebuildBloatedIndexes)', () => {
     }
   });
 
+  it('drops at start the leftover of a rebuild cancelled at shutdown, though no table is marked', async () => {
+    // A REINDEX CONCURRENTLY cancelled as shutdown cancels it, past its build: its `_ccnew` is then ready (updated on
+    // every write of the table) and invalid. A snapshot older than the rebuild holds it in its last wait (for the
+    // snapshots older than its validation) long enough to cancel it there.
+    const leftover = await withClient(db.url, async (holder) => {
+      await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await holder.query('SELECT 1');
+      return withClient(db.url, async (rebuilder) => {
+        const [{ pid }] = (await rebuilder.query('SELECT pg_backend_pid() AS pid')).rows;
+        const rebuild = rebuilder.query('REINDEX INDEX CONCURRENTLY job_queue.jobs_rescue_idx').then(
+          () => 'finished',
+          (error: { code?: string }) => error.code,
+        );
+        await waitFor(
+          'the rebuild waiting for the older snapshot, its new index built',
+          async () =>
+            (
+              await query<{ phase: string }>(db.url, 'SELECT phase FROM pg_stat_progress_create_index WHERE pid = $1', [
+                pid,
+              ])
+            )[0]?.phase === 'waiting for old snapshots',
+          30_000,
+        );
+        await query(db.url, 'SELECT pg_cancel_backend($1)', [pid]);
+        expect(await rebuild).toBe('57014');
+        await holder.query('COMMIT');
+        const [row] = await query<{ oid: number; valid: boolean; ready: boolean }>(
+          db.url,
+          `SELECT i.indexrelid::int AS oid, i.indisvalid AS valid, i.indisready AS ready
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE i.indrelid = 'job_queue.jobs'::regclass AND c.relname = 'jobs_rescue_idx_ccnew'`,
+        );
+        return row;
+      });
+    });
+    expect(leftover).toMatchObject({ valid: false, ready: true });
+    const droppedBefore = await rebuilds('dropped');
+    const logger = new CapturingLogger();
+    // No VACUUM that could mark the table: only the leftover itself may bring the drop.
+    const app = await startApp({ ...appOptions(db.url), vacuumThreshold: 2_000_000_000 }, logger);
+    try {
+      await waitFor(
+        'the leftover dropped',
+        async () => !(await jobsIndexes(db.url)).rows.some((r) => r.oid === leftover.oid),
+        30_000,
+      );
+      expect((await jobsIndexes(db.url)).rows.filter((r) => !r.valid)).toEqual([]);
+      expect((await jobsIndexes(db.url)).rows.map((r) => r.name)).toContain('jobs_rescue_idx');
+      await waitFor('the drop counted', async () => (await rebuilds('dropped')) > droppedBefore);
+      expect(await rebuilds('dropped')).toBe(droppedBefore + 1);
+      expect(logger.logs.filter((l) => l.includes('Dropped job_queue.jobs_rescue_idx_ccnew'))).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("leaves alone the new index of a rebuild under way, an operator's REINDEX CONCURRENTLY", async () => {
+    const app = await startApp({ ...appOptions(db.url), vacuumIntervalMs: 3_600_000 });
+    try {
+      const vacuumer = app.get(TableVacuumer);
+      const busyBefore = await rebuilds('busy');
+      const outcome = await withClient(db.url, async (holder) => {
+        // An older snapshot holds the rebuild in its last wait, its `_ccnew` built and invalid.
+        await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await holder.query('SELECT 1');
+        return withClient(db.url, async (operator) => {
+          const [{ pid }] = (await operator.query('SELECT pg_backend_pid() AS pid')).rows;
+          const rebuild = operator.query('REINDEX INDEX CONCURRENTLY job_queue.jobs_rescue_idx').then(
+            () => 'finished',
+            (error: { code?: string }) => error.code,
+          );
+          await waitFor(
+            'the rebuild waiting for the older snapshot',
+            async () =>
+              (
+                await query<{ phase: string }>(
+                  db.url,
+                  'SELECT phase FROM pg_stat_progress_create_index WHERE pid = $1',
+                  [pid],
+                )
+              )[0]?.phase === 'waiting for old snapshots',
+            30_000,
+          );
+          for (let check = 0; check < 2; check++) await vacuumer.runOnce();
+          expect((await jobsIndexes(db.url)).rows.filter((r) => !r.valid).map((r) => r.name)).toEqual([
+            'jobs_rescue_idx_ccnew',
+          ]);
+          await holder.query('COMMIT');
+          return rebuild;
+        });
+      });
+      expect(outcome).toBe('finished');
+      expect(await rebuilds('busy')).toBe(busyBefore);
+      expect((await jobsIndexes(db.url)).rows.filter((r) => !r.valid)).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('as a role that may vacuum but not rebuild (the database owner): logs once, counts it as denied', async () => {
     const role = `jq_noreindex_${randomBytes(4).toString('hex')}`;
     // A password: the embedded servers of the PostgreSQL-versions run ask for one (the machine's trusts).

@@ -54,7 +54,7 @@ import {
   tryMaintenanceLock,
   type MaintenanceKind,
 } from './sql/maintenance-lock.sql';
-import { dropIndexConcurrently, indexSizes, reindexConcurrently } from './sql/index-rebuild.sql';
+import { dropIndexConcurrently, indexSizes, invalidIndexes, reindexConcurrently } from './sql/index-rebuild.sql';
 import type { IndexPlan, IndexSize } from './maintenance/index-bloat';
 import { vacuumTable, vacuumedTable, type QueueTableName } from './sql/vacuum-table.sql';
 import type { Statement, StatementFactory } from './sql/statement';
@@ -927,6 +927,11 @@ export class JobRepository {
       if (outcome === 'denied' || outcome === 'cancelled') return outcome;
       throw error;
     }
+  }
+
+  /** The invalid indexes of the queue's tables, by name (catalog only; see `invalidIndexes`). */
+  async readInvalidIndexes(): Promise<Array<{ table: QueueTableName; index: string }>> {
+    return this.rows<{ table: QueueTableName; index: string }>(invalidIndexes, []);
   }
 
   /**

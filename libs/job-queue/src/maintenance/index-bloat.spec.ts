@@ -1,4 +1,4 @@
-import { BLOAT_RATIO, BLOAT_SLACK_PAGES, planIndexRebuild, type IndexSize } from './index-bloat';
+import { BLOAT_RATIO, BLOAT_SLACK_PAGES, planIndexRebuild, planLeftoverDrop, type IndexSize } from './index-bloat';
 
 const index = (name: string, pages: number, expected = 2, valid = true): IndexSize => ({
   index: name,
@@ -25,5 +25,15 @@ describe('planIndexRebuild', () => {
         index('jobs_ccnew_extra', 900, 2, false),
       ]),
     ).toEqual({ drop: ['jobs_pkey_ccnew', 'jobs_pkey_ccnew1', 'jobs_pkey_ccold'], rebuild: [] });
+  });
+
+  it('drops the leftovers alone when asked for them only, whatever the sizes', () => {
+    expect(
+      planLeftoverDrop([
+        index('jobs_pkey_ccnew', 900, 2, false),
+        index('jobs_pkey', 900, 2),
+        index('users_own_idx', 900, 2, false),
+      ]),
+    ).toEqual({ drop: ['jobs_pkey_ccnew'], rebuild: [] });
   });
 });

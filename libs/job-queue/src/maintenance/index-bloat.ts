@@ -30,9 +30,19 @@ const REINDEX_LEFTOVER = /_cc(new|old)[0-9]*$/;
  */
 export function planIndexRebuild(indexes: IndexSize[]): IndexPlan {
   return {
-    drop: indexes.filter((i) => !i.valid && REINDEX_LEFTOVER.test(i.index)).map((i) => i.index),
+    drop: planLeftoverDrop(indexes).drop,
     rebuild: indexes
       .filter((i) => i.valid && i.pages > BLOAT_RATIO * i.expected_pages + BLOAT_SLACK_PAGES)
       .map((i) => i.index),
   };
+}
+
+/** A round that only drops the invalid leftovers of a concurrent rebuild, and rebuilds nothing. */
+export function planLeftoverDrop(indexes: Array<Pick<IndexSize, 'index' | 'valid'>>): IndexPlan {
+  return { drop: indexes.filter((i) => !i.valid && isRebuildLeftover(i.index)).map((i) => i.index), rebuild: [] };
+}
+
+/** Named as a failed concurrent rebuild leaves an index (whether it is still invalid is the catalog's to say). */
+export function isRebuildLeftover(index: string): boolean {
+  return REINDEX_LEFTOVER.test(index);
 }

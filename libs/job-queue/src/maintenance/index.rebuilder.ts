@@ -5,7 +5,7 @@ import { messages } from '../job-queue.messages';
 import type { ResolvedJobQueueOptions } from '../interfaces/job-queue-options.interface';
 import { JobQueueMetrics } from '../observability/job-queue.metrics';
 import type { QueueTableName } from '../sql/vacuum-table.sql';
-import { planIndexRebuild } from './index-bloat';
+import { isRebuildLeftover, planIndexRebuild, planLeftoverDrop, type IndexPlan, type IndexSize } from './index-bloat';
 
 /**
  * A VACUUM that found this many times `vacuumThreshold` dead tuples ran after the table had churned far beyond what
@@ -27,9 +27,13 @@ export const REBUILD_DENIED_PAUSE_MS = 600_000;
  * times their size for good. The vacuumer tells this rebuilder of each VACUUM it ran; one that found
  * `BLOAT_EVENT_FACTOR × vacuumThreshold` dead tuples or more marks its table. A marked table's indexes are then
  * checked at each vacuum check while no transaction older than `REBUILD_MAX_HORIZON_AGE_MS` is open, and every index
- * well above its freshly built size is rebuilt, under an advisory lock (one instance at a time); invalid leftovers of
- * a failed rebuild are dropped first. The mark goes once a round finds nothing left to do. Steady churn never marks a
- * table, so a healthy queue is never rebuilt.
+ * well above its freshly built size is rebuilt, under an advisory lock (one instance at a time). The mark goes once
+ * a round finds nothing left to do. Steady churn never marks a table, so a healthy queue is never rebuilt.
+ *
+ * A rebuild that failed or was cancelled (shutdown cancels it) leaves an invalid `…_ccnew` or `…_ccold` index that
+ * PostgreSQL updates at every write. The mark lives in the memory of one instance, which may be the one that
+ * stopped, so every check (the first one `vacuumIntervalMs` after start) reads the catalog for such leftovers and
+ * drops them under the same lock, whether or not their table is marked.
  */
 @Injectable()
 export class IndexRebuilder {
@@ -59,29 +63,66 @@ export class IndexRebuilder {
     }
   }
 
-  /** Rebuilds the bloated indexes of the marked tables, if the horizon `health` shows allows it now. */
+  /**
+   * Drops the leftovers of rebuilds that did not finish, then rebuilds the bloated indexes of the marked tables if
+   * the horizon `health` shows allows it now.
+   */
   async check(health: TableHealth[]): Promise<void> {
-    if (this.marked.size === 0 || Date.now() < this.pausedUntil) return;
+    if (!this.options.rebuildBloatedIndexes || Date.now() < this.pausedUntil) return;
+    if (!(await this.dropLeftovers())) return;
+    if (this.marked.size === 0) return;
     if (health[0] && !horizonYoung(health[0])) return;
     for (const table of [...this.marked]) {
       if (this.stopping) return;
-      const results = await this.repository
-        .rebuildIndexes(
-          table,
-          planIndexRebuild,
-          REBUILD_LOCK_TIMEOUT_MS,
-          (pid) => (this.rebuildPid = pid),
-          () => this.stopping,
-        )
-        .finally(() => (this.rebuildPid = undefined));
+      const results = await this.round(table, planIndexRebuild);
       if (results === 'busy') continue; // another instance rebuilds this table's indexes now
-      for (const result of results) this.record(table, result);
       const finished = results.every((r) => r.outcome === 'rebuilt' || r.outcome === 'dropped');
       if (finished && !this.stopping) this.marked.delete(table);
-      const last = results.at(-1)?.outcome;
-      if (last === 'cancelled') return;
-      if (last === 'denied') return this.denied(table);
+      if (await this.halted(table, results)) return;
     }
+  }
+
+  /**
+   * Drops the invalid leftovers of a concurrent rebuild on any of the queue's tables. A `DROP INDEX CONCURRENTLY`
+   * waits only for the transactions that use the table, not for the horizon, so no young horizon is needed. A
+   * rebuild under way has a `…_ccnew` of its own, invalid until it is done: the read leaves out a table with an index
+   * build under way, the lock passes one that another instance rebuilds, and the round drops only what the read
+   * found (not a `…_ccnew1` of a rebuild started since). False when the check stops here (shutdown, no privilege).
+   */
+  private async dropLeftovers(): Promise<boolean> {
+    const leftovers = (await this.repository.readInvalidIndexes()).filter((i) => isRebuildLeftover(i.index));
+    for (const table of new Set(leftovers.map((i) => i.table))) {
+      if (this.stopping) return false;
+      const found = new Set(leftovers.filter((i) => i.table === table).map((i) => i.index));
+      const results = await this.round(table, (indexes) => planLeftoverDrop(indexes.filter((i) => found.has(i.index))));
+      if (results !== 'busy' && (await this.halted(table, results))) return false;
+    }
+    return !this.stopping;
+  }
+
+  /** One round on a table's indexes under the rebuild lock, its outcomes counted and logged. */
+  private async round(
+    table: QueueTableName,
+    plan: (indexes: IndexSize[]) => IndexPlan,
+  ): Promise<IndexRebuild[] | 'busy'> {
+    const results = await this.repository
+      .rebuildIndexes(
+        table,
+        plan,
+        REBUILD_LOCK_TIMEOUT_MS,
+        (pid) => (this.rebuildPid = pid),
+        () => this.stopping,
+      )
+      .finally(() => (this.rebuildPid = undefined));
+    if (results !== 'busy') for (const result of results) this.record(table, result);
+    return results;
+  }
+
+  /** The round ended in a way that ends this check too: cancelled (shutdown), or refused for lack of privilege. */
+  private async halted(table: QueueTableName, results: IndexRebuild[]): Promise<boolean> {
+    const last = results.at(-1)?.outcome;
+    if (last === 'denied') await this.denied(table);
+    return last === 'cancelled' || last === 'denied';
   }
 
   /** Stops (shutdown): no statement starts, the one under way is cancelled; a later round drops what it left. */

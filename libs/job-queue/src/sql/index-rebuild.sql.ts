@@ -1,5 +1,6 @@
 import { isSafeIdentifier, type QueueTables } from './identifier';
 import { statement } from './statement';
+import { VACUUMED_TABLES, vacuumedTable } from './vacuum-table.sql';
 
 /**
  * The B-tree indexes of one of the queue's tables ($1, its qualified name), with what a rebuild would make of each:
@@ -33,6 +34,32 @@ CROSS JOIN LATERAL (
 ) w
 WHERE i.indrelid = $1::regclass
 ORDER BY ic.relname`,
+);
+
+/**
+ * The invalid indexes of the queue's tables (`VACUUMED_TABLES`, the ones a rebuild may touch), with their table:
+ * what a `REINDEX … CONCURRENTLY` or `CREATE INDEX CONCURRENTLY` that did not finish leaves behind. Read at each
+ * vacuum check with rebuilds on, so that a leftover goes whether or not its table is marked for a rebuild (the
+ * instance that marked it may have stopped). None while an index build of the database is under way on the table,
+ * or on a table this role may not see (`pg_stat_progress_create_index` hides the table of another role's build):
+ * a build under way has an invalid index of its own until it is done, and a DBA's `REINDEX` is not to be fought.
+ * Catalog and backend status only: the `pg_index` rows of a handful of tables.
+ */
+export const invalidIndexes = statement(
+  'invalid-indexes',
+  (t) => `
+SELECT tc.relname AS table, ic.relname AS index
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class tc ON tc.oid = i.indrelid
+WHERE NOT i.indisvalid
+  AND i.indrelid IN (${VACUUMED_TABLES.map((name) => `'${vacuumedTable(t, name)}'::regclass`).join(', ')})
+  AND NOT EXISTS (
+    SELECT FROM pg_stat_progress_create_index p
+    WHERE p.datname = current_database() AND p.pid <> pg_backend_pid()
+      AND (p.relid = i.indrelid OR p.relid IS NULL)
+  )
+ORDER BY tc.relname, ic.relname`,
 );
 
 /**
