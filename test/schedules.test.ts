@@ -1,11 +1,19 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Pool } from 'pg';
-import { JobHandler, JobScheduler, JobValidationError, type JobContext } from '@app/job-queue';
+import { register } from 'prom-client';
+import {
+  JOB_QUEUE_METRICS as METRIC,
+  JobHandler,
+  JobScheduler,
+  JobValidationError,
+  type JobContext,
+} from '@app/job-queue';
 import { ScheduleTicker } from '@app/job-queue/internal';
 import { CapturingLogger } from './support/capturing-logger';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { startTestApp } from './support/test-app';
 import { percentile } from './support/percentiles';
+import { metricSample } from './support/queue-probes';
 import { query } from './support/sql';
 import { waitFor } from './support/wait-for';
 
@@ -190,6 +198,30 @@ describe('schedules', () => {
     const info = await scheduler.get('dst.paris');
     expect(info?.nextRunAt?.toISOString()).toBe('2026-03-29T01:00:00.000Z');
     await scheduler.remove('dst.paris');
+    await stopAll();
+  });
+
+  it('drops the metric series of a removed schedule: names made at run time do not pile up as labels', async () => {
+    const app = await start();
+    const scheduler = app.get(JobScheduler);
+    const names = ['metrics.gone.1', 'metrics.gone.2', 'metrics.kept'];
+    for (const name of names) {
+      await scheduler.upsert({ name, type: 'sched.record', cron: '* * * * * *', catchUp: 'skip' });
+    }
+    const fired = (schedule: string) => metricSample(METRIC.scheduleFired, { schedule });
+    for (const name of names) await waitFor(`${name} fired`, async () => (await fired(name)) > 0, 30_000);
+    const series = async (schedule: string) =>
+      (await register.metrics()).split('\n').filter((line) => line.includes(`schedule="${schedule}"`));
+    expect(await series('metrics.gone.1')).not.toEqual([]);
+
+    expect(await scheduler.remove('metrics.gone.1')).toBe(true);
+    expect(await scheduler.remove('metrics.gone.2')).toBe(true);
+    expect(await series('metrics.gone.1')).toEqual([]);
+    expect(await series('metrics.gone.2')).toEqual([]);
+    expect(await series('metrics.kept')).toEqual([
+      expect.stringMatching(/^job_queue_schedule_slots_fired_total\{schedule="metrics.kept"\} [1-9]/),
+    ]);
+    await scheduler.remove('metrics.kept');
     await stopAll();
   });
 

@@ -17,9 +17,11 @@ export interface QueueMetric {
   set(labelsOrValue: Record<string, string> | number, value?: number): void;
   observe(labels: Record<string, string>, value: number): void;
   reset(): void;
+  /** Drops the series of these labels (a label whose value will not come again). */
+  remove(labels: Record<string, string>): void;
 }
 
-const noopMetric: QueueMetric = { inc() {}, set() {}, observe() {}, reset() {} };
+const noopMetric: QueueMetric = { inc() {}, set() {}, observe() {}, reset() {}, remove() {} };
 
 /** Injection token of one of the library's metrics. */
 export function metricToken(name: string): symbol {

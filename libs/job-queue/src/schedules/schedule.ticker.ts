@@ -101,8 +101,14 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     for (const [name, entry] of this.entries) {
       if (seen.has(name)) continue;
       clearTimeout(entry.timer);
-      this.entries.delete(name);
+      this.removed(name);
     }
+  }
+
+  /** The schedule is gone from the table (removed here, on another instance, or by hand). */
+  private removed(name: string): void {
+    this.entries.delete(name);
+    this.metrics.forget(name);
   }
 
   /** Writes the schedules declared on handlers; the statement decides whether this code's definition wins. */
@@ -205,13 +211,12 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     });
     this.offsetMs = result.nowMs - (sent + Date.now()) / 2;
     if (this.stopped) return;
+    // Removed while this fire was on its way: its series are gone, and counting would bring them back.
+    if (this.entries.get(row.name) !== entry) return;
     if (!result.won) {
       // Another instance fired these slots, or the schedule changed: read where it stands and go on from there.
       const fresh = await this.repository.find(row.name);
-      if (!fresh) {
-        this.entries.delete(row.name);
-        return;
-      }
+      if (!fresh) return this.removed(row.name);
       entry.row = fresh;
       if (fresh.definition_hash !== row.definition_hash) entry.slots = new CronSlots(fresh.cron, fresh.timezone);
       // Nothing moved (not another instance's fire, nor a change): firing again at once would spin. Wait instead.
