@@ -9,6 +9,8 @@ import { deadRow, jobRow } from './support/queue-probes';
 const EFFECTS = 'CREATE TABLE effects (job_id uuid NOT NULL, attempt int NOT NULL)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let releaseStuck: () => void = () => undefined;
+/** The database's clock near the end of a slow attempt, by job id. */
+const attemptEndedAt = new Map<string, Date>();
 
 @Injectable()
 class Handlers {
@@ -23,6 +25,28 @@ class Handlers {
   async failsAfterWrite(_: unknown, ctx: JobContext) {
     await ctx.manager!.query('INSERT INTO effects (job_id, attempt) VALUES ($1, $2)', [ctx.id, ctx.attempt]);
     if (ctx.attempt === 1) throw new Error('fail after the write');
+  }
+
+  /**
+   * Spends 1.5 s of the database's clock in its transaction, notes the time, then fails (a retry in a minute) or
+   * snoozes (for a minute): the delay counts from the end of the attempt, not from the start of its transaction.
+   */
+  @JobHandler('tx.slow-retry', { transactional: true, maxAttempts: 2, backoff: { type: 'linear', delayMs: 60_000 } })
+  async slowRetry(_: unknown, ctx: JobContext) {
+    await this.spend(ctx);
+    throw new Error('fail after a while');
+  }
+
+  @JobHandler('tx.slow-snooze', { transactional: true })
+  async slowSnooze(_: unknown, ctx: JobContext) {
+    await this.spend(ctx);
+    return ctx.snooze(60_000);
+  }
+
+  private async spend(ctx: JobContext) {
+    await ctx.manager!.query('SELECT pg_sleep(1.5)');
+    const [{ at }] = await ctx.manager!.query<Array<{ at: Date }>>('SELECT statement_timestamp() AS at');
+    attemptEndedAt.set(ctx.id, at);
   }
 
   /** Holds its transaction and ignores shutdown's abort. */
@@ -76,6 +100,22 @@ describe('transactional handlers', () => {
     await waitFor('job completed', async () => !(await jobRow(db.url, id)));
     expect(await query(db.url, 'SELECT attempt FROM effects WHERE job_id = $1', [id])).toEqual([{ attempt: 2 }]);
   });
+
+  it.each(['tx.slow-retry', 'tx.slow-snooze'])(
+    '%s: the delay counts from the end of the attempt, not from the start of its transaction',
+    async (type) => {
+      const producer = await start();
+      const { id } = await producer.enqueue(type, {});
+      const row = await waitFor(`job ${id} back to pending`, async () => {
+        const r = await jobRow(db.url, id);
+        return r?.status === 'pending' && attemptEndedAt.has(id) ? r : undefined;
+      });
+      const dueIn = (row.next_retry_at as Date).getTime() - attemptEndedAt.get(id)!.getTime();
+      // Counted from the transaction's start, the 1.5 s the attempt took would be missing from the minute.
+      expect(dueIn).toBeGreaterThanOrEqual(60_000);
+      expect(dueIn).toBeLessThan(61_500);
+    },
+  );
 
   it('at shutdown, ends the transaction of a handler that ignores its abort and releases the job unlocked', async () => {
     const producer = await start(200);
