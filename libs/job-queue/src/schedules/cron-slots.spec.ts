@@ -46,6 +46,16 @@ describe('CronSlots across daylight saving changes', () => {
     ]);
   });
 
+  it('Europe/Paris spring forward: fixed times given as a list or a range in the gap fire once, at 03:00', () => {
+    const day = (expression: string) =>
+      slotsBetween(new CronSlots(expression, 'Europe/Paris'), '2026-03-28T23:00:00Z', '2026-03-29T22:00:00Z').map(iso);
+    // 02:00 and 02:30 do not exist that day: both are the first instant after the gap, which fires once.
+    expect(day('0,30 2 * * *')).toEqual(['2026-03-29T01:00:00.000Z']);
+    // 02:30 does not exist, 03:30 does.
+    expect(day('30 2-3 * * *')).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-29T01:30:00.000Z']);
+    expect(day('0 30 2,14 * * *')).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-29T12:30:00.000Z']);
+  });
+
   it('Europe/Paris fall back: an hourly schedule has 25 slots that day, each real hour once', () => {
     const slots = slotsBetween(
       new CronSlots('0 * * * *', 'Europe/Paris'),

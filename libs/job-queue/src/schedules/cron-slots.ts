@@ -15,9 +15,10 @@ const SHIFT_PROBE_MS = 3 * 3_600_000;
  * The slots of a cron expression in a time zone, as instants (ms since the epoch), computed by croner. Each slot is
  * computed strictly after the previous instant, so slots only ever increase: no instant twice. Daylight saving, as
  * croner implements it (OCPS): a wall time that does not exist (spring forward) fires once at the first instant
- * after the gap (a daily 02:30 in Europe/Paris runs at 03:00 that day). A wall time that exists twice (fall back)
- * fires once, at its first occurrence, for an expression with a fixed hour (a number, a list or a range); croner
- * does so only for a single second, minute and hour, so the second occurrence is left out here. An expression whose
+ * after the gap (a daily 02:30 in Europe/Paris runs at 03:00 that day), for fixed times given as numbers, lists or
+ * ranges (croner's `fixedTimeRule: 'no-wildcard'`). A wall time that exists twice (fall back) fires once, at its
+ * first occurrence, for an expression with a fixed hour (a number, a list or a range), even with a stepped minute,
+ * which croner would fire twice: the second occurrence is left out here. An expression whose
  * hour is a wildcard or a step follows real time and fires in both occurrences of the repeated hour, as it fires
  * each real hour.
  */
@@ -27,7 +28,9 @@ export class CronSlots {
   private readonly wallClock?: Intl.DateTimeFormat;
 
   constructor(expression: string, timezone: string) {
-    this.cron = new Cron(expression, { timezone, paused: true, mode: '5-or-6-parts' });
+    // `no-wildcard`: a list or a range of fixed times (`0,30 2 * * *`) is a fixed time too, as in Vixie cron: in a
+    // spring-forward gap it fires once after the gap (croner's default, single values only, would skip it that day).
+    this.cron = new Cron(expression, { timezone, paused: true, mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' });
     if (!hourFollowsRealTime(expression)) {
       this.wallClock = new Intl.DateTimeFormat('en-US', {
         timeZone: timezone,
