@@ -126,7 +126,103 @@ describe('producer: statements shared by callers and keys raced by other transac
     }
   });
 
-  it('a key that never resolves fails its own call only, and no other row is written twice', async () => {
+  describe('a round after the first that fails writes nothing of its calls, and nothing twice', () => {
+    /** Another caller's transaction holding `key`, not committed yet; the caller commits or rolls it back. */
+    async function holdKey(key: string) {
+      const holder = dataSource.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      await producer.enqueue(TYPE, { who: 'holder' }, { idempotencyKey: key, manager: holder.manager });
+      return holder;
+    }
+
+    /**
+     * Refuses the insert of a job of ours (`who: 'us'`) with `code` once its key's job is visible: not in the first
+     * round (the holder has not committed when it starts), but in the round after it.
+     */
+    async function refuseSecondRound(code: string): Promise<void> {
+      await query(
+        db.url,
+        `
+        CREATE FUNCTION public.refuse_second_round() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF EXISTS (SELECT 1 FROM job_queue.jobs WHERE idempotency_key = NEW.idempotency_key) THEN
+            RAISE EXCEPTION 'second round refused' USING ERRCODE = TG_ARGV[0];
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_second_round BEFORE INSERT ON job_queue.jobs
+          FOR EACH ROW WHEN (NEW.payload->>'who' = 'us') EXECUTE FUNCTION public.refuse_second_round('${code}')`,
+      );
+    }
+
+    afterEach(async () => {
+      await query(
+        db.url,
+        'DROP TRIGGER IF EXISTS refuse_second_round ON job_queue.jobs; DROP FUNCTION IF EXISTS public.refuse_second_round()',
+      );
+    });
+
+    it.each([
+      ['alone', () => ({})],
+      ['with a manager outside any transaction', () => ({ manager: dataSource.manager })],
+    ])('enqueueMany %s: a refused second round leaves none of the call’s jobs', async (_, options) => {
+      await refuseSecondRound('P0001');
+      const holder = await holdKey('held');
+      try {
+        const ours = producer
+          .enqueueMany(
+            [
+              { type: TYPE, payload: { who: 'unkeyed' } },
+              { type: TYPE, payload: { who: 'us' }, idempotencyKey: 'held' },
+            ],
+            options(),
+          )
+          .then(
+            () => 'resolved',
+            (error: unknown) => String(error),
+          );
+        await waitForBlockedInsert(db.url);
+        await holder.commitTransaction();
+        expect(await ours).toContain('second round refused');
+        expect(await countJobs(db.url, `payload->>'who' = 'unkeyed'`)).toBe(0);
+      } finally {
+        if (holder.isTransactionActive) await holder.rollbackTransaction();
+        await holder.release();
+      }
+    });
+
+    it.each([
+      ['refused (the other caller’s job is written once)', 'P0001', 'fulfilled'],
+      ['an outage (every caller fails, and nothing is written)', '57014', 'rejected'],
+    ])('grouped calls, a second round %s', async (_, code, bystanderOutcome) => {
+      await refuseSecondRound(code);
+      const holder = await holdKey('held');
+      try {
+        // Four calls take the four lanes; the two after them wait and share one statement.
+        const fillers = Array.from({ length: 4 }, () => producer.enqueue(TYPE, { who: 'filler' }));
+        const calls = Promise.allSettled([
+          producer.enqueue(TYPE, { who: 'bystander' }),
+          producer.enqueue(TYPE, { who: 'us' }, { idempotencyKey: 'held' }),
+        ]);
+        await Promise.all(fillers);
+        await waitForBlockedInsert(db.url);
+        await holder.commitTransaction();
+        const [bystander, ours] = await calls;
+        expect(ours.status).toBe('rejected');
+        expect(String((ours as PromiseRejectedResult).reason)).toContain('second round refused');
+        expect(bystander.status).toBe(bystanderOutcome);
+        // Never a rejection with its job written, nor a job written twice.
+        const written = await countJobs(db.url, `payload->>'who' = 'bystander'`);
+        expect(written).toBe(bystanderOutcome === 'fulfilled' ? 1 : 0);
+      } finally {
+        if (holder.isTransactionActive) await holder.rollbackTransaction();
+        await holder.release();
+      }
+    });
+  });
+
+  it('a key that never resolves fails its own call only, writing nothing of it nor any other row twice', async () => {
     // A trigger that drops the row: its key is neither inserted nor found, however often the insert runs.
     await query(
       db.url,
@@ -150,7 +246,8 @@ describe('producer: statements shared by callers and keys raced by other transac
       expect(bystander.status).toBe('fulfilled');
       await Promise.all(fillers);
       const rows = await query<{ who: string }>(db.url, `SELECT payload->>'who' AS who FROM job_queue.jobs ORDER BY 1`);
-      expect(rows.map((r) => r.who)).toEqual(['bystander', 'filler', 'filler', 'filler', 'filler', 'unkeyed']);
+      // The call is refused whole: its unkeyed job is not written either.
+      expect(rows.map((r) => r.who)).toEqual(['bystander', 'filler', 'filler', 'filler', 'filler']);
     } finally {
       await query(db.url, 'DROP TRIGGER drop_vanishing ON job_queue.jobs; DROP FUNCTION public.drop_vanishing()');
     }
