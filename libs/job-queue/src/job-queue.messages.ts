@@ -3,7 +3,7 @@ export const messages = {
   invalidOption: (name: string, reason: string) => `JobQueueModule option "${name}" ${reason}`,
   invalidField: (field: string, reason: string) => `Invalid job ${field}: ${reason}`,
   invalidScheduleField: (field: string, reason: string) => `Invalid schedule ${field}: ${reason}`,
-  bulkIdempotencyKeyUnresolved: (key: string) =>
+  idempotencyKeyUnresolvedRolledBack: (key: string) =>
     `Idempotency key ${JSON.stringify(key)}: its job was neither found nor inserted after several tries (replaced ` +
     `concurrently again and again, or dropped by a trigger); nothing of this call was written`,
   idempotencyKeyUnresolved: (key: string, others: number) =>

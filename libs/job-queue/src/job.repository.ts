@@ -462,21 +462,80 @@ export class JobRepository {
   }
 
   /**
-   * Inserts jobs in one statement; returns one id per job, in order, whether that call created it, and whether it
-   * is runnable now. With `notifyOnCommit` the statement itself wakes the workers when its transaction commits
-   * (a caller's transaction, or a lone autocommit enqueue); without it the caller calls `notifyQueues` after the
-   * commit. A null id: the job's
-   * idempotency key was neither found nor inserted in `KEY_ROUNDS` statements.
+   * Inserts jobs; returns one id per job, in order, whether that call created it, and whether it is runnable now.
+   * With `notifyOnCommit` the insert itself wakes the workers when its transaction commits (a caller's transaction,
+   * or a lone autocommit enqueue); without it the caller calls `notifyQueues` after the commit.
+   * Outside a caller's transaction (no `client`, and `manager` without a connection of its own) the insert is all or
+   * nothing: one statement without keys, else one transaction of its own (`insertKeyedAlone`), which throws a
+   * `JobQueueError` for a key unresolved after `KEY_ROUNDS` statements. In a caller's transaction such a key gets a
+   * null id instead, and the rest is written in that transaction.
    */
   async insertMany(
     jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
     options: { manager?: EntityManager; client?: PoolClient; notifyOnCommit: boolean },
   ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
-    const autocommit = !options.manager && !options.client;
-    if (autocommit && jobs.every((j) => j.idempotencyKey === null)) {
-      return this.insertPlain(jobs, options.notifyOnCommit);
+    const runner = options.manager?.queryRunner;
+    if (!options.client && (!runner || runner.isReleased)) {
+      if (jobs.every((j) => j.idempotencyKey === null)) return this.insertPlain(jobs, options.notifyOnCommit);
+      return this.insertKeyedAlone(jobs, options.notifyOnCommit);
     }
     const target = options.client ?? (await this.target(options.manager));
+    return this.insertRounds(jobs, target, options.notifyOnCommit);
+  }
+
+  /**
+   * The keyed insert of no caller's transaction, in a transaction of its own on one pooled client. Its rounds after
+   * the first (`insertRounds`) are separate statements: were each its own commit, a round that failed would leave the
+   * first round's jobs written while their callers get the error (and send them again). READ COMMITTED, whatever the
+   * database's default: each round's statement takes a fresh snapshot, so it sees the keys committed since the last.
+   * A deadlock (with another transaction that holds keys in another order) rolled the whole transaction back: it
+   * starts afresh rather than failing every caller in it. The caller notifies after this returns, so after COMMIT.
+   */
+  private async insertKeyedAlone(
+    jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
+    notifyOnCommit: boolean,
+  ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
+    const client = await this.pool.connect();
+    const ignore = () => undefined;
+    client.on('error', ignore); // as in rescueExpired: the failed query reports a dropped connection
+    let broken: Error | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+          const results = await this.insertRounds(jobs, client, notifyOnCommit);
+          const unresolved = results.findIndex((r) => r.id === null);
+          if (unresolved !== -1) {
+            throw new JobQueueError(messages.idempotencyKeyUnresolvedRolledBack(jobs[unresolved].idempotencyKey!));
+          }
+          await client.query('COMMIT');
+          return results;
+        } catch (error) {
+          // A connection that cannot even roll back goes back to the pool as broken, and is discarded there.
+          const rolledBack = await client.query('ROLLBACK').then(
+            () => true,
+            () => false,
+          );
+          if (!rolledBack) broken = error as Error;
+          if (!rolledBack || (error as { code?: string }).code !== '40P01' || attempt === KEY_ROUNDS) throw error;
+        }
+      }
+    } finally {
+      client.removeListener('error', ignore);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * `insertJobs` in rounds on `target`, which is in a transaction (the caller's, the bulk path's or
+   * `insertKeyedAlone`'s). A null id: the job's idempotency key was neither found nor inserted in `KEY_ROUNDS`
+   * statements.
+   */
+  private async insertRounds(
+    jobs: Array<ValidatedJob & { maxAttempts: number; traceContext?: string | null }>,
+    target: Queryable,
+    notifyOnCommit: boolean,
+  ): Promise<Array<{ id: string | null; created: boolean; runnable: boolean }>> {
     const results = new Array<{ id: string | null; created: boolean; runnable: boolean }>(jobs.length);
     // A key whose job committed after the statement's snapshot yields a null id; the next statement sees that job.
     // Only those rows go again: the others are written (and counted, and notified) by the round that wrote them.
@@ -488,38 +547,28 @@ export class JobRepository {
         ...jobColumns(batch),
         keys,
         this.tables.channel,
-        options.notifyOnCommit,
+        notifyOnCommit,
         concurrencyKeys(batch),
         traceContexts(batch),
         batch.map(() => this.timeOrderedIds.next()),
       ];
-      const rows = await this.insertKeyed(params, target, autocommit);
+      const rows = await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(
+        insertJobs,
+        params,
+        target,
+      );
       const missing: number[] = [];
       rows.forEach(({ id, created, runnable }, n) => {
         if (id === null) missing.push(todo[n]);
         else results[todo[n]] = { id, created, runnable };
       });
       // Out of rounds (a key's job replaced again and again, or a trigger that drops rows): null ids, for the
-      // producer to fail only the callers they belong to; everything else of the statement is written.
+      // caller to refuse the call they belong to.
       if (missing.length === 0 || round === KEY_ROUNDS) {
         for (const i of missing) results[i] = { id: null, created: false, runnable: false };
         return results;
       }
       todo = missing;
-    }
-  }
-
-  /**
-   * One run of `insertJobs`. Outside a caller's transaction a deadlock (with some other transaction that holds keys
-   * in another order) rolled back only this statement, so it is sent again rather than failing every caller in it.
-   */
-  private async insertKeyed(params: unknown[], target: Queryable, retryDeadlock: boolean) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.rows<{ id: string | null; created: boolean; runnable: boolean }>(insertJobs, params, target);
-      } catch (error) {
-        if (!retryDeadlock || (error as { code?: string }).code !== '40P01' || attempt === KEY_ROUNDS) throw error;
-      }
     }
   }
 
@@ -619,7 +668,7 @@ export class JobRepository {
       rows.forEach((row, n) => {
         // Unresolved after every round: the whole call is refused (rolled back), not just this job.
         if (row.id === null)
-          throw new JobQueueError(messages.bulkIdempotencyKeyUnresolved(jobs[chunk[n]].idempotencyKey!));
+          throw new JobQueueError(messages.idempotencyKeyUnresolvedRolledBack(jobs[chunk[n]].idempotencyKey!));
         results[chunk[n]] = { id: row.id, created: row.created, runnable: row.runnable };
       });
     }
@@ -1256,7 +1305,7 @@ function inKeyOrder(indexes: number[], jobs: Array<{ idempotencyKey: string | nu
   });
 }
 
-/** Rounds of `insertJobs` for keys still unresolved, and tries after a deadlock, before giving up. */
+/** Rounds of `insertJobs` for keys still unresolved, and transactions tried after a deadlock, before giving up. */
 const KEY_ROUNDS = 5;
 
 /** The end `onFailure` gives, or null (roll back, and let the caller write it) if it had none or threw. */

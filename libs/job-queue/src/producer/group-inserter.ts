@@ -65,7 +65,7 @@ export class GroupInserter<T, R> {
         offset += entry.items.length;
       }
     } catch (error) {
-      // The statement wrote nothing. Halving finds the callers whose jobs fail in about 2·log2(group) statements
+      // The insert wrote nothing: one statement, or one transaction for a keyed insert's rounds. Halving finds the callers whose jobs fail in about 2·log2(group) statements
       // and sends everyone else's jobs through; a caller's own jobs stay together, all or none, as they were sent.
       if (group.length > 1 && this.splittable(error)) {
         const half = Math.ceil(group.length / 2);

@@ -48,8 +48,9 @@ export class JobProducer {
       (jobs) => this.insertGroup(jobs),
       undefined,
       undefined,
-      // An outage fails every caller alike; anything else the database refused may be one caller's job alone.
-      (error) => !isTransient(error),
+      // An outage fails every caller alike; anything else the database refused may be one caller's job alone, and
+      // so may a key the repository could not resolve (a `JobQueueError`: its insert rolled back).
+      (error) => error instanceof JobQueueError || !isTransient(error),
     );
     this.notifier = new QueueNotifier(
       (queues) => this.repository.notifyQueues(queues),
@@ -125,7 +126,8 @@ export class JobProducer {
       );
     }
     this.metrics.jobsEnqueued(created);
-    // Only this caller's jobs are in `results`: a key that stayed unresolved fails this call alone.
+    // In the caller's transaction a key that stayed unresolved has a null id (the other jobs are written in that
+    // transaction); outside it the repository refused the whole insert instead, and the group inserter this call.
     const unresolved = jobs.find((_, i) => results[i].id === null);
     if (unresolved) {
       throw new JobQueueError(messages.idempotencyKeyUnresolved(unresolved.idempotencyKey!, jobs.length - 1));
