@@ -753,29 +753,14 @@ export class JobRepository {
     const skipped = await this.findHeldLeases(leases.filter((l) => !released.has(l.id)));
     if (skipped.size === 0) return released;
     const left = leases.filter((l) => skipped.has(l.id));
-    const connection = await this.pool.connect();
-    const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
-    connection.on('error', ignore);
-    let failure: Error | undefined;
-    try {
-      await connection.query('BEGIN');
-      await this.rows(setLockTimeout, [RELEASE_LOCK_TIMEOUT_MS], connection);
-      const waited = await this.ids(releaseManyWaiting, params(left), connection);
-      await connection.query('COMMIT');
+    // 40P01 besides a row still held at the timeout: a waiting cancel took these rows in another order. Neither ends
+    // the release: the rest follows.
+    const waited = await this.waitingPass(RELEASE_LOCK_TIMEOUT_MS, ['55P03', '40P01'], (connection) =>
+      this.ids(releaseManyWaiting, params(left), connection),
+    );
+    if (waited) {
       for (const id of waited) released.add(id);
       return released;
-    } catch (error) {
-      await connection.query('ROLLBACK').catch(() => undefined);
-      const code = (error as { code?: string }).code;
-      // 55P03: a row still held at the timeout; 40P01: a waiting cancel took these rows in another order. Neither
-      // ends the release: the rest follows.
-      if (code !== '55P03' && code !== '40P01') {
-        failure = error as Error;
-        throw error;
-      }
-    } finally {
-      connection.removeListener('error', ignore);
-      connection.release(failure);
     }
     // The wait rolled back: the rows it had taken, and any freed since, go now; the one still held stays.
     for (const id of await this.ids(releaseMany, params(left))) released.add(id);
@@ -1141,6 +1126,24 @@ export class JobRepository {
     const left = ids.filter((id) => !done.has(id));
     const stillLive = left.length === 0 ? [] : await this.liveIds(left);
     if (stillLive.length === 0) return { cancelled, locked: [] };
+    const waited = await this.waitingPass(lockTimeoutMs, ['55P03'], (client) =>
+      this.rows<CancelledRow>(cancelJobsWaiting, params(stillLive), client),
+    );
+    if (!waited) return { cancelled, locked: stillLive };
+    cancelled.push(...waited.filter((r) => r.id !== null));
+    return { cancelled, locked: [] };
+  }
+
+  /**
+   * The second pass of a statement whose first skipped locked rows: `work` in a transaction of its own on a pooled
+   * connection, waiting for those rows up to `lockTimeoutMs`. Null when it rolled back on one of `givenUp` (55P03,
+   * a row still held at the timeout); any other error is thrown, its connection discarded.
+   */
+  private async waitingPass<T>(
+    lockTimeoutMs: number,
+    givenUp: string[],
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<T | null> {
     const client = await this.pool.connect();
     const ignore = () => undefined; // see rescueExpired: a checked-out client's 'error' must not end the process
     client.on('error', ignore);
@@ -1148,13 +1151,12 @@ export class JobRepository {
     try {
       await client.query('BEGIN');
       await this.rows(setLockTimeout, [lockTimeoutMs], client);
-      const waited = await this.rows<CancelledRow>(cancelJobsWaiting, params(stillLive), client);
+      const result = await work(client);
       await client.query('COMMIT');
-      cancelled.push(...waited.filter((r) => r.id !== null));
-      return { cancelled, locked: [] };
+      return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if ((error as { code?: string }).code === '55P03') return { cancelled, locked: stillLive };
+      if (givenUp.includes((error as { code?: string }).code ?? '')) return null;
       failure = error as Error;
       throw error;
     } finally {
