@@ -43,6 +43,17 @@ class Handlers {
     return ctx.snooze(60_000);
   }
 
+  @JobHandler('tx.slow-done', { transactional: true })
+  async slowDone(_: unknown, ctx: JobContext) {
+    await this.spend(ctx);
+  }
+
+  @JobHandler('tx.slow-dead', { transactional: true, maxAttempts: 1 })
+  async slowDead(_: unknown, ctx: JobContext) {
+    await this.spend(ctx);
+    throw new Error('fail for good after a while');
+  }
+
   private async spend(ctx: JobContext) {
     await ctx.manager!.query('SELECT pg_sleep(1.5)');
     const [{ at }] = await ctx.manager!.query<Array<{ at: Date }>>('SELECT statement_timestamp() AS at');
@@ -76,10 +87,12 @@ describe('transactional handlers', () => {
     await db?.drop();
   });
 
-  async function start(shutdownTimeoutMs = 5_000) {
-    app = await startTestApp({ connectionUrl: db.url, pollIntervalMs: 50, retryDelayMs: 10, shutdownTimeoutMs }, [
-      Handlers,
-    ]);
+  async function start(shutdownTimeoutMs = 5_000, completedMs = 0) {
+    const retention = { completedMs };
+    app = await startTestApp(
+      { connectionUrl: db.url, pollIntervalMs: 50, retryDelayMs: 10, shutdownTimeoutMs, retention },
+      [Handlers],
+    );
     await app.init();
     return app.get(JobProducer);
   }
@@ -116,6 +129,24 @@ describe('transactional handlers', () => {
       expect(dueIn).toBeLessThan(61_500);
     },
   );
+
+  it('a finished or dead job is stamped when it ended, not when its transaction began', async () => {
+    const producer = await start(5_000, 60_000);
+    const done = await producer.enqueue('tx.slow-done', {});
+    const dead = await producer.enqueue('tx.slow-dead', {});
+    const finished = await waitFor('kept in finished_jobs', async () => {
+      const rows = await query<{ finished_at: Date }>(
+        db.url,
+        'SELECT finished_at FROM job_queue.finished_jobs WHERE id = $1',
+        [done.id],
+      );
+      return rows[0];
+    });
+    const died = await waitFor(`job ${dead.id} dead`, () => deadRow(db.url, dead.id));
+    // Stamped with the transaction's now(), both would be 1.5 s before the attempt ended.
+    expect(finished.finished_at.getTime()).toBeGreaterThanOrEqual(attemptEndedAt.get(done.id)!.getTime());
+    expect((died.failed_at as Date).getTime()).toBeGreaterThanOrEqual(attemptEndedAt.get(dead.id)!.getTime());
+  });
 
   it('at shutdown, ends the transaction of a handler that ignores its abort and releases the job unlocked', async () => {
     const producer = await start(200);
