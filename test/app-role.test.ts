@@ -37,12 +37,14 @@ class ProblemLogger implements LoggerService {
  */
 describe('an app role that may only read and write the migrated tables', () => {
   const role = `jq_app_${randomBytes(4).toString('hex')}`;
+  // A server that asks for a password (the embedded one does) gets this one; one that trusts local roles ignores it.
+  const password = randomBytes(12).toString('hex');
   let db: TestDatabase;
   let url: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await query(serverUrl(), `CREATE ROLE "${role}" LOGIN`);
+    await query(serverUrl(), `CREATE ROLE "${role}" LOGIN PASSWORD '${password}'`);
     for (const sql of [
       'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
       `GRANT USAGE ON SCHEMA public, job_queue TO "${role}"`,
@@ -52,7 +54,7 @@ describe('an app role that may only read and write the migrated tables', () => {
       await query(db.url, sql);
     const parsed = new URL(db.url);
     parsed.username = role;
-    parsed.password = '';
+    parsed.password = password;
     url = parsed.toString();
   });
 

@@ -25,15 +25,16 @@ notified AS (SELECT count(pg_notify($11, q.queue)) AS n FROM (SELECT DISTINCT qu
 SELECT inserted.id, inserted.runnable FROM inserted CROSS JOIN notified`,
 );
 
-// The delay counts from the statement, as in `insertJobs` (where a caller's transaction may have started long before).
+// The delay counts from the statement, its `created_at`, as in `insertJobs` (where a caller's transaction may have
+// started long before).
 const returned = 'id, next_retry_at <= statement_timestamp() AS runnable';
 
 const insertPlain = (t: QueueTables) => `
 INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, concurrency_key,
-                       trace_context)
+                       trace_context, created_at)
 SELECT i.id, i.queue, i.type, i.payload::jsonb, 'pending', i.priority, i.max_attempts,
        coalesce(i.run_at, statement_timestamp() + i.delay_ms * interval '1 millisecond'), i.concurrency_key,
-       i.trace_context::jsonb
+       i.trace_context::jsonb, statement_timestamp()
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[], $8::bigint[],
             $9::text[], $10::text[])
      AS i(id, type, queue, payload, priority, max_attempts, run_at, delay_ms, concurrency_key, trace_context)`;

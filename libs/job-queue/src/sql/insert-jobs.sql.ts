@@ -21,8 +21,9 @@ import { statement } from './statement';
  * $11 is each job's concurrency key (null when none), $12 its trace context (JSON text, null when none: see
  * `tracing/trace-context.ts`).
  *
- * A delay counts from `statement_timestamp()`, the enqueue itself: in a caller's transaction `now()` is the start of
- * that transaction, and a job enqueued after seconds of work would be due before it was even committed.
+ * A delay counts from `statement_timestamp()`, the enqueue itself, which is also its `created_at`: in a caller's
+ * transaction `now()` is the start of that transaction, and a job enqueued after seconds of work would be due before
+ * it was even committed.
  */
 export const insertJobs = statement(
   'insert-jobs',
@@ -36,10 +37,10 @@ WITH input AS MATERIALIZED (
 ),
 inserted AS (
   INSERT INTO ${t.jobs} (id, queue, type, payload, status, priority, max_attempts, next_retry_at, idempotency_key,
-                         concurrency_key, trace_context)
+                         concurrency_key, trace_context, created_at)
   SELECT id, queue, type, payload::jsonb, 'pending', priority, max_attempts,
          coalesce(run_at, statement_timestamp() + delay_ms * interval '1 millisecond'), idempotency_key,
-         concurrency_key, trace_context::jsonb
+         concurrency_key, trace_context::jsonb, statement_timestamp()
   FROM input
   ORDER BY idempotency_key COLLATE "C", ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
