@@ -68,10 +68,15 @@ export class JobQueueHealthIndicator {
     if (this.poller.active) {
       const stalled = this.poller.stalledMs();
       info.lastPollMsAgo = stalled;
-      if (stalled > 3 * this.options.pollIntervalMs) {
-        const message = this.poller.claimWaiting
-          ? `a claim has not returned for ${stalled} ms`
-          : `the claim loop has not run for ${stalled} ms`;
+      const limit = 3 * this.options.pollIntervalMs;
+      if (stalled > limit) {
+        // The poll interval still ticking while a claim is out: the claim waits (a lock, a dead connection). Not
+        // ticking: the event loop is blocked, and a claim sent before it cannot return either.
+        const ticking = Date.now() - this.poller.lastTickAt <= limit;
+        const message =
+          this.poller.claimWaiting && ticking
+            ? `a claim has not returned for ${stalled} ms`
+            : `the claim loop has not run for ${stalled} ms`;
         return indicator.down({ ...info, message });
       }
     }
