@@ -1,4 +1,4 @@
-import { ESCAPED_NUL, ESCAPED_SURROGATE } from '../producer/job-input.validator';
+import { ESCAPED_NUL, ESCAPED_SURROGATE, LONE_SURROGATE } from '../producer/job-input.validator';
 
 /**
  * A handler's return value as the JSON text `finished_jobs.result` keeps: null for `undefined` or a value JSON cannot
@@ -38,7 +38,8 @@ function stringify(value: unknown, clean: boolean): string | undefined {
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** Every unpaired surrogate of a string (the validator's pattern, global). */
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 /**
  * Well-formed (as `String.prototype.toWellFormed`, which ES2022's typings lack, makes it: U+FFFD for each unpaired
@@ -46,7 +47,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 function storableString(text: string): string {
   if (!suspect(text)) return text;
-  return text.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '');
+  return text.replace(LONE_SURROGATES, '\uFFFD').replaceAll('\u0000', '');
 }
 
 /** A string that could hold what jsonb refuses; most strings do not, and are kept as they are without a copy. */

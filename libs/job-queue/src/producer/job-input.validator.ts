@@ -37,7 +37,7 @@ export const ESCAPED_NUL = /(^|[^\\])(\\\\)*\\u0000/;
  */
 export const ESCAPED_SURROGATE = /(^|[^\\])(\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
 /** An unpaired surrogate in a JS string: UTF-8 cannot encode it, so the driver would store U+FFFD in its place. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** PostgreSQL's earliest timestamptz, 4714-11-24 BC; its latest (294276 AD) is past any JS Date. */
 const MIN_RUN_AT_MS = Date.UTC(-4713, 10, 24);
 /** Ten years: a longer delay is almost certainly a unit mistake (seconds vs ms). */

@@ -119,8 +119,9 @@ export class JobPoller {
     this.stopped = this.groups.length === 0 || this.options.concurrency === 0;
     this.lastTickAt = Date.now();
     this.executor.onSlotFreed(() => {
-      // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees.
-      if ((this.probeWanted || this.groups.some((g) => this.moreWaiting(g))) && this.executor.wantsClaim()) {
+      // A probe owed (a wake-up came while every slot was busy) is made as soon as a slot frees. `wantsClaim` first:
+      // once per job, and with prefetch false until the local queue is down to half.
+      if (this.executor.wantsClaim() && (this.probeWanted || this.groups.some((g) => this.moreWaiting(g)))) {
         this.wakeSoon();
       }
     });
